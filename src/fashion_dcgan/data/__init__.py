@@ -1,0 +1,1 @@
+"""Fashion-MNIST: fetching, decoding, normalising and validating."""

@@ -1,0 +1,59 @@
+"""Errors a user can act on. Entry points print them as one line, without a traceback."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+
+class PipelineError(Exception):
+    """Base class: the message alone tells the user what is wrong and what to do."""
+
+
+class ParamsError(PipelineError, ValueError):
+    """params.yaml is missing, unreadable or does not match the schema."""
+
+
+class DataError(PipelineError):
+    """A data file is missing, corrupt or cannot be fetched."""
+
+
+class OutputError(PipelineError, OSError):
+    """An output location cannot be written."""
+
+
+class ModelFileError(PipelineError):
+    """A saved model is missing, corrupt or of the wrong shape."""
+
+
+class TrackingError(PipelineError):
+    """The MLflow tracking store cannot be reached."""
+
+
+class TrainingDiverged(PipelineError):
+    """A loss became NaN or infinite."""
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def entry_point(func: F) -> F:
+    """Run ``func`` as a command: set up logging, turn PipelineError into a one-line message and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("fashion_dcgan").setLevel(logging.INFO)
+        try:
+            return func(*args, **kwargs)
+        except PipelineError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(1) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,44 @@
+"""Drawing images from a generator: fixed noise, batches, grids and latent walks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fashion_dcgan.imaging import make_grid, to_uint8
+
+
+def fixed_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
+    """The latent batch whose images are tracked across epochs (same seed, same batch)."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+def generate(generator, latents: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Images in [-1, 1], float32 (N, 28, 28, 1), in inference mode."""
+    chunks = [
+        np.asarray(generator(latents[i : i + batch_size], training=False), dtype=np.float32)
+        for i in range(0, len(latents), batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 28, 28, 1), np.float32)
+
+
+def render_grid(generator, latents: np.ndarray, cols: int | None = None) -> np.ndarray:
+    return make_grid(to_uint8(generate(generator, latents)), cols=cols or math.ceil(math.sqrt(len(latents))))
+
+
+def slerp(start: np.ndarray, end: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Spherical interpolation between two latent vectors (linear when they are parallel)."""
+    start_n, end_n = start / np.linalg.norm(start), end / np.linalg.norm(end)
+    omega = np.arccos(np.clip(np.dot(start_n, end_n), -1.0, 1.0))
+    t = np.asarray(fractions, np.float64)[:, None]
+    if np.sin(omega) < 1e-6:
+        return ((1 - t) * start + t * end).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * start + np.sin(t * omega) * end) / np.sin(omega)).astype(np.float32)
+
+
+def latent_walk(seed: int, rows: int, steps: int, latent_dim: int) -> np.ndarray:
+    """(rows * steps, latent_dim): each row walks from one random latent point to the next."""
+    anchors = np.random.default_rng(seed).standard_normal((rows + 1, latent_dim))
+    fractions = np.linspace(0.0, 1.0, steps)
+    return np.concatenate([slerp(anchors[r], anchors[r + 1], fractions) for r in range(rows)])

@@ -1,0 +1,66 @@
+"""DVC stage `prepare`: decode, subset, normalise and validate; write data/processed/.
+
+Validation runs before anything is committed: when an expectation fails the
+stage writes the validation report and stops, leaving no processed data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from fashion_dcgan.config import load_params
+from fashion_dcgan.data.prepare import load_split, normalize, subset
+from fashion_dcgan.data.validation import DataSpec, render_html, validate
+from fashion_dcgan.errors import DataError, entry_point
+from fashion_dcgan.files import atomic_dir, write_json, write_text
+from fashion_dcgan.imaging import make_grid, save_png, to_uint8
+
+log = logging.getLogger("fashion_dcgan.stages.prepare")
+SPLITS = {"train": "train", "test": "t10k"}
+
+
+@entry_point
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--raw", default="data/raw")
+    parser.add_argument("--out", default="data/processed")
+    parser.add_argument("--reports", default="reports")
+    args = parser.parse_args(argv)
+    data = load_params(args.params).data
+    limits = {"train": data.train_limit or 60_000, "test": data.test_limit or 10_000}
+
+    arrays, checks = {}, []
+    for split, file_prefix in SPLITS.items():
+        raw = subset(load_split(args.raw, file_prefix), limits[split])
+        images = normalize(raw.images)
+        tolerance = data.class_balance_tolerance
+        checks += [
+            (raw.images, raw.labels, DataSpec(f"{split}_raw", limits[split], 0, 255, "uint8", None, tolerance)),
+            (images, raw.labels, DataSpec(f"{split}_processed", limits[split], -1, 1, "float32", 1, tolerance)),
+        ]
+        arrays[split] = (images, raw.labels)
+
+    reports = validate(checks)
+    validation_dir = Path(args.reports) / "validation"
+    write_json(validation_dir / "validation.json", {r.name: {"success": r.success, "results": r.results} for r in reports})
+    write_text(validation_dir / "index.html", render_html(reports))
+    failures = [f for r in reports for f in r.failures]
+    if failures:
+        raise DataError("data validation failed (see reports/validation/index.html):\n  " + "\n  ".join(failures))
+
+    with atomic_dir(args.out) as tmp:
+        for split, (images, labels) in arrays.items():
+            np.save(tmp / f"{split}_images.npy", images)
+            np.save(tmp / f"{split}_labels.npy", labels)
+    save_png(Path(args.reports) / "preview.png", make_grid(to_uint8(arrays["train"][0][:25]), cols=5))
+    for split, (images, _) in arrays.items():
+        log.info("%s: %d images, mean %.4f, validated", split, len(images), float(images.mean()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""MLflow tracking: where runs go, a fast reachability check, and a run logger.
+
+Everything goes through ``MlflowClient`` with an explicit run id, so no
+global "active run" is left for ``atexit`` to close as FINISHED after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fashion_dcgan.errors import TrackingError
+
+log = logging.getLogger(__name__)
+EXPERIMENT = "fashion-dcgan"
+_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+
+def project_root(start: str | Path = ".") -> Path:
+    """The repository root; inside a ``dvc exp run --temp`` copy, the real repository's root.
+
+    DVC runs queued experiments in ``<repo>/.dvc/tmp/exps/<name>``; a database
+    there would be thrown away with the copy.
+    """
+    path = Path(start).resolve()
+    parts = path.parts
+    for i in range(len(parts) - 2):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return path
+
+
+def tracking_uri(root: str | Path = ".") -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root(root) / 'mlflow.db'}"
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on an HTTP tracking server that does not answer (MLflow itself retries for minutes)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise TrackingError(
+            f"MLflow tracking server {uri} is not reachable ({reason}); start it, or unset "
+            "MLFLOW_TRACKING_URI to use the local sqlite:///mlflow.db"
+        ) from None
+
+
+def git_commit(root: str | Path = ".") -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+class RunLogger:
+    """One MLflow run, created or resumed, logged to in batches."""
+
+    def __init__(self, uri: str, run_id: str | None = None, run_name: str | None = None, tags: dict | None = None):
+        import mlflow
+        from mlflow import MlflowClient
+
+        check_reachable(uri)
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        self._mlflow = mlflow
+        self.resumed = False
+        if run_id is not None and self._exists(run_id):
+            self.run_id = run_id
+            self.client.update_run(run_id, status="RUNNING")
+            self.resumed = True
+        else:
+            run = self.client.create_run(self._experiment_id(), run_name=run_name, tags=tags or {})
+            self.run_id = run.info.run_id
+
+    def _exists(self, run_id: str) -> bool:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id).info.lifecycle_stage == "active"
+        except MlflowException:
+            log.warning("MLflow run %s is not in %s; starting a new run", run_id, self.uri)
+            return False
+
+    def _experiment_id(self) -> str:
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(3):
+            experiment = self.client.get_experiment_by_name(EXPERIMENT)
+            if experiment is not None:
+                return experiment.experiment_id
+            try:
+                return self.client.create_experiment(EXPERIMENT)
+            except MlflowException:
+                # Another run created it at the same moment.
+                time.sleep(0.2 * (attempt + 1))
+        raise TrackingError(f"cannot create MLflow experiment {EXPERIMENT!r} in {self.uri}")
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, "null" if v is None else str(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_metrics(self, rows: Iterable[tuple[str, float, int]]) -> None:
+        """Log (key, value, step) rows in as few writes as possible."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, float(value), now, int(step)) for key, value, step in rows]
+        for i in range(0, len(metrics), _BATCH):
+            self.client.log_batch(self.run_id, metrics=metrics[i : i + _BATCH])
+
+    def log_image(self, key: str, image: np.ndarray, step: int) -> None:
+        self.client.log_image(self.run_id, image, key=key, step=step)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_keras_model(self, model: Any, name: str, example: np.ndarray) -> None:
+        import keras
+        import tensorflow as tf
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(example, np.asarray(model(example, training=False)))
+        requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"]
+        self._mlflow.set_tracking_uri(self.uri)
+        with self._mlflow.start_run(run_id=self.run_id):
+            self._mlflow.keras.log_model(model, name=name, signature=signature, pip_requirements=requirements)
+
+    def end(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status=status)

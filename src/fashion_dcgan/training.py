@@ -1,0 +1,261 @@
+"""Train the DCGAN: precision, data pipeline, callbacks, checkpoint/resume and tracking."""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fashion_dcgan.checkpoint import TrainingCheckpoint
+from fashion_dcgan.config import Params
+from fashion_dcgan.errors import TrainingDiverged
+from fashion_dcgan.files import atomic_path
+from fashion_dcgan.gan import DCGAN, METRIC_NAMES
+from fashion_dcgan.imaging import save_png
+from fashion_dcgan.models import build_discriminator, build_generator
+from fashion_dcgan.sampling import fixed_noise, render_grid
+from fashion_dcgan.tracking import RunLogger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingPaths:
+    models: Path  # generator.keras, discriminator.keras
+    checkpoints: Path  # persisted between runs
+    epoch_grids: Path  # epoch_0001.png, ... (persisted: a resumed run keeps earlier epochs)
+
+
+@dataclass
+class TrainingResult:
+    run_id: str
+    epochs: list[dict[str, float]]  # one row per epoch, all epochs of the run
+    steps: list[dict[str, float]]  # one row per logging window
+    generator: keras.Model
+    discriminator: keras.Model
+    resumed_from_epoch: int
+
+
+class Terminated(Exception):
+    """SIGTERM arrived; the run is recorded as KILLED."""
+
+
+def gpu_available() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_precision(setting: str) -> str:
+    if setting == "auto":
+        return "mixed_float16" if gpu_available() else "float32"
+    return setting
+
+
+def make_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int, last_epoch: int) -> tf.data.Dataset:
+    """Batches for epochs ``first_epoch`` .. ``last_epoch - 1``, each a fresh shuffle of the whole set.
+
+    Each epoch's order depends only on (seed, epoch), so a resumed run sees
+    exactly the batches an uninterrupted one would.
+    """
+    count = len(images)
+    used = (count // batch_size) * batch_size
+    pixels = tf.constant(images)
+
+    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order[:used]).batch(batch_size)
+
+    return (
+        tf.data.Dataset.range(first_epoch, last_epoch)
+        .flat_map(epoch_batches)
+        .map(lambda index: tf.gather(pixels, index), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def build_gan(params: Params, precision: str) -> DCGAN:
+    keras.mixed_precision.set_global_policy(precision)
+    keras.utils.set_random_seed(params.train.seed)
+    model = params.model
+    generator = build_generator(model.variant, model.latent_dim, model.generator_width)
+    discriminator = build_discriminator(model.variant, model.discriminator_width)
+    gan = DCGAN(generator, discriminator, model.latent_dim, seed=params.train.seed)
+
+    def adam(learning_rate: float) -> keras.optimizers.Optimizer:
+        optimizer = keras.optimizers.Adam(learning_rate, beta_1=params.beta_1, beta_2=params.train.beta_2)
+        # Each of the two optimizers scales its own loss; compile's auto_scale_loss would wrap neither.
+        return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "mixed_float16" else optimizer
+
+    jit = params.train.jit_compile
+    gan.compile(
+        d_optimizer=adam(params.learning_rate_d),
+        g_optimizer=adam(params.learning_rate_g),
+        label_smoothing=params.train.label_smoothing,
+        jit_compile=jit,
+    )
+    gan.build_optimizers()
+    return gan
+
+
+class EpochEnd(keras.callbacks.Callback):
+    """Per-step window means, epoch summaries and the divergence check; hands each epoch to ``on_epoch``."""
+
+    def __init__(self, on_epoch: Callable[[int, dict, list[dict]], None], steps_per_epoch: int, every: int, batch: int):
+        super().__init__()
+        self.on_epoch = on_epoch
+        self.steps_per_epoch = steps_per_epoch
+        self.every = every
+        self.batch = batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.started = time.perf_counter()
+        self.last = (0, dict.fromkeys(METRIC_NAMES, 0.0))
+        self.steps: list[dict] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        values = {name: float(logs[name]) for name in METRIC_NAMES}
+        # TerminateOnNaN only watches logs["loss"], which a GAN step does not report.
+        bad = [name for name in ("d_loss", "g_loss") if not math.isfinite(values[name])]
+        if bad:
+            raise TrainingDiverged(f"{' and '.join(bad)} became non-finite in epoch {self.epoch + 1}, step {batch + 1}")
+        done = batch + 1
+        if done % self.every and done != self.steps_per_epoch:
+            return
+        # The logs hold running epoch means; recover the mean over the steps since the last row.
+        count, sums = self.last
+        totals = {name: values[name] * done for name in METRIC_NAMES}
+        row = {name: (totals[name] - sums[name]) / (done - count) for name in METRIC_NAMES}
+        self.steps.append({"step": self.epoch * self.steps_per_epoch + done, **row})
+        self.last = (done, totals)
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        summary = {name: float(logs[name]) for name in METRIC_NAMES}
+        summary.update(epoch_seconds=seconds, images_per_second=self.steps_per_epoch * self.batch / seconds)
+        for name in ("d_optimizer", "g_optimizer"):
+            scale = getattr(getattr(self.model, name), "dynamic_scale", None)
+            if scale is not None:
+                summary[f"{name[0]}_loss_scale"] = float(scale)
+        self.on_epoch(epoch + 1, summary, self.steps)
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(f"received signal {signum}")
+
+
+def train(
+    params: Params,
+    images: np.ndarray,
+    paths: TrainingPaths,
+    tracker_factory: Callable[[str | None], RunLogger],
+    run_tags: dict[str, Any] | None = None,
+    verbose: int | str = "auto",
+) -> TrainingResult:
+    """Train (or resume) and return the trained models and the full history.
+
+    ``tracker_factory(run_id)`` opens the MLflow run: a new one for ``None``,
+    else the run to continue.
+    """
+    cfg = params.train
+    precision = resolve_precision(cfg.precision)
+    if not gpu_available():
+        tf.config.experimental.enable_op_determinism()
+    gan = build_gan(params, precision)
+    steps_per_epoch = len(images) // cfg.batch_size
+
+    checkpoint = TrainingCheckpoint(paths.checkpoints, gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables)
+    params_hash = params.training_hash()
+    state = checkpoint.load_state(params_hash)
+    if state is not None and state["epoch"] > cfg.epochs:
+        log.info("checkpoint is at epoch %d, past train.epochs=%d; starting fresh", state["epoch"], cfg.epochs)
+        state = None
+    if state is None:
+        checkpoint.clear()
+        _clear_dir(paths.epoch_grids)
+        state = {"epoch": 0, "params_hash": params_hash, "mlflow_run_id": None, "epochs": [], "steps": []}
+    else:
+        checkpoint.restore(state)
+        _drop_grids_after(paths.epoch_grids, state["epoch"])
+        log.info("resuming from the checkpoint after epoch %d", state["epoch"])
+    resumed_from = state["epoch"]
+
+    tracker = tracker_factory(state["mlflow_run_id"])
+    if not tracker.resumed:
+        tracker.log_params(params.flat() | {"train.precision_resolved": precision, "train.steps_per_epoch": steps_per_epoch})
+        tracker.set_tags(run_tags or {})
+    state["mlflow_run_id"] = tracker.run_id
+    noise = fixed_noise(cfg.seed, cfg.fixed_noise_size, params.model.latent_dim)
+
+    def on_epoch(epoch: int, summary: dict, steps: list[dict]) -> None:
+        grid = render_grid(gan.generator, noise)
+        save_png(paths.epoch_grids / f"epoch_{epoch:04d}.png", grid)
+        state["epochs"].append({"epoch": epoch, **summary})
+        state["steps"].extend(steps)
+        state["epoch"] = epoch
+        checkpoint.save(state)
+        tracker.log_metrics(
+            [(f"epoch/{k}", v, epoch) for k, v in summary.items()]
+            + [(f"step/{k}", v, row["step"]) for row in steps for k, v in row.items() if k != "step"]
+        )
+        tracker.log_image("fixed_noise_grid", grid, step=epoch)
+
+    callback = EpochEnd(on_epoch, steps_per_epoch, cfg.log_every_steps, cfg.batch_size)
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        if resumed_from < cfg.epochs:
+            dataset = make_dataset(images, cfg.batch_size, cfg.seed, resumed_from, cfg.epochs)
+            gan.fit(
+                dataset,
+                epochs=cfg.epochs,
+                initial_epoch=resumed_from,
+                steps_per_epoch=steps_per_epoch,
+                shuffle=False,  # make_dataset already shuffles, reproducibly per epoch
+                callbacks=[callback],
+                verbose=verbose,
+            )
+        save_model(gan.generator, paths.models / "generator.keras")
+        save_model(gan.discriminator, paths.models / "discriminator.keras")
+        tracker.log_keras_model(gan.generator, "generator", noise[:2])
+        tracker.end("FINISHED")
+    except TrainingDiverged as error:
+        tracker.set_tags({"failure_reason": str(error)})
+        tracker.end("FAILED")
+        raise
+    except (Terminated, KeyboardInterrupt) as error:
+        tracker.set_tags({"failure_reason": f"interrupted: {error or 'KeyboardInterrupt'}"})
+        tracker.end("KILLED")
+        raise
+    except BaseException as error:
+        tracker.set_tags({"failure_reason": f"{type(error).__name__}: {error}"[:5000]})
+        tracker.end("FAILED")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    return TrainingResult(tracker.run_id, state["epochs"], state["steps"], gan.generator, gan.discriminator, resumed_from)
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def _clear_dir(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("epoch_*.png"):
+        path.unlink()
+
+
+def _drop_grids_after(directory: Path, epoch: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("epoch_*.png"):
+        if int(path.stem.split("_")[1]) > epoch:
+            path.unlink()
