@@ -63,17 +63,8 @@ class TrainParams(_Section):
     jit_compile: Literal["auto"] | bool = "auto"
     log_every_steps: int = Field(50, ge=1)
     fixed_noise_size: int = Field(25, ge=1, le=400)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _allow_int_floats(cls, data: Any) -> Any:
-        # YAML reads "1" as int; a learning rate of 1 is still a float.
-        if isinstance(data, dict):
-            for key in ("learning_rate_d", "learning_rate_g", "beta_1", "beta_2", "label_smoothing"):
-                value = data.get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    data = {**data, key: float(value)}
-        return data
+    monitor_samples: int = Field(1000, ge=0, le=100_000)
+    """Samples drawn after each epoch for the mode-collapse alarm (0 turns it off)."""
 
 
 class SampleParams(_Section):
@@ -85,6 +76,25 @@ class SampleParams(_Section):
     walk_steps: int = Field(10, ge=2, le=64)
 
 
+class ClassifierParams(_Section):
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    epochs: int = Field(5, ge=1, le=1000)
+    batch_size: int = Field(128, ge=1, le=65_536)
+
+
+class EvaluateParams(_Section):
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    kid_subsets: int = Field(100, ge=2, le=10_000)
+    kid_subset_size: int = Field(1000, ge=2, le=100_000)
+    is_splits: int = Field(10, ge=1, le=100)
+    coverage_threshold: float = Field(0.05, gt=0, le=0.1)
+    """A class counts as covered when at least this share of samples is predicted as it."""
+    min_classes_covered: int = Field(8, ge=1, le=10)
+    """Fewer covered classes than this raises the mode-collapse alarm."""
+    probe_train_size: int = Field(10_000, ge=10, le=60_000)
+    probe_c: float = Field(0.01, gt=0, le=1e4)
+
+
 class ReportParams(_Section):
     gif_frame_seconds: float = Field(0.5, gt=0, le=60)
 
@@ -94,6 +104,8 @@ class Params(_Section):
     model: ModelParams = Field(default_factory=ModelParams)
     train: TrainParams = Field(default_factory=TrainParams)
     sample: SampleParams = Field(default_factory=SampleParams)
+    classifier: ClassifierParams = Field(default_factory=ClassifierParams)
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     report: ReportParams = Field(default_factory=ReportParams)
 
     @model_validator(mode="after")
@@ -131,7 +143,7 @@ class Params(_Section):
         shaping = {
             "data": self.data.model_dump(include={"train_limit"}),
             "model": self.model.model_dump(),
-            "train": self.train.model_dump(exclude={"epochs", "log_every_steps"}),
+            "train": self.train.model_dump(exclude={"epochs", "log_every_steps", "monitor_samples"}),
         }
         blob = json.dumps(shaping, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -149,18 +161,19 @@ _VARIANT_ADAM = {"tutorial": (1e-3, 0.9), "paper": (2e-4, 0.5)}
 
 
 def _describe(error: ValidationError) -> str:
-    parts = []
+    messages: dict[str, list[str]] = {}
     for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"])
+        # Depth two is section.key; deeper parts name union branches or list items.
+        key = ".".join(str(p) for p in item["loc"][:2])
         if not key:
-            parts.append(item["msg"].removeprefix("Value error, "))
+            text = item["msg"].removeprefix("Value error, ")
         elif item["type"] == "extra_forbidden":
-            parts.append(f"{key}: unknown key (check the spelling against params.yaml in the repo)")
+            text = "unknown key (check its spelling against the documented params.yaml)"
         else:
             got = item.get("input")
-            shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            parts.append(f"{key}: {item['msg']}{shown}")
-    return "; ".join(parts)
+            text = item["msg"] + ("" if isinstance(got, dict) else f" (got {got!r})")
+        messages.setdefault(key, []).append(text)
+    return "; ".join(f"{key}: {' or '.join(texts)}" if key else " ".join(texts) for key, texts in messages.items())
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:

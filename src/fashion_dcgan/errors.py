@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -45,6 +46,8 @@ def entry_point(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise for a user.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("fashion_dcgan").setLevel(logging.INFO)
         try:

@@ -79,10 +79,11 @@ def write_json(target: str | Path, payload: Any) -> None:
 
 
 def write_csv(target: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Rows with the same keys, first row's key order; an empty list writes an empty file."""
+    """Columns are the union of the rows' keys in first-seen order; an empty list writes an empty file."""
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        fields = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     write_text(target, buffer.getvalue())

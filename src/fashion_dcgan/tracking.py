@@ -69,7 +69,7 @@ def git_commit(root: str | Path = ".") -> str:
 class RunLogger:
     """One MLflow run, created or resumed, logged to in batches."""
 
-    def __init__(self, uri: str, run_id: str | None = None, run_name: str | None = None, tags: dict | None = None):
+    def __init__(self, uri: str, run_id: str | None = None, run_name: str | None = None, reopen: bool = True):
         import mlflow
         from mlflow import MlflowClient
 
@@ -80,10 +80,11 @@ class RunLogger:
         self.resumed = False
         if run_id is not None and self._exists(run_id):
             self.run_id = run_id
-            self.client.update_run(run_id, status="RUNNING")
+            if reopen:
+                self.client.update_run(run_id, status="RUNNING")
             self.resumed = True
         else:
-            run = self.client.create_run(self._experiment_id(), run_name=run_name, tags=tags or {})
+            run = self.client.create_run(self._experiment_id(), run_name=run_name)
             self.run_id = run.info.run_id
 
     def _exists(self, run_id: str) -> bool:
@@ -108,6 +109,13 @@ class RunLogger:
                 # Another run created it at the same moment.
                 time.sleep(0.2 * (attempt + 1))
         raise TrackingError(f"cannot create MLflow experiment {EXPERIMENT!r} in {self.uri}")
+
+    def run_url(self, ui: str = "http://127.0.0.1:5000") -> str:
+        experiment_id = self.client.get_run(self.run_id).info.experiment_id
+        return f"{ui}/#/experiments/{experiment_id}/runs/{self.run_id}"
+
+    def tags(self) -> dict[str, str]:
+        return dict(self.client.get_run(self.run_id).data.tags)
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param

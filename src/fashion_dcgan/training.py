@@ -45,6 +45,9 @@ class TrainingResult:
     resumed_from_epoch: int
 
 
+Monitor = Callable[[keras.Model], tuple[dict[str, float], str | None]]
+
+
 class Terminated(Exception):
     """SIGTERM arrived; the run is recorded as KILLED."""
 
@@ -158,12 +161,14 @@ def train(
     paths: TrainingPaths,
     tracker_factory: Callable[[str | None], RunLogger],
     run_tags: dict[str, Any] | None = None,
+    monitor: Monitor | None = None,
     verbose: int | str = "auto",
 ) -> TrainingResult:
     """Train (or resume) and return the trained models and the full history.
 
     ``tracker_factory(run_id)`` opens the MLflow run: a new one for ``None``,
-    else the run to continue.
+    else the run to continue. ``monitor(generator)``, when given, runs after
+    every epoch and returns extra metrics and an optional warning.
     """
     cfg = params.train
     precision = resolve_precision(cfg.precision)
@@ -196,6 +201,12 @@ def train(
     noise = fixed_noise(cfg.seed, cfg.fixed_noise_size, params.model.latent_dim)
 
     def on_epoch(epoch: int, summary: dict, steps: list[dict]) -> None:
+        if monitor is not None:
+            extra, warning = monitor(gan.generator)
+            summary.update(extra)
+            if warning:
+                log.warning("epoch %d: %s", epoch, warning)
+                tracker.set_tags({"mode_collapse_alarm": f"epoch {epoch}: {warning}"})
         grid = render_grid(gan.generator, noise)
         save_png(paths.epoch_grids / f"epoch_{epoch:04d}.png", grid)
         state["epochs"].append({"epoch": epoch, **summary})

@@ -90,3 +90,10 @@ def load_processed(processed_dir: str | Path, split: str) -> tuple[np.ndarray, n
     except (OSError, ValueError) as error:
         raise DataError(f"{processed_dir}: cannot load {split} data ({error}); run the prepare stage") from None
     return np.asarray(images), labels
+
+
+def data_checksums(processed_dir: str | Path) -> dict[str, str]:
+    """SHA-256 of each processed array file, keyed by its stem (``train_images``, ...)."""
+    from fashion_dcgan.files import file_sha256
+
+    return {path.stem: file_sha256(path) for path in sorted(Path(processed_dir).glob("*.npy"))}

@@ -17,10 +17,23 @@ from fashion_dcgan.errors import entry_point
 log = logging.getLogger("fashion_dcgan.stages.train")
 
 
-def data_checksums(processed: Path) -> dict[str, str]:
-    from fashion_dcgan.files import file_sha256
+def collapse_monitor(params, classifier_path: str, data: str):
+    from fashion_dcgan.data.prepare import load_processed
+    from fashion_dcgan.evaluation.classifier import FeatureExtractor
+    from fashion_dcgan.evaluation.monitor import CollapseMonitor
+    from fashion_dcgan.modelfiles import load_model
 
-    return {f"data.sha256.{p.stem}": file_sha256(p) for p in sorted(processed.glob("train_*.npy"))}
+    test_images, _ = load_processed(data, "test")
+    cfg = params.evaluate
+    return CollapseMonitor(
+        FeatureExtractor(load_model(classifier_path)),
+        test_images,
+        params.train.monitor_samples,
+        params.model.latent_dim,
+        params.evaluate.seed,
+        cfg.coverage_threshold,
+        cfg.min_classes_covered,
+    )
 
 
 @entry_point
@@ -31,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default="models")
     parser.add_argument("--checkpoints", default="models/checkpoints")
     parser.add_argument("--reports", default="reports")
+    parser.add_argument("--classifier", default="models/classifier.keras", help="feature space of the collapse monitor")
     args = parser.parse_args(argv)
     params = load_params(args.params)
 
@@ -39,18 +53,19 @@ def main(argv: list[str] | None = None) -> None:
     uri = tracking_uri()
     check_reachable(uri)
 
-    from fashion_dcgan.data.prepare import load_processed
+    from fashion_dcgan.data.prepare import data_checksums, load_processed
     from fashion_dcgan.files import write_csv, write_json
     from fashion_dcgan.tracking import RunLogger
     from fashion_dcgan.training import TrainingPaths, train
 
     images, _ = load_processed(args.data, "train")
-    tags = {"git_commit": git_commit(), **data_checksums(Path(args.data))}
+    tags = {"git_commit": git_commit(), **{f"data.sha256.{k}": v for k, v in data_checksums(args.data).items()}}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
     reports = Path(args.reports)
     paths = TrainingPaths(Path(args.models), Path(args.checkpoints), reports / "epochs")
-    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), tags)
+    monitor = collapse_monitor(params, args.classifier, args.data) if params.train.monitor_samples else None
+    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), tags, monitor)
 
     final = result.epochs[-1]
     write_json(

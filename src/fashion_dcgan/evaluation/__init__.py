@@ -1,0 +1,1 @@
+"""Evaluation: a Fashion-MNIST feature extractor, generative metrics and the discriminator probe."""

@@ -1,0 +1,68 @@
+"""Everything the evaluate stage measures, as functions of arrays and models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from fashion_dcgan.config import EvaluateParams
+from fashion_dcgan.evaluation.classifier import FeatureExtractor
+from fashion_dcgan.evaluation.metrics import (
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    mode_coverage,
+)
+from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
+
+
+def evaluate_generator(
+    classifier: keras.Model, samples: np.ndarray, real: np.ndarray, floor: np.ndarray, cfg: EvaluateParams
+) -> dict[str, Any]:
+    """FID, KID, IS and mode coverage of ``samples`` against ``real``; FID of ``floor`` (real) as the scale."""
+    extract = FeatureExtractor(classifier)
+    fake_features, fake_probabilities = extract(samples)
+    real_features, real_probabilities = extract(real)
+    floor_features, _ = extract(floor)
+    kid, kid_se = kernel_inception_distance(fake_features, real_features, cfg.kid_subsets, cfg.kid_subset_size, cfg.seed)
+    score, score_std = inception_score(fake_probabilities, cfg.is_splits)
+    real_score, _ = inception_score(real_probabilities, cfg.is_splits)
+    coverage = mode_coverage(fake_probabilities.argmax(axis=1), cfg.coverage_threshold)
+    return {
+        "fid": frechet_distance(fake_features, real_features),
+        "fid_real_floor": frechet_distance(floor_features, real_features),
+        "kid": kid,
+        "kid_stderr": kid_se,
+        "inception_score": score,
+        "inception_score_std": score_std,
+        "inception_score_real": real_score,
+        "classes_covered": coverage.classes_covered,
+        "kl_to_uniform": coverage.kl_to_uniform,
+        "mode_collapse": int(coverage.collapsed(cfg.min_classes_covered)),
+        "class_histogram": coverage.histogram,
+        "n_generated": len(samples),
+        "n_real": len(real),
+    }
+
+
+def probe_discriminator(
+    discriminator: keras.Model,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    cfg: EvaluateParams,
+) -> dict[str, float]:
+    """The paper's linear probe on the trained discriminator, beside raw pixels and random weights."""
+    keras.utils.set_random_seed(cfg.seed)
+    untrained = keras.models.clone_model(discriminator)  # same architecture, fresh initial weights
+
+    def accuracy(features) -> float:
+        return linear_probe(features(train[0]), train[1], features(test[0]), test[1], cfg.probe_c)
+
+    return {
+        "probe_accuracy": accuracy(lambda x: discriminator_features(discriminator, x)),
+        "probe_accuracy_random_weights": accuracy(lambda x: discriminator_features(untrained, x)),
+        "probe_accuracy_raw_pixels": accuracy(lambda x: np.asarray(x, np.float32).reshape(len(x), -1)),
+        "probe_train_size": len(train[0]),
+    }

@@ -1,0 +1,45 @@
+"""A cheap per-epoch mode-collapse check: coverage and FID on a small fixed sample."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fashion_dcgan.evaluation.classifier import FeatureExtractor
+from fashion_dcgan.evaluation.metrics import frechet_distance, mode_coverage
+from fashion_dcgan.sampling import generate
+
+
+class CollapseMonitor:
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        real_images: np.ndarray,
+        samples: int,
+        latent_dim: int,
+        seed: int,
+        threshold: float,
+        min_classes: int,
+    ):
+        self.extractor = extractor
+        self.real_features, _ = extractor(real_images)
+        # The same latents every epoch, so the curve shows the generator changing, not the draw.
+        self.latents = np.random.default_rng(seed).standard_normal((samples, latent_dim)).astype(np.float32)
+        self.threshold = threshold
+        self.min_classes = min_classes
+
+    def __call__(self, generator) -> tuple[dict[str, float], str | None]:
+        """Metrics for this epoch, and a warning when coverage is below the minimum."""
+        features, probabilities = self.extractor(generate(generator, self.latents))
+        coverage = mode_coverage(probabilities.argmax(axis=1), self.threshold)
+        metrics = {
+            "monitor_fid": frechet_distance(features, self.real_features),
+            "monitor_classes_covered": float(coverage.classes_covered),
+            "monitor_kl_to_uniform": coverage.kl_to_uniform,
+        }
+        warning = None
+        if coverage.collapsed(self.min_classes):
+            warning = (
+                f"possible mode collapse: only {coverage.classes_covered} of 10 classes have at least "
+                f"{self.threshold:.0%} of the samples (minimum {self.min_classes})"
+            )
+        return metrics, warning

@@ -1,0 +1,77 @@
+"""DVC stage `evaluate`: generative metrics and the discriminator linear probe.
+
+FID, KID and the Inception Score are computed in the feature space of our own
+Fashion-MNIST classifier (Inception-v3 weights cannot be downloaded here), so
+they compare runs of this project, not published numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from fashion_dcgan.config import load_params
+from fashion_dcgan.errors import entry_point
+
+log = logging.getLogger("fashion_dcgan.stages.evaluate")
+
+
+@entry_point
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--data", default="data/processed")
+    parser.add_argument("--samples", default="data/generated/samples.npy")
+    parser.add_argument("--classifier", default="models/classifier.keras")
+    parser.add_argument("--discriminator", default="models/discriminator.keras")
+    parser.add_argument("--train-metrics", default="reports/train_metrics.json")
+    parser.add_argument("--out", default="reports/eval_metrics.json")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+
+    from fashion_dcgan.tracking import check_reachable, tracking_uri
+
+    check_reachable(tracking_uri())
+
+    import numpy as np
+
+    from fashion_dcgan.data.prepare import load_processed, stratified_indices
+    from fashion_dcgan.evaluation.evaluate import evaluate_generator, probe_discriminator
+    from fashion_dcgan.files import write_json
+    from fashion_dcgan.modelfiles import load_model
+    from fashion_dcgan.tracking import RunLogger
+
+    cfg = params.evaluate
+    train_images, train_labels = load_processed(args.data, "train")
+    test_images, test_labels = load_processed(args.data, "test")
+    try:
+        samples = np.load(args.samples)
+    except (OSError, ValueError) as error:
+        from fashion_dcgan.errors import DataError
+
+        raise DataError(f"{args.samples}: cannot load generated samples ({error}); run the sample stage") from None
+
+    floor_images = train_images[stratified_indices(train_labels, min(len(test_images), len(train_images)))]
+    metrics = evaluate_generator(load_model(args.classifier), samples, test_images, floor_images, cfg)
+    probe_rows = stratified_indices(train_labels, min(cfg.probe_train_size, len(train_labels)))
+    metrics |= probe_discriminator(
+        load_model(args.discriminator),
+        (train_images[probe_rows], train_labels[probe_rows]),
+        (test_images, test_labels),
+        cfg,
+    )
+    write_json(args.out, metrics)
+
+    run_id = json.loads(Path(args.train_metrics).read_text())["mlflow_run_id"]
+    tracker = RunLogger(tracking_uri(), run_id, reopen=False)
+    scalar = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    tracker.log_metrics((f"eval/{k}", v, 0) for k, v in scalar.items())
+    tracker.log_artifact(args.out, "evaluation")
+    log.info("FID %.3f (real floor %.3f), classes covered %d, probe accuracy %.4f",
+             metrics["fid"], metrics["fid_real_floor"], metrics["classes_covered"], metrics["probe_accuracy"])
+
+
+if __name__ == "__main__":
+    main()
