@@ -53,8 +53,8 @@ class TrainParams(_Section):
     epochs: int = Field(10, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
     optimizer: Literal["adam"] = "adam"
-    learning_rate_d: float | None = Field(None, gt=0, le=1e3)
-    learning_rate_g: float | None = Field(None, gt=0, le=1e3)
+    learning_rate_d: float | None = Field(None, gt=0, allow_inf_nan=False)
+    learning_rate_g: float | None = Field(None, gt=0, allow_inf_nan=False)
     beta_1: float | None = Field(None, ge=0, lt=1)
     beta_2: float = Field(0.999, ge=0, lt=1)
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)

@@ -138,7 +138,13 @@ def ensure_file(item: RawFile, dest_dir: Path, sources: list[str], timeout_s: fl
     raise DataError(f"could not fetch {item.name} from any source; tried:\n  {tried}")
 
 
-def download_all(dest_dir: str | Path, sources: list[str], timeout_s: float = 30.0, retries: int = 3) -> dict[str, str]:
+def download_all(
+    dest_dir: str | Path,
+    sources: list[str],
+    timeout_s: float = 30.0,
+    retries: int = 3,
+    files: tuple[RawFile, ...] = RAW_FILES,
+) -> dict[str, str]:
     """Fetch every raw file that is missing; return file name -> source used."""
     dest_dir = Path(dest_dir)
-    return {item.name: ensure_file(item, dest_dir, sources, timeout_s, retries) for item in RAW_FILES}
+    return {item.name: ensure_file(item, dest_dir, sources, timeout_s, retries) for item in files}

@@ -16,7 +16,6 @@ CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
-_FILES = {item.name: item for item in RAW_FILES}
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,13 @@ def _read_verified(path: Path, item: RawFile) -> bytes:
     return verify(blob, item, str(path))
 
 
-def load_split(raw_dir: str | Path, split: str) -> Split:
+def load_split(raw_dir: str | Path, split: str, files: tuple[RawFile, ...] = RAW_FILES) -> Split:
     """Load ``train`` or ``t10k`` from ``raw_dir``, verifying checksums and IDX structure."""
     raw_dir = Path(raw_dir)
+    records = {item.name: item for item in files}
     images_name, labels_name = f"{split}-images-idx3-ubyte.gz", f"{split}-labels-idx1-ubyte.gz"
-    images = decode_images(_read_verified(raw_dir / images_name, _FILES[images_name]), str(raw_dir / images_name))
-    labels = decode_labels(_read_verified(raw_dir / labels_name, _FILES[labels_name]), str(raw_dir / labels_name))
+    images = decode_images(_read_verified(raw_dir / images_name, records[images_name]), str(raw_dir / images_name))
+    labels = decode_labels(_read_verified(raw_dir / labels_name, records[labels_name]), str(raw_dir / labels_name))
     if len(images) != len(labels):
         raise DataError(f"{raw_dir}: {split} has {len(images):,} images but {len(labels):,} labels")
     return Split(images, labels)

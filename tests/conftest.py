@@ -1,0 +1,110 @@
+"""Shared fixtures: tiny synthetic IDX files, a local HTTP server, the real data mirror."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashion_dcgan.data.download import RawFile
+from fashion_dcgan.data.idx import encode_idx
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def synthetic_split(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (count, 28, 28) and balanced labels 0..9."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), (np.arange(count) % 10).astype(np.uint8)
+
+
+def gz_file(array: np.ndarray, name: str) -> tuple[bytes, RawFile]:
+    raw = encode_idx(array)
+    return gzip.compress(raw), RawFile(name, hashlib.sha256(raw).hexdigest(), len(raw))
+
+
+@pytest.fixture
+def synthetic_mirror(tmp_path: Path) -> tuple[Path, tuple[RawFile, ...]]:
+    """A mirror directory with the four files (100 train, 50 test images) and their RawFile records."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    records = []
+    for prefix, count in (("train", 100), ("t10k", 50)):
+        images, labels = synthetic_split(count)
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            blob, record = gz_file(array, f"{prefix}-{kind}-ubyte.gz")
+            (mirror / record.name).write_bytes(blob)
+            records.append(record)
+    return mirror, tuple(records)
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves ``directory``; paths under /404/, /hang/ and /drop/ misbehave on purpose."""
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/404/"):
+            self.send_error(404, "Not Found")
+        elif self.path.startswith("/hang/"):
+            time.sleep(self.server.hang_s)
+        elif self.path.startswith("/drop/"):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b" + b"x" * 100)
+            self.wfile.flush()
+            self.connection.shutdown(2)
+        else:
+            self.server.hits.append(self.path)
+            super().do_GET()
+
+
+@pytest.fixture
+def http_server(synthetic_mirror) -> Iterator[str]:
+    """Base URL of a server on 127.0.0.1 serving the synthetic mirror; it records good hits."""
+    mirror, _ = synthetic_mirror
+
+    def handler(*args, **kwargs):
+        return _Handler(*args, directory=str(mirror), **kwargs)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.hang_s = 3.0
+    server.hits = []
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+requires_mirror = pytest.mark.skipif(
+    not MIRROR.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+)

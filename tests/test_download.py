@@ -1,0 +1,107 @@
+"""The download stage's library: checksums, sources in order, HTTP failures, atomic writes."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from fashion_dcgan.data.download import RAW_FILES, decompress, download_all, ensure_file, verify
+from fashion_dcgan.errors import DataError
+from tests.conftest import MIRROR, requires_mirror
+
+
+def test_verify_accepts_recompressed_bytes(synthetic_mirror):
+    mirror, records = synthetic_mirror
+    blob = (mirror / records[0].name).read_bytes()
+    recompressed = gzip.compress(gzip.decompress(blob), compresslevel=1)
+    assert recompressed != blob
+    assert verify(recompressed, records[0], "x") == gzip.decompress(blob)
+
+
+def test_verify_rejects_other_content(synthetic_mirror):
+    mirror, records = synthetic_mirror
+    blob = (mirror / records[1].name).read_bytes()  # labels, checked against the images record
+    with pytest.raises(DataError, match="decompressed size"):
+        verify(blob, records[0], "here")
+    same_size = gzip.compress(bytes(records[0].size))
+    with pytest.raises(DataError, match="SHA-256 of decompressed bytes"):
+        verify(same_size, records[0], "here")
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [(b"", "file is empty"), (b"not gzip at all", "not a valid gzip"), (gzip.compress(b"x" * 1000)[:20], "not a valid gzip")],
+)
+def test_decompress_errors_name_the_origin(blob, message):
+    with pytest.raises(DataError, match=f"origin.gz: {message}"):
+        decompress(blob, "origin.gz")
+
+
+def test_mirror_directory_is_used(tmp_path, synthetic_mirror):
+    mirror, records = synthetic_mirror
+    used = download_all(tmp_path / "raw", [str(mirror)], files=records)
+    assert set(used.values()) == {str(mirror)}
+    for record in records:
+        verify((tmp_path / "raw" / record.name).read_bytes(), record, record.name)
+
+
+def test_rerun_with_files_present_fetches_nothing(tmp_path, synthetic_mirror):
+    mirror, records = synthetic_mirror
+    download_all(tmp_path / "raw", [str(mirror)], files=records)
+    assert set(download_all(tmp_path / "raw", ["/nonexistent"], files=records).values()) == {"already present"}
+
+
+def test_corrupt_local_copy_stops_with_clear_error(tmp_path, synthetic_mirror):
+    mirror, records = synthetic_mirror
+    raw = tmp_path / "raw"
+    download_all(raw, [str(mirror)], files=records)
+    target = raw / records[0].name
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=f"{records[0].name}.*delete it and rerun"):
+        download_all(raw, [str(mirror)], files=records)
+
+
+def test_falls_back_in_order_and_lists_every_failure(tmp_path, synthetic_mirror, http_server, closed_port_url):
+    mirror, records = synthetic_mirror
+    url, server = http_server
+    sources = [str(tmp_path / "missing-mirror"), closed_port_url, f"{url}/404", url]
+    used = download_all(tmp_path / "raw", sources, timeout_s=2, retries=1, files=records)
+    assert set(used.values()) == {url}
+    assert len(server.hits) == len(records)
+
+    with pytest.raises(DataError) as error:
+        ensure_file(records[0], tmp_path / "raw2", sources[:3], timeout_s=2, retries=1)
+    message = str(error.value)
+    assert "missing-mirror: mirror directory does not exist" in message
+    assert closed_port_url in message and "HTTP 404" in message
+    assert not (tmp_path / "raw2").exists() or not any((tmp_path / "raw2").iterdir())
+
+
+@pytest.mark.parametrize("fault", ["hang", "drop"])
+def test_http_faults_leave_no_partial_file_and_rerun_succeeds(tmp_path, synthetic_mirror, http_server, fault):
+    mirror, records = synthetic_mirror
+    url, _ = http_server
+    raw = tmp_path / "raw"
+    with pytest.raises(DataError, match=f"{url}/{fault}/{records[0].name}"):
+        ensure_file(records[0], raw, [f"{url}/{fault}"], timeout_s=0.5, retries=2)
+    assert not raw.exists() or list(raw.iterdir()) == []
+    assert ensure_file(records[0], raw, [f"{url}/{fault}", url], timeout_s=0.5, retries=1) == url
+    assert [p.name for p in raw.iterdir()] == [records[0].name]
+
+
+def test_corrupt_mirror_file_is_skipped_for_the_next_source(tmp_path, synthetic_mirror, http_server):
+    mirror, records = synthetic_mirror
+    url, _ = http_server
+    bad = tmp_path / "bad-mirror"
+    bad.mkdir()
+    (bad / records[0].name).write_bytes(b"\x1f\x8b garbage")
+    assert ensure_file(records[0], tmp_path / "raw", [str(bad), url], 2, 1) == url
+
+
+@requires_mirror
+def test_pinned_checksums_match_the_debian_mirror(tmp_path):
+    used = download_all(tmp_path / "raw", [str(MIRROR)])
+    assert set(used) == {f.name for f in RAW_FILES}

@@ -1,0 +1,146 @@
+"""Training: determinism, mixed precision on the CPU, resume, divergence and MLflow contents."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from fashion_dcgan.config import parse_params
+from fashion_dcgan.errors import TrainingDiverged
+from fashion_dcgan.tracking import RunLogger
+from fashion_dcgan.training import TrainingPaths, build_gan, make_dataset, train
+from tests.conftest import synthetic_split
+
+TINY = {"data": {"train_limit": 64}, "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
+        "train": {"batch_size": 16, "epochs": 1, "log_every_steps": 2, "fixed_noise_size": 4, "monitor_samples": 0,
+                  "precision": "float32"}}  # fmt: skip
+
+
+def tiny_params(**train_overrides):
+    return parse_params({**TINY, "train": {**TINY["train"], **train_overrides}})
+
+
+@pytest.fixture(autouse=True)
+def float32_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return (synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0)
+
+
+def run(tmp_path, params, images, name="run"):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    paths = TrainingPaths(tmp_path / name / "models", tmp_path / name / "checkpoints", tmp_path / name / "epochs")
+    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), {"git_commit": "test"}, verbose=0)
+    return result, uri, paths
+
+
+def test_dataset_order_depends_only_on_seed_and_epoch():
+    data = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    full = [b.numpy().ravel().tolist() for b in make_dataset(data, 3, seed=7, first_epoch=0, last_epoch=3)]
+    resumed = [b.numpy().ravel().tolist() for b in make_dataset(data, 3, seed=7, first_epoch=1, last_epoch=3)]
+    assert len(full) == 9 and resumed == full[3:]
+    assert sorted(sum(full[:3], [])) == sorted(set(sum(full[:3], [])))  # no image twice within an epoch
+    assert full[:3] != full[3:6]  # reshuffled each epoch
+
+
+def test_same_seed_same_losses(tmp_path, images):
+    first, _, _ = run(tmp_path, tiny_params(epochs=2), images, "a")
+    second, _, _ = run(tmp_path, tiny_params(epochs=2), images, "b")
+    assert first.steps == second.steps and len(first.steps) == 4
+    other, _, _ = run(tmp_path, tiny_params(epochs=2, seed=1), images, "c")
+    assert other.steps != first.steps
+
+
+def test_resume_continues_the_same_run_and_matches_uninterrupted(tmp_path, images):
+    straight, _, _ = run(tmp_path, tiny_params(epochs=2), images, "straight")
+
+    first, uri, paths = run(tmp_path, tiny_params(epochs=1), images, "resumed")
+    assert first.resumed_from_epoch == 0
+    second, _, _ = run(tmp_path, tiny_params(epochs=2), images, "resumed")
+    assert second.resumed_from_epoch == 1 and second.run_id == first.run_id
+    assert [row["d_loss"] for row in second.epochs] == [row["d_loss"] for row in straight.epochs]
+    assert second.steps == straight.steps
+
+    client = RunLogger(uri, first.run_id, reopen=False).client
+    history = client.get_metric_history(first.run_id, "epoch/d_loss")
+    assert sorted(m.step for m in history) == [1, 2]
+    assert client.get_run(first.run_id).info.status == "FINISHED"
+    assert sorted(p.name for p in paths.epoch_grids.iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+
+
+def test_changed_configuration_starts_fresh(tmp_path, images):
+    first, _, paths = run(tmp_path, tiny_params(epochs=1), images)
+    second, _, _ = run(tmp_path, tiny_params(epochs=1, label_smoothing=0.1), images)
+    assert second.resumed_from_epoch == 0 and second.run_id != first.run_id
+    assert json.loads((paths.checkpoints / "state.json").read_text())["mlflow_run_id"] == second.run_id
+
+
+def test_mlflow_run_holds_params_metrics_images_and_model(tmp_path, images):
+    result, uri, paths = run(tmp_path, tiny_params(epochs=2), images)
+    client = RunLogger(uri, result.run_id, reopen=False).client
+    data = client.get_run(result.run_id).data
+    assert data.params["train.epochs"] == "2" and data.params["model.variant"] == "tutorial"
+    assert data.tags["git_commit"] == "test"
+    steps = client.get_metric_history(result.run_id, "step/g_loss")
+    assert [m.step for m in steps] == [2, 4, 6, 8]
+    for key in ("epoch/d_real", "epoch/d_fake", "epoch/epoch_seconds", "epoch/images_per_second"):
+        assert len(client.get_metric_history(result.run_id, key)) == 2
+    artifacts = {a.path for a in client.list_artifacts(result.run_id, "images")}
+    assert any("fixed_noise_grid" in path for path in artifacts), artifacts
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment = client.get_run(result.run_id).info.experiment_id
+    models = mlflow.search_logged_models(experiment_ids=[experiment], filter_string="name = 'generator'", output_format="list")
+    assert models and models[0].source_run_id == result.run_id
+    loaded = mlflow.keras.load_model(models[0].model_uri)
+    assert loaded(np.zeros((2, 8), np.float32)).shape == (2, 28, 28, 1)
+    assert (paths.models / "generator.keras").is_file() and (paths.models / "discriminator.keras").is_file()
+
+
+def test_mixed_float16_on_cpu_scales_losses_and_stays_finite(images):
+    params = tiny_params(precision="mixed_float16")
+    gan = build_gan(params, "mixed_float16")
+    assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert gan.generator.layers[0].compute_dtype == "float16"
+    scale = float(gan.d_optimizer.dynamic_scale)
+    assert scale > 1 and float(gan.d_optimizer.scale_loss(1.0)) == scale
+    dataset = make_dataset(images, 16, 0, 0, 1)
+    history = gan.fit(dataset, epochs=1, steps_per_epoch=4, shuffle=False, verbose=0).history
+    for key in ("d_loss", "g_loss"):
+        assert np.isfinite(history[key][0])
+    logs = gan.train_step(images[:16])
+    assert all(value.dtype == "float32" for value in logs.values())
+    assert int(gan.g_optimizer.iterations) > 0
+
+
+def test_absurd_learning_rate_diverges_and_fails_the_run(tmp_path, images):
+    with pytest.raises(TrainingDiverged, match="non-finite"):
+        run(tmp_path, tiny_params(epochs=3, learning_rate_d=1e6, learning_rate_g=1e6), images)
+    client = RunLogger(f"sqlite:///{tmp_path}/mlflow.db", None, reopen=False).client
+    (failed,) = client.search_runs([client.get_experiment_by_name("fashion-dcgan").experiment_id])
+    assert failed.info.status == "FAILED" and "non-finite" in failed.data.tags["failure_reason"]
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path, images):
+    good, uri, paths = run(tmp_path, tiny_params(epochs=1), images)
+    poisoned = images.copy()
+    poisoned[:] = np.nan
+    with pytest.raises(TrainingDiverged, match="epoch 2"):
+        run(tmp_path, tiny_params(epochs=2), poisoned)
+    state = json.loads((paths.checkpoints / "state.json").read_text())
+    assert state["epoch"] == 1 and state["mlflow_run_id"] == good.run_id
+    client = RunLogger(uri, good.run_id, reopen=False).client
+    run_info = client.get_run(good.run_id)
+    assert run_info.info.status == "FAILED" and "non-finite" in run_info.data.tags["failure_reason"]
+    # Rerunning on good data resumes from that checkpoint.
+    resumed, _, _ = run(tmp_path, tiny_params(epochs=2), images)
+    assert resumed.resumed_from_epoch == 1 and resumed.run_id == good.run_id
