@@ -15,7 +15,12 @@ def test_repo_params_are_the_tutorial_defaults():
     assert params == parse_params({})  # the file spells out exactly the schema's defaults
     assert (params.model.variant, params.model.latent_dim) == ("tutorial", 100)
     assert (params.train.batch_size, params.train.epochs) == (32, 10)
-    assert (params.learning_rate_d, params.learning_rate_g, params.beta_1, params.train.beta_2) == (1e-3, 1e-3, 0.9, 0.999)
+    assert (params.learning_rate_d, params.learning_rate_g, params.beta_1, params.train.beta_2) == (
+        1e-3,
+        1e-3,
+        0.9,
+        0.999,
+    )
 
 
 def test_paper_variant_resolves_the_papers_optimizer():

@@ -99,5 +99,5 @@ def test_corrupted_raw_byte_is_caught_by_checksum(tmp_path):
     for name in ("t10k-images-idx3-ubyte.gz",):
         (tmp_path / name).write_bytes((MIRROR / name).read_bytes())
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(blob)))
-    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: SHA-256"):
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: SHA-256"):
         load_split(tmp_path, "t10k")

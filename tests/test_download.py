@@ -31,7 +31,11 @@ def test_verify_rejects_other_content(synthetic_mirror):
 
 @pytest.mark.parametrize(
     ("blob", "message"),
-    [(b"", "file is empty"), (b"not gzip at all", "not a valid gzip"), (gzip.compress(b"x" * 1000)[:20], "not a valid gzip")],
+    [
+        (b"", "file is empty"),
+        (b"not gzip at all", "not a valid gzip"),
+        (gzip.compress(b"x" * 1000)[:20], "not a valid gzip"),
+    ],
 )
 def test_decompress_errors_name_the_origin(blob, message):
     with pytest.raises(DataError, match=f"origin.gz: {message}"):
@@ -65,7 +69,7 @@ def test_corrupt_local_copy_stops_with_clear_error(tmp_path, synthetic_mirror):
 
 
 def test_falls_back_in_order_and_lists_every_failure(tmp_path, synthetic_mirror, http_server, closed_port_url):
-    mirror, records = synthetic_mirror
+    _, records = synthetic_mirror
     url, server = http_server
     sources = [str(tmp_path / "missing-mirror"), closed_port_url, f"{url}/404", url]
     used = download_all(tmp_path / "raw", sources, timeout_s=2, retries=1, files=records)
@@ -82,7 +86,7 @@ def test_falls_back_in_order_and_lists_every_failure(tmp_path, synthetic_mirror,
 
 @pytest.mark.parametrize("fault", ["hang", "drop"])
 def test_http_faults_leave_no_partial_file_and_rerun_succeeds(tmp_path, synthetic_mirror, http_server, fault):
-    mirror, records = synthetic_mirror
+    _, records = synthetic_mirror
     url, _ = http_server
     raw = tmp_path / "raw"
     with pytest.raises(DataError, match=f"{url}/{fault}/{records[0].name}"):
@@ -93,7 +97,7 @@ def test_http_faults_leave_no_partial_file_and_rerun_succeeds(tmp_path, syntheti
 
 
 def test_corrupt_mirror_file_is_skipped_for_the_next_source(tmp_path, synthetic_mirror, http_server):
-    mirror, records = synthetic_mirror
+    _, records = synthetic_mirror
     url, _ = http_server
     bad = tmp_path / "bad-mirror"
     bad.mkdir()

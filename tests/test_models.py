@@ -17,11 +17,21 @@ def test_tutorial_parameter_counts_match_the_tutorial():
 def test_tutorial_layers_match_the_tutorial():
     generator = build_generator("tutorial", 100, 128)
     kinds = [type(layer).__name__ for layer in generator.layers]
-    assert kinds == ["Dense", "Reshape", "BatchNormalization", "Conv2DTranspose", "BatchNormalization", "Conv2DTranspose"]
+    assert kinds == [
+        "Dense",
+        "Reshape",
+        "BatchNormalization",
+        "Conv2DTranspose",
+        "BatchNormalization",
+        "Conv2DTranspose",
+    ]
     assert generator.layers[3].activation.__name__ == "selu" and generator.layers[5].activation.__name__ == "tanh"
     discriminator = build_discriminator("tutorial", 64)
     assert [layer.rate for layer in discriminator.layers if isinstance(layer, keras.layers.Dropout)] == [0.3, 0.3]
-    assert [layer.negative_slope for layer in discriminator.layers if isinstance(layer, keras.layers.LeakyReLU)] == [0.2, 0.2]
+    assert [layer.negative_slope for layer in discriminator.layers if isinstance(layer, keras.layers.LeakyReLU)] == [
+        0.2,
+        0.2,
+    ]
 
 
 @pytest.mark.parametrize("variant", ["tutorial", "paper"])
@@ -36,7 +46,9 @@ def test_shapes(variant):
 def test_paper_variant_follows_the_guidelines():
     keras.utils.set_random_seed(0)
     generator, discriminator = build_generator("paper", 100, 128), build_discriminator("paper", 64)
-    assert not any(isinstance(layer, (keras.layers.Dropout, keras.layers.MaxPooling2D)) for layer in discriminator.layers)
+    assert not any(
+        isinstance(layer, (keras.layers.Dropout, keras.layers.MaxPooling2D)) for layer in discriminator.layers
+    )
     assert sum(isinstance(layer, keras.layers.ReLU) for layer in generator.layers) == 2
     # No batch norm right after the discriminator's input layer, batch norm after its second conv.
     assert isinstance(discriminator.layers[1], keras.layers.LeakyReLU)

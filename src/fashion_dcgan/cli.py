@@ -43,8 +43,10 @@ def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
 
     from fashion_dcgan.config import Params
 
-    known = {section: set(model.model_fields) for section, model in
-             ((name, Params.model_fields[name].annotation) for name in Params.model_fields)}
+    known = {
+        section: set(model.model_fields)
+        for section, model in ((name, Params.model_fields[name].annotation) for name in Params.model_fields)
+    }
     nested: dict[str, dict[str, Any]] = {}
     for name, text in flat.items():
         section, _, key = name.partition(".")
@@ -58,13 +60,15 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
     from fashion_dcgan.config import parse_params
     from fashion_dcgan.files import atomic_path
-    from fashion_dcgan.tracking import RunLogger, tracking_uri
+    from fashion_dcgan.tracking import EPOCHS_TAG, RunLogger, tracking_uri
 
     run = RunLogger(tracking_uri(), reopen=False, run_id=args.run_id)
     if not run.resumed:
         raise PipelineError(f"MLflow run {args.run_id} not found in {tracking_uri()}")
     info = run.client.get_run(args.run_id)
     restored = params_from_run(dict(info.data.params))
+    if EPOCHS_TAG in info.data.tags:  # a resumed run trained longer than its logged train.epochs
+        restored["train"]["epochs"] = int(info.data.tags[EPOCHS_TAG])
     parse_params(restored, f"params of run {args.run_id}")
 
     yaml = YAML()  # round-trip: keeps the comments in params.yaml
@@ -82,7 +86,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
     tags = info.data.tags
     print(f"wrote the params of run {args.run_id} to {path}")
-    print(f"git commit: {tags.get('git_commit', 'unknown')}  (git checkout {tags.get('git_commit', '<commit>')} -- src dvc.yaml)")
+    commit = tags.get("git_commit", "unknown")
+    print(f"git commit: {commit}  (to get that code: git checkout {commit} -- src dvc.yaml)")
     for key in sorted(k for k in tags if k.startswith("data.sha256.")):
         print(f"{key.removeprefix('data.sha256.')}: sha256 {tags[key]}")
     print("now run: dvc repro")
@@ -93,11 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     sample = commands.add_parser("sample", help="draw images from a trained generator")
-    sample.add_argument("--model", default="models/generator.keras", help="generator .keras file (default: %(default)s)")
+    sample.add_argument(
+        "--model", default="models/generator.keras", help="generator .keras file (default: %(default)s)"
+    )
     sample.add_argument("--n", type=_positive, default=64, help="number of images (default: %(default)s)")
     sample.add_argument("--seed", type=int, default=0, help="latent noise seed (default: %(default)s)")
     sample.add_argument("--cols", type=_positive, default=None, help="grid columns (default: square)")
-    sample.add_argument("--out", default="samples.png", help=".png grid or .npy array in [-1, 1] (default: %(default)s)")
+    sample.add_argument(
+        "--out", default="samples.png", help=".png grid or .npy array in [-1, 1] (default: %(default)s)"
+    )
     sample.set_defaults(func=cmd_sample)
 
     reproduce = commands.add_parser("reproduce", help="write an MLflow run's params to params.yaml")

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from fashion_dcgan.errors import ParamsError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fashion_dcgan.errors import ParamsError
 
 DEFAULT_SOURCES = [
     "/usr/share/datasets/fashion-mnist",

@@ -16,7 +16,6 @@ from typing import Any
 
 from fashion_dcgan.errors import OutputError
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -55,7 +55,7 @@ class DCGAN(keras.Model):
             d_loss = self.bce(targets, logits)
             scaled = self.d_optimizer.scale_loss(d_loss)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables, strict=True))
 
         # Generator: only its weights move; the discriminator is a fixed critic here.
         latents = self._latents(batch_size)
@@ -64,7 +64,7 @@ class DCGAN(keras.Model):
             g_loss = self.bce(tf.ones((batch_size, 1)), fake_logits)
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))
 
         probabilities = tf.sigmoid(logits)
         values = {

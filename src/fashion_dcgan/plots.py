@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from fashion_dcgan.files import atomic_path  # noqa: E402
+from fashion_dcgan.files import atomic_path
 
 
 def line_plot(path: str | Path, x: list[float], series: dict[str, list[float]], xlabel: str, title: str) -> None:

@@ -108,7 +108,7 @@ def render_html(inputs: ReportInputs) -> str:
         "<h2>Run</h2>",
         table(_summary_rows(inputs)),
         f"<p>Open the run: <code>mlflow ui --host 127.0.0.1 --port 5000</code> from the project root, then "
-        f"<a href=\"{e(inputs.run_url)}\">{e(inputs.run_url)}</a>.</p>",
+        f'<a href="{e(inputs.run_url)}">{e(inputs.run_url)}</a>.</p>',
     ]
     warnings = collapse_warnings(inputs.history, inputs.min_classes_covered)
     if warnings:
@@ -116,18 +116,27 @@ def render_html(inputs: ReportInputs) -> str:
         parts.append(f"<div class='warning'><strong>Mode-collapse alarm</strong><ul>{items}</ul></div>")
     if inputs.evaluation is not None:
         if inputs.evaluation.get("mode_collapse"):
-            parts.append("<div class='warning'><strong>The final generator covers too few classes: "
-                         "likely mode collapse.</strong></div>")
-        parts += ["<h2>Evaluation</h2>", table(_evaluation_rows(inputs.evaluation), ("metric", "value", "meaning")),
-                  f"<p>{e(FEATURE_SPACE_NOTE)}</p>"]
+            parts.append(
+                "<div class='warning'><strong>The final generator covers too few classes: "
+                "likely mode collapse.</strong></div>"
+            )
+        parts += [
+            "<h2>Evaluation</h2>",
+            table(_evaluation_rows(inputs.evaluation), ("metric", "value", "meaning")),
+            f"<p>{e(FEATURE_SPACE_NOTE)}</p>",
+        ]
         if inputs.classifier_accuracy is not None:
             parts.append(f"<p>Feature classifier test accuracy: {inputs.classifier_accuracy:.2%}.</p>")
     parts += ["<h2>Images and curves</h2>"]
     for caption, path in inputs.images.items():
-        parts.append(f"<figure><img src=\"{e(path)}\" alt=\"{e(caption)}\"><figcaption>{e(caption)}</figcaption></figure>")
-    parts += ["<h2>Data validation</h2>", table(_validation_rows(inputs.validation), ("split", "status", "checks")),
-              "<p>Details: <a href=\"validation/index.html\">validation/index.html</a>.</p>",
-              "<h2>Parameters</h2>", table(sorted((k, _fmt(v)) for k, v in inputs.params.flat().items()))]
+        parts.append(f'<figure><img src="{e(path)}" alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>')
+    parts += [
+        "<h2>Data validation</h2>",
+        table(_validation_rows(inputs.validation), ("split", "status", "checks")),
+        '<p>Details: <a href="validation/index.html">validation/index.html</a>.</p>',
+        "<h2>Parameters</h2>",
+        table(sorted((k, _fmt(v)) for k, v in inputs.params.flat().items())),
+    ]
     style = (
         "body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}figure{display:inline-block;margin:1em}"

@@ -22,6 +22,7 @@ from fashion_dcgan.errors import TrackingError
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "fashion-dcgan"
+EPOCHS_TAG = "train.epochs_completed"  # params are immutable; a resumed, extended run records its length here
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
 

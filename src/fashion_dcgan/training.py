@@ -23,7 +23,7 @@ from fashion_dcgan.gan import DCGAN, METRIC_NAMES
 from fashion_dcgan.imaging import save_png
 from fashion_dcgan.models import build_discriminator, build_generator
 from fashion_dcgan.sampling import fixed_noise, render_grid
-from fashion_dcgan.tracking import RunLogger
+from fashion_dcgan.tracking import EPOCHS_TAG, RunLogger
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,9 @@ def make_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: in
     pixels = tf.constant(images)
 
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
-        order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
         return tf.data.Dataset.from_tensor_slices(order[:used]).batch(batch_size)
 
     return (
@@ -177,7 +179,9 @@ def train(
     gan = build_gan(params, precision)
     steps_per_epoch = len(images) // cfg.batch_size
 
-    checkpoint = TrainingCheckpoint(paths.checkpoints, gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables)
+    checkpoint = TrainingCheckpoint(
+        paths.checkpoints, gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables
+    )
     params_hash = params.training_hash()
     state = checkpoint.load_state(params_hash)
     if state is not None and state["epoch"] > cfg.epochs:
@@ -195,7 +199,9 @@ def train(
 
     tracker = tracker_factory(state["mlflow_run_id"])
     if not tracker.resumed:
-        tracker.log_params(params.flat() | {"train.precision_resolved": precision, "train.steps_per_epoch": steps_per_epoch})
+        tracker.log_params(
+            params.flat() | {"train.precision_resolved": precision, "train.steps_per_epoch": steps_per_epoch}
+        )
         tracker.set_tags(run_tags or {})
     state["mlflow_run_id"] = tracker.run_id
     noise = fixed_noise(cfg.seed, cfg.fixed_noise_size, params.model.latent_dim)
@@ -236,6 +242,8 @@ def train(
         save_model(gan.generator, paths.models / "generator.keras")
         save_model(gan.discriminator, paths.models / "discriminator.keras")
         tracker.log_keras_model(gan.generator, "generator", noise[:2])
+        # Params are immutable in MLflow; a run extended by resuming records its real length here.
+        tracker.set_tags({EPOCHS_TAG: cfg.epochs})
         tracker.end("FINISHED")
     except TrainingDiverged as error:
         tracker.set_tags({"failure_reason": str(error)})
@@ -251,7 +259,9 @@ def train(
         raise
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-    return TrainingResult(tracker.run_id, state["epochs"], state["steps"], gan.generator, gan.discriminator, resumed_from)
+    return TrainingResult(
+        tracker.run_id, state["epochs"], state["steps"], gan.generator, gan.discriminator, resumed_from
+    )
 
 
 def save_model(model: keras.Model, path: Path) -> None:

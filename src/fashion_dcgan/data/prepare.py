@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from fashion_dcgan.data.download import RAW_FILES, RawFile, verify
-from fashion_dcgan.errors import DataError
 from fashion_dcgan.data.idx import decode_images, decode_labels
+from fashion_dcgan.errors import DataError
 
 NUM_CLASSES = 10
 CLASS_NAMES = (

@@ -109,7 +109,9 @@ def _summary(table: str, result: Any) -> dict[str, Any]:
         "success": bool(result.success),
         "observed": observed,
         "unexpected_count": unexpected,
-        "unexpected_sample": [float(x) if isinstance(x, (int, float, np.number)) else str(x) for x in (sample or [])[:10]],
+        "unexpected_sample": [
+            float(x) if isinstance(x, (int, float, np.number)) else str(x) for x in (sample or [])[:10]
+        ],
         "summary": f"{table}: {config.type}({args}): {detail}",
     }
 

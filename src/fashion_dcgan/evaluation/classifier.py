@@ -45,7 +45,9 @@ class FeatureExtractor:
     """Penultimate features and class probabilities of a trained classifier."""
 
     def __init__(self, classifier: keras.Model):
-        self._model = keras.Model(classifier.inputs[0], [classifier.get_layer(FEATURE_LAYER).output, classifier.outputs[0]])
+        self._model = keras.Model(
+            classifier.inputs[0], [classifier.get_layer(FEATURE_LAYER).output, classifier.outputs[0]]
+        )
 
     def __call__(self, images: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
         features, probabilities = [], []

@@ -26,7 +26,9 @@ def evaluate_generator(
     fake_features, fake_probabilities = extract(samples)
     real_features, real_probabilities = extract(real)
     floor_features, _ = extract(floor)
-    kid, kid_se = kernel_inception_distance(fake_features, real_features, cfg.kid_subsets, cfg.kid_subset_size, cfg.seed)
+    kid, kid_se = kernel_inception_distance(
+        fake_features, real_features, cfg.kid_subsets, cfg.kid_subset_size, cfg.seed
+    )
     score, score_std = inception_score(fake_probabilities, cfg.is_splits)
     real_score, _ = inception_score(real_probabilities, cfg.is_splits)
     coverage = mode_coverage(fake_probabilities.argmax(axis=1), cfg.coverage_threshold)

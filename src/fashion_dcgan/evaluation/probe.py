@@ -36,7 +36,9 @@ def discriminator_features(discriminator: keras.Model, images: np.ndarray, batch
     for i in range(0, len(images), batch_size):
         maps = extractor(np.asarray(images[i : i + batch_size], np.float32), training=False)
         maps = maps if isinstance(maps, (list, tuple)) else [maps]
-        chunks.append(np.concatenate([adaptive_max_pool(np.asarray(m, np.float32)).reshape(len(m), -1) for m in maps], axis=1))
+        chunks.append(
+            np.concatenate([adaptive_max_pool(np.asarray(m, np.float32)).reshape(len(m), -1) for m in maps], axis=1)
+        )
     return np.concatenate(chunks)
 
 

@@ -26,8 +26,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = load_params(args.params).classifier
 
-    import numpy as np
-
     from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.evaluation.classifier import FeatureExtractor, train_classifier
     from fashion_dcgan.files import write_json
@@ -39,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     _, probabilities = FeatureExtractor(model)(test_images)
     accuracy = float((probabilities.argmax(axis=1) == test_labels).mean())
     save_model(model, Path(args.model))
-    write_json(args.metrics, {"test_accuracy": accuracy, "train_images": len(train_images), "test_images": len(test_images)})
+    write_json(
+        args.metrics, {"test_accuracy": accuracy, "train_images": len(train_images), "test_images": len(test_images)}
+    )
     log.info("classifier test accuracy %.4f on %d images", accuracy, len(test_images))
     if accuracy < 0.91 and len(train_images) == 60_000:
         log.warning("test accuracy %.4f is below the 0.91 the feature space is meant to have", accuracy)

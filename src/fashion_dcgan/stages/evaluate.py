@@ -69,8 +69,13 @@ def main(argv: list[str] | None = None) -> None:
     scalar = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     tracker.log_metrics((f"eval/{k}", v, 0) for k, v in scalar.items())
     tracker.log_artifact(args.out, "evaluation")
-    log.info("FID %.3f (real floor %.3f), classes covered %d, probe accuracy %.4f",
-             metrics["fid"], metrics["fid_real_floor"], metrics["classes_covered"], metrics["probe_accuracy"])
+    log.info(
+        "FID %.3f (real floor %.3f), classes covered %d, probe accuracy %.4f",
+        metrics["fid"],
+        metrics["fid_real_floor"],
+        metrics["classes_covered"],
+        metrics["probe_accuracy"],
+    )
 
 
 if __name__ == "__main__":

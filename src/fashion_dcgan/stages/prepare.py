@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reports", default="reports")
     args = parser.parse_args(argv)
     data = load_params(args.params).data
+    # Stale output from an earlier run must not outlive a failed validation (DVC does the same).
+    shutil.rmtree(args.out, ignore_errors=True)
     limits = {"train": data.train_limit or 60_000, "test": data.test_limit or 10_000}
 
     arrays, checks = {}, []
@@ -47,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
 
     reports = validate(checks)
     validation_dir = Path(args.reports) / "validation"
-    write_json(validation_dir / "validation.json", {r.name: {"success": r.success, "results": r.results} for r in reports})
+    write_json(
+        validation_dir / "validation.json", {r.name: {"success": r.success, "results": r.results} for r in reports}
+    )
     write_text(validation_dir / "index.html", render_html(reports))
     failures = [f for r in reports for f in r.failures]
     if failures:

@@ -48,9 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     uri = tracking_uri()
     check_reachable(uri)
 
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     from fashion_dcgan.files import write_text
     from fashion_dcgan.imaging import save_gif
@@ -63,16 +62,27 @@ def main(argv: list[str] | None = None) -> None:
     steps = _read_csv(reports / "train_steps.csv")
     grids = sorted((reports / "epochs").glob("epoch_*.png"))
     if len(grids) != len(history):
-        raise DataError(f"{reports / 'epochs'}: {len(grids)} epoch grids for {len(history)} epochs; rerun the train stage")
+        raise DataError(
+            f"{reports / 'epochs'}: {len(grids)} epoch grids for {len(history)} epochs; rerun the train stage"
+        )
     save_gif(reports / "training.gif", [np.asarray(Image.open(p)) for p in grids], params.report.gif_frame_seconds)
 
     figures = reports / "figures"
     epochs = [row["epoch"] for row in history]
-    line_plot(figures / "losses.png", [r["step"] for r in steps],
-              {k: [r[k] for r in steps] for k in ("d_loss", "g_loss")}, "step", "Losses (mean over each logging window)")
-    line_plot(figures / "discriminator_outputs.png", epochs,
-              {"D(x)": [r["d_real"] for r in history], "D(G(z))": [r["d_fake"] for r in history]}, "epoch",
-              "Mean discriminator output")
+    line_plot(
+        figures / "losses.png",
+        [r["step"] for r in steps],
+        {k: [r[k] for r in steps] for k in ("d_loss", "g_loss")},
+        "step",
+        "Losses (mean over each logging window)",
+    )
+    line_plot(
+        figures / "discriminator_outputs.png",
+        epochs,
+        {"D(x)": [r["d_real"] for r in history], "D(G(z))": [r["d_fake"] for r in history]},
+        "epoch",
+        "Mean discriminator output",
+    )
     images = {
         "Training progress (fixed noise, one frame per epoch)": "training.gif",
         "Final fixed-noise grid": "samples/fixed_noise_grid.png",
@@ -84,12 +94,24 @@ def main(argv: list[str] | None = None) -> None:
         "First 25 training images": "preview.png",
     }
     if history and history[0].get("monitor_fid") is not None:
-        line_plot(figures / "monitor_fid.png", epochs, {"FID (monitor sample)": [r["monitor_fid"] for r in history]},
-                  "epoch", "Per-epoch FID (small sample)")
-        line_plot(figures / "monitor_coverage.png", epochs,
-                  {"classes covered": [r["monitor_classes_covered"] for r in history]}, "epoch",
-                  "Per-epoch mode coverage")
-        images |= {"Per-epoch FID": "figures/monitor_fid.png", "Per-epoch mode coverage": "figures/monitor_coverage.png"}
+        line_plot(
+            figures / "monitor_fid.png",
+            epochs,
+            {"FID (monitor sample)": [r["monitor_fid"] for r in history]},
+            "epoch",
+            "Per-epoch FID (small sample)",
+        )
+        line_plot(
+            figures / "monitor_coverage.png",
+            epochs,
+            {"classes covered": [r["monitor_classes_covered"] for r in history]},
+            "epoch",
+            "Per-epoch mode coverage",
+        )
+        images |= {
+            "Per-epoch FID": "figures/monitor_fid.png",
+            "Per-epoch mode coverage": "figures/monitor_coverage.png",
+        }
 
     evaluation_file, classifier_file = reports / "eval_metrics.json", reports / "classifier_metrics.json"
     tracker = RunLogger(uri, train_metrics["mlflow_run_id"], reopen=False)
@@ -103,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         validation=_read_json(reports / "validation" / "validation.json", "the validation results"),
         evaluation=_read_json(evaluation_file, "evaluation metrics") if evaluation_file.exists() else None,
         classifier_accuracy=_read_json(classifier_file, "classifier metrics")["test_accuracy"]
-        if classifier_file.exists() else None,
+        if classifier_file.exists()
+        else None,
         min_classes_covered=params.evaluate.min_classes_covered,
         images={caption: path for caption, path in images.items() if (reports / path).exists()},
     )

@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     dim, cfg, out = latent_dim(generator), params.sample, Path(args.out)
     rng = np.random.default_rng(cfg.seed)
 
-    save_png(out / "fixed_noise_grid.png", render_grid(generator, fixed_noise(params.train.seed, params.train.fixed_noise_size, dim)))
+    save_png(
+        out / "fixed_noise_grid.png",
+        render_grid(generator, fixed_noise(params.train.seed, params.train.fixed_noise_size, dim)),
+    )
     save_png(out / "random_grid.png", render_grid(generator, rng.standard_normal((64, dim)).astype(np.float32), cols=8))
 
     walk = to_uint8(generate(generator, latent_walk(cfg.seed, cfg.walk_rows, cfg.walk_steps, dim)))

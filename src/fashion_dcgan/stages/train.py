@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     final = result.epochs[-1]
     write_json(
         reports / "train_metrics.json",
-        {"mlflow_run_id": result.run_id, "epochs": len(result.epochs), **{k: v for k, v in final.items() if k != "epoch"}},
+        {
+            "mlflow_run_id": result.run_id,
+            "epochs": len(result.epochs),
+            **{k: v for k, v in final.items() if k != "epoch"},
+        },
     )
     write_csv(reports / "train_history.csv", result.epochs)
     write_csv(reports / "train_steps.csv", result.steps)

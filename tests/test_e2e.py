@@ -1,0 +1,206 @@
+"""End to end: the real `dvc repro` on a small slice of the real data, in a temporary copy of the repo.
+
+The tests run in file order and share one copy: each builds on the state the previous one left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, requires_mirror
+
+pytestmark = [pytest.mark.e2e, requires_mirror]
+
+SMALL = {
+    "data": {"train_limit": 320, "test_limit": 200},
+    "train": {"epochs": 2, "monitor_samples": 100, "log_every_steps": 4},
+    "sample": {"n_samples": 200, "walk_rows": 3, "walk_steps": 4},
+    "classifier": {"epochs": 1},
+    "evaluate": {"kid_subsets": 5, "kid_subset_size": 50, "probe_train_size": 200},
+}
+
+
+def env() -> dict[str, str]:
+    variables = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    variables["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{variables.get('PATH', '')}"
+    variables["DVC_NO_ANALYTICS"] = "1"
+    return variables
+
+
+def sh(repo: Path, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(argv, cwd=repo, env=env(), capture_output=True, text=True, timeout=900)
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return done
+
+
+def set_params(repo: Path, overrides: dict) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for section, values in overrides.items():
+        params[section].update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def mlflow_client(repo: Path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+
+
+def run_id(repo: Path) -> str:
+    return json.loads((repo / "reports" / "train_metrics.json").read_text())["mlflow_run_id"]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pipeline") / "repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split()  # fmt: skip
+    for name in files:
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    set_params(root, SMALL)
+    sh(root, "git", "init", "-q")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "test copy")
+    sh(root, "dvc", "repro")
+    return root
+
+
+def test_repro_produces_validated_data_models_samples_metrics_and_report(repo):
+    outputs = [
+        "data/processed/train_images.npy",
+        "data/generated/samples.npy",
+        "models/generator.keras",
+        "models/discriminator.keras",
+        "models/classifier.keras",
+        "reports/validation/index.html",
+        "reports/preview.png",
+        "reports/samples/fixed_noise_grid.png",
+        "reports/samples/latent_walk.gif",
+        "reports/training.gif",
+        "reports/report.md",
+    ]
+    for path in outputs:
+        assert (repo / path).is_file(), path
+    validation = json.loads((repo / "reports/validation/validation.json").read_text())
+    assert set(validation) == {"train_raw", "train_processed", "test_raw", "test_processed"}
+    assert all(result["success"] for result in validation.values())
+
+    import imageio.v3 as iio
+
+    assert iio.imread(repo / "reports/training.gif", index=None).shape[0] == SMALL["train"]["epochs"]
+    metrics = json.loads((repo / "reports/eval_metrics.json").read_text())
+    for key in ("fid", "fid_real_floor", "kid", "kid_stderr", "inception_score", "classes_covered", "probe_accuracy",
+                "probe_accuracy_random_weights", "probe_accuracy_raw_pixels"):  # fmt: skip
+        assert isinstance(metrics[key], (int, float)), key
+
+
+def test_report_parses_and_links_only_existing_files(repo):
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.links: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                if name in ("src", "href") and not value.startswith(("http://", "https://")):
+                    self.links.append(value)
+
+    page = (repo / "reports/index.html").read_text()
+    parser = Links()
+    parser.feed(page)
+    assert len(parser.links) >= 8
+    for link in parser.links:
+        assert (repo / "reports" / link).is_file(), link
+    assert run_id(repo) in page and "Evaluation" in page and "validation" in page
+
+
+def test_mlflow_run_has_params_curves_images_model_and_report(repo):
+    client = mlflow_client(repo)
+    run = client.get_run(run_id(repo))
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train.epochs"] == "2" and run.data.params["data.train_limit"] == "320"
+    assert len(run.data.tags["git_commit"]) == 40 and "data.sha256.train_images" in run.data.tags
+    assert len(client.get_metric_history(run.info.run_id, "step/d_loss")) >= 4
+    assert len(client.get_metric_history(run.info.run_id, "epoch/monitor_fid")) == 2
+    assert "eval/fid" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"images", "report", "evaluation"} <= artifacts
+    report = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
+    assert {"report/index.html", "report/training.gif"} <= report
+
+
+def test_second_repro_does_nothing(repo):
+    assert "Running stage" not in sh(repo, "dvc", "repro").stdout
+    assert "up to date" in sh(repo, "dvc", "status").stdout
+
+
+def test_sample_param_change_reruns_only_downstream_stages(repo):
+    set_params(repo, {"sample": {"seed": 1}})
+    out = sh(repo, "dvc", "repro").stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"sample", "evaluate", "report"}
+
+
+def test_exp_run_with_more_epochs_resumes_the_same_run(repo):
+    before = run_id(repo)
+    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "sample seed")
+    sh(repo, "dvc", "exp", "run", "-S", "train.epochs=3")
+    assert json.loads((repo / "reports/train_metrics.json").read_text())["epochs"] == 3
+    assert run_id(repo) == before  # resumed from epoch 2 in the same MLflow run
+    history = mlflow_client(repo).get_metric_history(before, "epoch/d_loss")
+    assert sorted(m.step for m in history) == [1, 2, 3]
+    table = sh(repo, "dvc", "exp", "show", "--csv").stdout
+    header = table.splitlines()[0].split(",")
+    assert {"train.epochs", "fid", "probe_accuracy"} <= set(header)
+
+
+def test_reproduce_command_restores_params_and_losses_match(repo):
+    client = mlflow_client(repo)
+    original = run_id(repo)
+    # A fresh run with the original 2-epoch configuration.
+    set_params(repo, {"train": {"epochs": 2, "seed": 7}})
+    sh(repo, "dvc", "repro", "train")
+    changed = run_id(repo)
+    assert changed != original
+    out = sh(repo, "fashion-dcgan", "reproduce", original).stdout
+    assert "git commit:" in out and "train_images: sha256" in out
+    assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["seed"] == 42
+    sh(repo, "dvc", "repro", "train")
+    reproduced = run_id(repo)
+    assert reproduced not in (original, changed)
+
+    def losses(run):
+        return [(m.step, m.value) for m in sorted(client.get_metric_history(run, "epoch/d_loss"), key=lambda m: m.step)]
+
+    # The original run was extended to 3 epochs; its first 3 epochs ran with the restored params.
+    assert losses(reproduced) == losses(original)[: len(losses(reproduced))]
+    assert len(losses(reproduced)) == 3
+
+
+def test_corrupted_raw_byte_stops_the_pipeline(repo):
+    target = repo / "data/raw/train-labels-idx1-ubyte.gz"
+    blob = bytearray(target.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    target.chmod(0o644)
+    target.write_bytes(bytes(blob))
+    done = sh(repo, "dvc", "repro", check=False)
+    assert done.returncode != 0
+    assert "train-labels-idx1-ubyte.gz" in done.stderr + done.stdout
+    direct = sh(repo, "python", "-m", "fashion_dcgan.stages.prepare", check=False)
+    assert direct.returncode == 1 and "Traceback" not in direct.stderr
+    assert "error: " in direct.stderr and "train-labels-idx1-ubyte.gz" in direct.stderr
+    assert not (repo / "data/processed").exists()

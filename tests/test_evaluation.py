@@ -1,0 +1,83 @@
+"""Generative metrics, the mode-collapse alarm and the discriminator probe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashion_dcgan.evaluation.metrics import (
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    mode_coverage,
+)
+from fashion_dcgan.evaluation.probe import adaptive_max_pool, linear_probe
+
+RNG = np.random.default_rng(0)
+
+
+def features(n=2000, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_grows_with_noise():
+    a = features()
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    noisy = [
+        frechet_distance(a, a + np.random.default_rng(1).normal(scale=s, size=a.shape)) for s in (0.1, 0.5, 1.0, 2.0)
+    ]
+    assert noisy[0] > 0 and all(np.diff(noisy) > 0)
+
+
+def test_fid_matches_the_closed_form_for_shifted_gaussians():
+    a = np.random.default_rng(2).normal(size=(20000, 4))
+    assert frechet_distance(a, a + 3.0) == pytest.approx(4 * 9.0, rel=1e-6)
+
+
+def test_kid_is_unbiased_around_zero_for_two_halves_of_one_set():
+    values = []
+    for seed in range(8):
+        a = features(1000, 8, seed)
+        values.append(kernel_inception_distance(a[:500], a[500:], subsets=20, subset_size=200, seed=seed)[0])
+    values = np.array(values)
+    # Unbiased: some halves come out negative, and the mean is within its own standard error of zero.
+    assert (values < 0).any() and (values > 0).any()
+    assert abs(values.mean()) < 3 * values.std(ddof=1) / np.sqrt(len(values))
+    shifted, stderr = kernel_inception_distance(features(1000, 8, 0), features(1000, 8, 0) + 1.0, 20, 200)
+    assert shifted > 10 * stderr > 0
+
+
+def test_inception_score_bounds():
+    uniform = np.full((100, 10), 0.1)
+    assert inception_score(uniform, splits=2)[0] == pytest.approx(1.0)
+    confident = np.eye(10)[np.arange(1000) % 10]
+    assert inception_score(confident, splits=10)[0] == pytest.approx(10.0, rel=1e-6)
+    one_class = np.eye(10)[np.zeros(1000, int)]
+    assert inception_score(one_class, splits=10)[0] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_coverage_flags_a_collapsed_generator():
+    collapsed = mode_coverage(np.full(1000, 3))
+    assert collapsed.classes_covered == 1 and collapsed.collapsed(min_classes=8)
+    assert collapsed.kl_to_uniform == pytest.approx(np.log(10))
+    healthy = mode_coverage(np.arange(1000) % 10)
+    assert healthy.classes_covered == 10 and not healthy.collapsed(8) and healthy.kl_to_uniform == pytest.approx(0)
+    assert sum(healthy.histogram) == pytest.approx(1.0)
+
+
+def test_adaptive_max_pool_covers_every_cell():
+    maps = np.arange(7 * 7, dtype=np.float32).reshape(1, 7, 7, 1)
+    pooled = adaptive_max_pool(maps)
+    assert pooled.shape == (1, 4, 4, 1)
+    assert pooled[0, -1, -1, 0] == 48 and pooled[0, 0, 0, 0] == maps[0, :2, :2].max()
+    assert adaptive_max_pool(np.zeros((3, 14, 14, 5))).shape == (3, 4, 4, 5)
+
+
+def test_linear_probe_beats_chance_on_a_tiny_set():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(10, 32)) * 3
+    labels = np.arange(300) % 10
+    data = centers[labels] + rng.normal(size=(300, 32))
+    accuracy = linear_probe(data[:200], labels[:200], data[200:], labels[200:], c=0.1)
+    assert accuracy > 0.5  # chance is 0.1

@@ -1,0 +1,63 @@
+"""The probe on a real Keras discriminator, and the per-epoch collapse monitor."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from fashion_dcgan.evaluation.classifier import FeatureExtractor, build_classifier
+from fashion_dcgan.evaluation.monitor import CollapseMonitor
+from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
+from fashion_dcgan.models import build_discriminator
+
+
+def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ten classes, each a bright square at its own position."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = rng.normal(-0.8, 0.1, (n, 28, 28, 1)).astype(np.float32)
+    for i, label in enumerate(labels):
+        r, c = divmod(int(label), 5)
+        images[i, 4 + 10 * r : 12 + 10 * r, 2 + 5 * c : 6 + 5 * c] = 0.9
+    return images, labels
+
+
+def test_probe_on_discriminator_features_beats_chance():
+    keras.utils.set_random_seed(0)
+    discriminator = build_discriminator("tutorial", 8)
+    train, test = blobs(200, 0), blobs(100, 1)
+    features = discriminator_features(discriminator, train[0])
+    assert features.shape == (200, 4 * 4 * 8 + 4 * 4 * 16)
+    accuracy = linear_probe(features, train[1], discriminator_features(discriminator, test[0]), test[1], c=0.1)
+    assert accuracy > 0.3  # chance is 0.1
+
+
+class _OneClassGenerator:
+    """A planted collapsed generator: every sample is the same class-0 image."""
+
+    def __init__(self, image):
+        self.image = image
+
+    def __call__(self, latents, training=False):
+        return np.repeat(self.image[None], len(latents), axis=0)
+
+
+def test_monitor_warns_on_a_collapsed_generator():
+    keras.utils.set_random_seed(0)
+    classifier = build_classifier()
+    images, labels = blobs(300, 0)
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    classifier.fit(images, labels, epochs=15, batch_size=32, verbose=0)
+    monitor = CollapseMonitor(FeatureExtractor(classifier), images, 100, 4, seed=0, threshold=0.05, min_classes=8)
+    metrics, warning = monitor(_OneClassGenerator(images[0]))
+    assert metrics["monitor_classes_covered"] == 1
+    assert warning is not None and "mode collapse" in warning
+    # A "generator" that returns real images of every class covers them all.
+    spread = iter(np.array_split(images[:100], 1))
+
+    class _Real:
+        def __call__(self, latents, training=False):
+            return next(spread)
+
+    metrics, warning = monitor(_Real())
+    assert metrics["monitor_classes_covered"] >= 8 and warning is None

@@ -1,0 +1,109 @@
+"""Sampling helpers and the `fashion-dcgan` command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashion_dcgan.cli import main, params_from_run
+from fashion_dcgan.imaging import make_grid, save_gif
+from fashion_dcgan.models import build_discriminator, build_generator
+from fashion_dcgan.sampling import fixed_noise, latent_walk, slerp
+
+
+def test_fixed_noise_is_reproducible():
+    assert np.array_equal(fixed_noise(3, 25, 100), fixed_noise(3, 25, 100))
+    assert not np.array_equal(fixed_noise(3, 25, 100), fixed_noise(4, 25, 100))
+
+
+def test_slerp_keeps_endpoints_and_walk_shape():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    path = slerp(a, b, np.linspace(0, 1, 5))
+    assert np.allclose(path[0], a, atol=1e-5) and np.allclose(path[-1], b, atol=1e-5)
+    assert latent_walk(0, rows=3, steps=4, latent_dim=10).shape == (12, 10)
+
+
+def test_grid_and_gif(tmp_path):
+    grid = make_grid(np.zeros((25, 28, 28), np.uint8), cols=5, pad=2, scale=1)
+    assert grid.shape == (5 * 30 + 2, 5 * 30 + 2)
+    import imageio.v3 as iio
+
+    save_gif(tmp_path / "a.gif", [grid, grid + 1, grid + 2], frame_seconds=0.2)
+    assert iio.imread(tmp_path / "a.gif", index=None).shape[0] == 3
+    assert iio.immeta(tmp_path / "a.gif").get("loop") == 0
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    build_generator("tutorial", 100, 16).save(root / "generator.keras")
+    build_discriminator("tutorial", 8).save(root / "discriminator.keras")
+    (root / "corrupt.keras").write_bytes(b"this is not a zip archive")
+    blob = (root / "generator.keras").read_bytes()
+    (root / "truncated.keras").write_bytes(blob[: len(blob) // 2])
+    return root
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    return stop.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing.keras", "model file not found"),
+        ("corrupt.keras", "not a Keras .keras archive"),
+        ("truncated.keras", "not a Keras .keras archive|cannot load model"),
+        ("discriminator.keras", "not a generator"),
+    ],
+)
+def test_sample_rejects_bad_model_files_in_one_line(model_files, tmp_path, capsys, name, message):
+    code, err = run_cli(["sample", "--model", str(model_files / name), "--out", str(tmp_path / "x.png")], capsys)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("error: ") and name in lines[-1]
+    import re
+
+    assert re.search(message, lines[-1])
+    assert "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_sample_is_deterministic_for_a_seed(model_files, tmp_path):
+    for name in ("a.png", "b.png"):
+        main(
+            [
+                "sample",
+                "--model",
+                str(model_files / "generator.keras"),
+                "--n",
+                "9",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / name),
+            ]
+        )
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    main(["sample", "--model", str(model_files / "generator.keras"), "--n", "4", "--out", str(tmp_path / "s.npy")])
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (4, 28, 28, 1) and np.abs(samples).max() <= 1
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sample", "--n", "0"])
+    assert stop.value.code == 2 and "--n" in capsys.readouterr().err
+
+
+def test_params_from_run_rebuilds_typed_sections():
+    flat = {"train.epochs": "3", "train.learning_rate_d": "null", "data.sources": "['/a', 'http://b']",
+            "train.jit_compile": "auto", "train.steps_per_epoch": "20", "model.latent_dim": "100"}  # fmt: skip
+    assert params_from_run(flat) == {
+        "train": {"epochs": 3, "learning_rate_d": None, "jit_compile": "auto"},
+        "data": {"sources": ["/a", "http://b"]},
+        "model": {"latent_dim": 100},
+    }
