@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from fashion_dcgan.data.download import RawFile
 from fashion_dcgan.data.idx import encode_idx
@@ -108,3 +112,46 @@ def closed_port_url() -> str:
 requires_mirror = pytest.mark.skipif(
     not MIRROR.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
 )
+
+
+# A tiny project for running the train stage as a real subprocess.
+TINY = {
+    "data": {"train_limit": 960},
+    "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
+    "train": {"batch_size": 8, "epochs": 3, "log_every_steps": 20, "fixed_noise_size": 4, "monitor_samples": 0},
+}
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A directory with params.yaml and processed data, as the train stage expects."""
+    processed = tmp_path / "data" / "processed"
+    processed.mkdir(parents=True)
+    for split, count in (("train", 960), ("test", 50)):
+        images, labels = synthetic_split(count)
+        np.save(processed / f"{split}_images.npy", images[..., None].astype(np.float32) / 127.5 - 1)
+        np.save(processed / f"{split}_labels.npy", labels)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY))
+    return tmp_path
+
+
+def stage_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    variables = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    variables.update(PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    variables["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{variables.get('PATH', '')}"
+    return variables
+
+
+def train_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fashion_dcgan.stages.train", *args]
+
+
+def run_train(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        train_cmd(*args), cwd=project, env=env or stage_env(project), capture_output=True, text=True, timeout=600
+    )
+
+
+def state(project: Path) -> dict:
+    path = project / "models" / "checkpoints" / "state.json"
+    return json.loads(path.read_text()) if path.exists() else {}

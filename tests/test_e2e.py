@@ -191,6 +191,21 @@ def test_reproduce_command_restores_params_and_losses_match(repo):
     assert len(losses(reproduced)) == 3
 
 
+def test_dvc_push_and_pull_through_a_local_remote(repo, tmp_path):
+    remote = tmp_path / "dvc-remote"
+    sh(repo, "dvc", "remote", "add", "--local", "-d", "shared", str(remote))
+    sh(repo, "dvc", "push")
+    assert any(remote.rglob("*"))
+    generator = (repo / "models/generator.keras").read_bytes()
+    shutil.rmtree(repo / ".dvc" / "cache")
+    (repo / "models/generator.keras").unlink()
+    shutil.rmtree(repo / "data/processed")
+    sh(repo, "dvc", "pull")
+    assert (repo / "models/generator.keras").read_bytes() == generator
+    assert (repo / "data/processed/train_images.npy").is_file()
+    assert "up to date" in sh(repo, "dvc", "status").stdout
+
+
 def test_corrupted_raw_byte_stops_the_pipeline(repo):
     target = repo / "data/raw/train-labels-idx1-ubyte.gz"
     blob = bytearray(target.read_bytes())

@@ -20,13 +20,19 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def ensure_writable(*directories: str | Path) -> None:
+    """Create each directory if needed and check it can be written, so a long run fails before it starts."""
+    for directory in directories:
+        _ensure_dir(Path(directory))
+
+
 def _ensure_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{path}: cannot create output directory ({error.strerror})") from None
     if not os.access(path, os.W_OK):
-        raise OutputError(f"{path}: output directory is not writable; fix its permissions")
+        raise OutputError(f"{path}: output directory is not writable (read-only file system or permissions)")
 
 
 @contextlib.contextmanager

@@ -6,13 +6,15 @@ global "active run" is left for ``atexit`` to close as FINISHED after a crash.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,26 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise first contact with a local sqlite store across processes.
+
+    Two runs starting at once would otherwise both create the schema (or the
+    experiment) and one would fail half-way through the migration.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def git_commit(root: str | Path = ".") -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
@@ -76,17 +98,19 @@ class RunLogger:
 
         check_reachable(uri)
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
         self._mlflow = mlflow
         self.resumed = False
-        if run_id is not None and self._exists(run_id):
-            self.run_id = run_id
-            if reopen:
-                self.client.update_run(run_id, status="RUNNING")
-            self.resumed = True
-        else:
-            run = self.client.create_run(self._experiment_id(), run_name=run_name)
-            self.run_id = run.info.run_id
+        with _store_lock(uri):
+            self.client = MlflowClient(tracking_uri=uri)
+            self.client.search_experiments(max_results=1)  # creates the schema of a new store
+            if run_id is not None and self._exists(run_id):
+                self.run_id = run_id
+                if reopen:
+                    self.client.update_run(run_id, status="RUNNING")
+                self.resumed = True
+            else:
+                run = self.client.create_run(self._experiment_id(), run_name=run_name)
+                self.run_id = run.info.run_id
 
     def _exists(self, run_id: str) -> bool:
         from mlflow.exceptions import MlflowException
@@ -107,7 +131,7 @@ class RunLogger:
             try:
                 return self.client.create_experiment(EXPERIMENT)
             except MlflowException:
-                # Another run created it at the same moment.
+                # Another process (e.g. on a shared server) created it at the same moment.
                 time.sleep(0.2 * (attempt + 1))
         raise TrackingError(f"cannot create MLflow experiment {EXPERIMENT!r} in {self.uri}")
 

@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from fashion_dcgan.tracking import check_reachable, git_commit, tracking_uri
 
+    from fashion_dcgan.files import ensure_writable
+
+    reports = Path(args.reports)
+    ensure_writable(args.models, args.checkpoints, reports, reports / "epochs")
     uri = tracking_uri()
     check_reachable(uri)
 
@@ -62,7 +66,6 @@ def main(argv: list[str] | None = None) -> None:
     tags = {"git_commit": git_commit(), **{f"data.sha256.{k}": v for k, v in data_checksums(args.data).items()}}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
-    reports = Path(args.reports)
     paths = TrainingPaths(Path(args.models), Path(args.checkpoints), reports / "epochs")
     monitor = collapse_monitor(params, args.classifier, args.data) if params.train.monitor_samples else None
     result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), tags, monitor)

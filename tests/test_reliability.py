@@ -1,0 +1,180 @@
+"""Faults a user will meet: kills, interrupted checkpoints, bad params, unreachable tracking, read-only
+outputs, concurrent runs, unsafe model files, exposed ports. Stage-level tests run the real entry points
+in subprocesses on a tiny synthetic project."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from fashion_dcgan.errors import TrackingError
+from fashion_dcgan.tracking import check_reachable
+from tests.conftest import REPO, run_train, stage_env, state, train_cmd
+
+
+def wait_for_epoch(project: Path, process: subprocess.Popen, epoch: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while state(project).get("epoch", 0) < epoch:
+        assert process.poll() is None, process.stderr.read() if process.stderr else "process ended"
+        assert time.monotonic() < deadline, "training did not reach the epoch in time"
+        time.sleep(0.1)
+
+
+def one_line_error(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr[-2000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr[-2000:]
+    return errors[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_mid_epoch_resumes_from_last_completed_epoch(project, sig):
+    process = subprocess.Popen(
+        train_cmd(), cwd=project, env=stage_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    wait_for_epoch(project, process, 1)
+    time.sleep(0.3)  # into epoch 2
+    process.send_signal(sig)
+    process.wait(timeout=120)
+    assert process.returncode != 0
+    completed = state(project)["epoch"]
+    run_id = state(project)["mlflow_run_id"]
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    if sig == signal.SIGTERM:
+        run = client.get_run(run_id)
+        assert run.info.status == "KILLED" and "interrupted" in run.data.tags["failure_reason"]
+
+    rerun = run_train(project)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"resuming from the checkpoint after epoch {completed}" in rerun.stderr
+    history = client.get_metric_history(run_id, "epoch/d_loss")
+    assert sorted(m.step for m in history) == [1, 2, 3]  # one history, no duplicate epochs
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from fashion_dcgan import checkpoint as checkpoint_module
+    from fashion_dcgan.checkpoint import TrainingCheckpoint
+
+    weights = tf.Variable([1.0, 2.0])
+    saver = TrainingCheckpoint(tmp_path, [weights])
+    saver.clear()
+    saver.save({"epoch": 1, "params_hash": "h"})
+    weights.assign([5.0, 6.0])
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the shards, before state.json is replaced
+
+    monkeypatch.setattr(checkpoint_module, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        saver.save({"epoch": 2, "params_hash": "h"})
+    # Also a half-written shard of a later epoch lying around:
+    (tmp_path / "epoch-0003.data-00000-of-00001").write_bytes(b"\x00" * 10)
+    monkeypatch.undo()
+
+    restored = tf.Variable([0.0, 0.0])
+    fresh = TrainingCheckpoint(tmp_path, [restored])
+    loaded = fresh.load_state("h")
+    assert loaded["epoch"] == 1
+    fresh.restore(loaded)
+    assert restored.numpy().tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("params", "key"),
+    [
+        ({"train": {"epochs": 0}}, "train.epochs"),
+        ({"train": {"epochs": "ten"}}, "train.epochs"),
+        ({"train": {"batch_size": 10_000}, "data": {"train_limit": 960}}, "train.batch_size"),
+        ({"model": {"variant": "stylegan"}}, "model.variant"),
+        ({"train": {"precision": "half"}}, "train.precision"),
+        ({"train": {"learning_rat_d": 0.1}}, "train.learning_rat_d"),
+    ],
+)
+def test_bad_params_fail_in_one_line_before_reading_data(tmp_path, params, key):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    # No data exists here: the error must be about params, not about missing data.
+    done = run_train(tmp_path)
+    assert done.returncode == 1
+    line = one_line_error(done.stderr)
+    assert key in line and "params.yaml" in line
+    assert not (tmp_path / "models").exists()
+
+
+def test_unreachable_tracking_server_fails_fast_before_training(project, closed_port_url):
+    with pytest.raises(TrackingError, match="not reachable"):
+        check_reachable(closed_port_url, timeout_s=2)
+    started = time.monotonic()
+    done = run_train(project, env=stage_env(project, MLFLOW_TRACKING_URI=closed_port_url))
+    assert done.returncode == 1
+    assert closed_port_url in one_line_error(done.stderr)
+    assert not (project / "models" / "checkpoints" / "state.json").exists()
+    assert time.monotonic() - started < 120  # MLflow's own retries would take minutes
+
+
+def test_two_runs_share_one_sqlite_store(project):
+    other = project / "second"
+    shutil.copytree(project / "data", other / "data")
+    shutil.copy(project / "params.yaml", other / "params.yaml")
+    uri = f"sqlite:///{project / 'shared.db'}"
+    env = stage_env(project, MLFLOW_TRACKING_URI=uri)
+    runs = [
+        subprocess.Popen(train_cmd(), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for cwd in (project, other)
+    ]
+    for process in runs:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+    client = MlflowClient(uri)
+    for cwd in (project, other):
+        run = client.get_run(state(cwd)["mlflow_run_id"])
+        assert run.info.status == "FINISHED"
+        assert len(client.get_metric_history(run.info.run_id, "epoch/g_loss")) == 3
+        assert len(client.get_metric_history(run.info.run_id, "step/g_loss")) == 3 * 6
+
+
+def _can_mount_read_only() -> bool:
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not shutil.which("unshare") or not _can_mount_read_only(), reason="needs unshare and mount")
+def test_read_only_output_directory_gives_a_clear_error(project):
+    (project / "models").mkdir()
+    script = f"mount -t tmpfs -o ro tmpfs {project / 'models'} && exec {' '.join(train_cmd())}"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=project, env=stage_env(project),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 1
+    line = one_line_error(done.stderr)
+    assert "models" in line and "read-only" in line
+
+
+def test_models_load_in_safe_mode_so_files_cannot_run_code(tmp_path):
+    import keras
+
+    from fashion_dcgan.errors import ModelFileError
+    from fashion_dcgan.modelfiles import load_model
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2)])
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(ModelFileError, match=r"lambda\.keras: cannot load model.*(safe_mode|unsafe|Lambda)"):
+        load_model(tmp_path / "lambda.keras")
+
+
+def test_documented_servers_bind_to_loopback_only():
+    for name in ("README.md", "Makefile"):
+        text = (REPO / name).read_text()
+        commands = re.findall(r"mlflow (?:ui|server) -[^\n`]*", text)  # commands, not mentions in prose
+        assert commands, name
+        for command in commands:
+            assert "--host 127.0.0.1" in command, (name, command)
