@@ -12,12 +12,12 @@ from mlflow import MlflowClient
 from fashion_dcgan.config import parse_params
 from fashion_dcgan.errors import TrainingDiverged
 from fashion_dcgan.tracking import RunLogger
-from fashion_dcgan.training import TrainingPaths, build_gan, make_dataset, train
+from fashion_dcgan.training import TrainingPaths, build_gan, make_dataset, steps_per_execution, train
 from tests.conftest import synthetic_split
 
 TINY = {"data": {"train_limit": 64}, "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
         "train": {"batch_size": 16, "epochs": 1, "log_every_steps": 2, "fixed_noise_size": 4, "monitor_samples": 0,
-                  "precision": "float32"}}  # fmt: skip
+                  "precision": "float32", "steps_per_execution": 1}}  # fmt: skip
 
 
 def tiny_params(**train_overrides):
@@ -58,6 +58,20 @@ def test_same_seed_same_losses(tmp_path, images):
     assert first.steps == second.steps and len(first.steps) == 4
     other, _, _ = run(tmp_path, tiny_params(epochs=2, seed=1), images, "c")
     assert other.steps != first.steps
+
+
+def test_steps_per_execution_does_not_change_results(tmp_path, images):
+    one, _, _ = run(tmp_path, tiny_params(epochs=2, steps_per_execution=1), images, "one")
+    three, _, _ = run(tmp_path, tiny_params(epochs=2, steps_per_execution=3), images, "three")
+    assert [row["d_loss"] for row in one.epochs] == [row["d_loss"] for row in three.epochs]
+    assert three.steps[-1]["step"] == one.steps[-1]["step"] == 8
+
+
+def test_steps_per_execution_divides_the_epoch():
+    assert steps_per_execution(1875, 10) == 5
+    assert steps_per_execution(10, 10) == 10
+    assert steps_per_execution(4, 10) == 4
+    assert steps_per_execution(7, 5) == 1
 
 
 def test_resume_continues_the_same_run_and_matches_uninterrupted(tmp_path, images):

@@ -63,6 +63,11 @@ class TrainParams(_Section):
     precision: Literal["auto", "float32", "mixed_float16"] = "auto"
     jit_compile: Literal["auto"] | bool = "auto"
     log_every_steps: int = Field(50, ge=1)
+    steps_per_execution: int = Field(10, ge=1, le=10_000)
+    """Training steps per compiled call (at most; a divisor of the steps per epoch is used).
+
+    Fewer Python round trips per step; callbacks and the progress bar see every Nth step.
+    """
     fixed_noise_size: int = Field(25, ge=1, le=400)
     monitor_samples: int = Field(1000, ge=0, le=100_000)
     """Samples drawn after each epoch for the mode-collapse alarm (0 turns it off)."""
@@ -144,7 +149,9 @@ class Params(_Section):
         shaping = {
             "data": self.data.model_dump(include={"train_limit"}),
             "model": self.model.model_dump(),
-            "train": self.train.model_dump(exclude={"epochs", "log_every_steps", "monitor_samples"}),
+            "train": self.train.model_dump(
+                exclude={"epochs", "log_every_steps", "steps_per_execution", "monitor_samples"}
+            ),
         }
         blob = json.dumps(shaping, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

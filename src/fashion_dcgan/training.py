@@ -86,7 +86,16 @@ def make_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: in
     )
 
 
-def build_gan(params: Params, precision: str) -> DCGAN:
+def steps_per_execution(steps_per_epoch: int, requested: int) -> int:
+    """The largest divisor of ``steps_per_epoch`` not above ``requested``.
+
+    Keras runs whole groups of steps per call; a group that crossed an epoch's
+    end would shift every later epoch's boundary.
+    """
+    return max(d for d in range(1, min(requested, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
+
+
+def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(params.train.seed)
     model = params.model
@@ -105,6 +114,7 @@ def build_gan(params: Params, precision: str) -> DCGAN:
         g_optimizer=adam(params.learning_rate_g),
         label_smoothing=params.train.label_smoothing,
         jit_compile=jit,
+        steps_per_execution=steps_per_call,
     )
     gan.build_optimizers()
     return gan
@@ -133,10 +143,11 @@ class EpochEnd(keras.callbacks.Callback):
         if bad:
             raise TrainingDiverged(f"{' and '.join(bad)} became non-finite in epoch {self.epoch + 1}, step {batch + 1}")
         done = batch + 1
-        if done % self.every and done != self.steps_per_epoch:
+        count, sums = self.last
+        # With several steps per call this runs every Nth step only: log once `every` steps have passed.
+        if done - count < self.every and done != self.steps_per_epoch:
             return
         # The logs hold running epoch means; recover the mean over the steps since the last row.
-        count, sums = self.last
         totals = {name: values[name] * done for name in METRIC_NAMES}
         row = {name: (totals[name] - sums[name]) / (done - count) for name in METRIC_NAMES}
         self.steps.append({"step": self.epoch * self.steps_per_epoch + done, **row})
@@ -176,8 +187,9 @@ def train(
     precision = resolve_precision(cfg.precision)
     if not gpu_available():
         tf.config.experimental.enable_op_determinism()
-    gan = build_gan(params, precision)
     steps_per_epoch = len(images) // cfg.batch_size
+    steps_per_call = steps_per_execution(steps_per_epoch, cfg.steps_per_execution)
+    gan = build_gan(params, precision, steps_per_call)
 
     checkpoint = TrainingCheckpoint(
         paths.checkpoints, gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables
