@@ -23,8 +23,15 @@ STATE_FILE = "state.json"
 
 
 class TrainingCheckpoint:
-    def __init__(self, directory: str | Path, variables: list[Any]):
+    """Reads from ``directory``; writes there too unless ``write_directory`` is given.
+
+    A non-chief multi-worker replica resumes from the chief's checkpoint but must still take part in
+    every save (variables synchronised on read are all-reduced), so it writes to a scratch directory.
+    """
+
+    def __init__(self, directory: str | Path, variables: list[Any], write_directory: str | Path | None = None):
         self.directory = Path(directory)
+        self.write_directory = Path(write_directory) if write_directory else self.directory
         # Every variable of both models, both optimizers (slots, loss scale)
         # and the RNG states, in their deterministic creation order.
         self._checkpoint = tf.train.Checkpoint(variables=list(variables))
@@ -48,21 +55,22 @@ class TrainingCheckpoint:
         self._checkpoint.read(str(self.directory / state["checkpoint"])).assert_existing_objects_matched()
 
     def clear(self) -> None:
-        if self.directory.exists():
-            shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True)
+        if self.write_directory.exists():
+            shutil.rmtree(self.write_directory)
+        self.write_directory.mkdir(parents=True)
 
     def save(self, state: dict[str, Any]) -> None:
+        directory = self.write_directory
         name = f"epoch-{state['epoch']:04d}"
         previous = self._current_name()
-        self._checkpoint.write(str(self.directory / name))
-        write_json(self.directory / STATE_FILE, {**state, "checkpoint": name})
-        for stale in self.directory.glob("epoch-*"):
+        self._checkpoint.write(str(directory / name))
+        write_json(directory / STATE_FILE, {**state, "checkpoint": name})
+        for stale in directory.glob("epoch-*"):
             if not stale.name.startswith((name + ".", f"{previous}.")):
                 stale.unlink()
 
     def _current_name(self) -> str | None:
         try:
-            return json.loads((self.directory / STATE_FILE).read_text()).get("checkpoint")
+            return json.loads((self.write_directory / STATE_FILE).read_text()).get("checkpoint")
         except (OSError, ValueError):
             return None

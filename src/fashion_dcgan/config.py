@@ -61,6 +61,8 @@ class TrainParams(_Section):
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
     """One-sided: real labels become 1 - label_smoothing."""
     precision: Literal["auto", "float32", "mixed_float16"] = "auto"
+    strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
+    """tf.distribute strategy; auto = mirrored over all GPUs when there are several, else default."""
     jit_compile: Literal["auto"] | bool = "auto"
     log_every_steps: int = Field(50, ge=1)
     steps_per_execution: int = Field(10, ge=1, le=10_000)
@@ -150,7 +152,7 @@ class Params(_Section):
             "data": self.data.model_dump(include={"train_limit"}),
             "model": self.model.model_dump(),
             "train": self.train.model_dump(
-                exclude={"epochs", "log_every_steps", "steps_per_execution", "monitor_samples"}
+                exclude={"epochs", "log_every_steps", "steps_per_execution", "monitor_samples", "strategy"}
             ),
         }
         blob = json.dumps(shaping, sort_keys=True).encode()

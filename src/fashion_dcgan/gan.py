@@ -22,6 +22,8 @@ class DCGAN(keras.Model):
         self.latent_dim = latent_dim
         self.noise_seed = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+        # Both networks are built from their Input layers; nothing is left for fit to build symbolically.
+        self.built = True
 
     def compile(self, d_optimizer, g_optimizer, label_smoothing: float = 0.0, **kwargs):  # type: ignore[override]
         super().compile(**kwargs)
@@ -40,7 +42,15 @@ class DCGAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
 
     def _latents(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
+        # Under tf.distribute every replica draws the whole global batch from the same seed state and
+        # keeps its own slice: the latents are exactly those of single-device training.
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        latents = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.noise_seed)
+        if replicas == 1:
+            return latents
+        start = tf.cast(context.replica_id_in_sync_group, tf.int32) * batch_size
+        return latents[start : start + batch_size]
 
     def train_step(self, real_images):
         batch_size = tf.shape(real_images)[0]
@@ -67,9 +77,11 @@ class DCGAN(keras.Model):
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))
 
         probabilities = tf.sigmoid(logits)
+        # Keras losses divide by the number of replicas (gradients are summed across them); report the mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         values = {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
+            "d_loss": d_loss * replicas,
+            "g_loss": g_loss * replicas,
             "d_real": tf.reduce_mean(probabilities[:batch_size]),
             "d_fake": tf.reduce_mean(probabilities[batch_size:]),
         }

@@ -186,3 +186,13 @@ class RunLogger:
 
     def end(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
+
+
+class NullRunLogger:
+    """Stands in for RunLogger on non-chief workers: only the chief records the run."""
+
+    resumed = True  # never log params from a worker
+    run_id = ""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +18,13 @@ import tensorflow as tf
 
 from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.config import Params
-from fashion_dcgan.errors import TrainingDiverged
+from fashion_dcgan.errors import ParamsError, TrainingDiverged
 from fashion_dcgan.files import atomic_path
 from fashion_dcgan.gan import DCGAN, METRIC_NAMES
 from fashion_dcgan.imaging import save_png
 from fashion_dcgan.models import build_discriminator, build_generator
 from fashion_dcgan.sampling import fixed_noise, render_grid
-from fashion_dcgan.tracking import EPOCHS_TAG, RunLogger
+from fashion_dcgan.tracking import EPOCHS_TAG, NullRunLogger, RunLogger
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,26 @@ def resolve_precision(setting: str) -> str:
     if setting == "auto":
         return "mixed_float16" if gpu_available() else "float32"
     return setting
+
+
+def make_strategy(setting: str) -> tf.distribute.Strategy:
+    gpus = tf.config.list_logical_devices("GPU")
+    if setting == "auto":
+        setting = "mirrored" if len(gpus) > 1 else "default"
+    if setting == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if setting == "multi_worker":
+        # Cluster membership comes from TF_CONFIG, as tf.distribute documents.
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Only the chief writes checkpoints, models and MLflow records."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
 def make_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int, last_epoch: int) -> tf.data.Dataset:
@@ -187,13 +208,25 @@ def train(
     precision = resolve_precision(cfg.precision)
     if not gpu_available():
         tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(cfg.strategy)
+    if cfg.batch_size % strategy.num_replicas_in_sync:
+        raise ParamsError(
+            f"train.batch_size ({cfg.batch_size}) must be a multiple of the {strategy.num_replicas_in_sync} "
+            f"replicas of train.strategy={cfg.strategy}"
+        )
     steps_per_epoch = len(images) // cfg.batch_size
     steps_per_call = steps_per_execution(steps_per_epoch, cfg.steps_per_execution)
-    gan = build_gan(params, precision, steps_per_call)
+    with strategy.scope():
+        gan = build_gan(params, precision, steps_per_call)
 
-    checkpoint = TrainingCheckpoint(
-        paths.checkpoints, gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables
-    )
+    variables = gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables
+    if is_chief(strategy):
+        checkpoint = TrainingCheckpoint(paths.checkpoints, variables)
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="fashion-dcgan-worker-"))
+        checkpoint = TrainingCheckpoint(paths.checkpoints, variables, write_directory=scratch / "checkpoints")
+        paths = TrainingPaths(scratch / "models", paths.checkpoints, scratch / "epochs")
+        tracker_factory = lambda run_id: NullRunLogger()  # noqa: E731
     params_hash = params.training_hash()
     state = checkpoint.load_state(params_hash)
     if state is not None and state["epoch"] > cfg.epochs:
@@ -211,9 +244,13 @@ def train(
 
     tracker = tracker_factory(state["mlflow_run_id"])
     if not tracker.resumed:
-        tracker.log_params(
-            params.flat() | {"train.precision_resolved": precision, "train.steps_per_epoch": steps_per_epoch}
-        )
+        resolved = {
+            "train.precision_resolved": precision,
+            "train.steps_per_epoch": steps_per_epoch,
+            "train.steps_per_execution_resolved": steps_per_call,
+            "train.replicas": strategy.num_replicas_in_sync,
+        }
+        tracker.log_params(params.flat() | resolved)
         tracker.set_tags(run_tags or {})
     state["mlflow_run_id"] = tracker.run_id
     noise = fixed_noise(cfg.seed, cfg.fixed_noise_size, params.model.latent_dim)

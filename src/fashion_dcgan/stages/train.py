@@ -48,9 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(args.params)
 
-    from fashion_dcgan.tracking import check_reachable, git_commit, tracking_uri
-
     from fashion_dcgan.files import ensure_writable
+    from fashion_dcgan.tracking import check_reachable, git_commit, tracking_uri
 
     reports = Path(args.reports)
     ensure_writable(args.models, args.checkpoints, reports, reports / "epochs")
