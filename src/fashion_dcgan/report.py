@@ -160,7 +160,7 @@ def render_markdown(inputs: ReportInputs) -> str:
     lines += table(_summary_rows(inputs), ("", "value"))
     lines += [f"Open the run with `mlflow ui --host 127.0.0.1 --port 5000`, then {inputs.run_url}", ""]
     for warning in collapse_warnings(inputs.history, inputs.min_classes_covered):
-        lines.append(f"> **Mode-collapse alarm:** {warning}")
+        lines += [f"> **Mode-collapse alarm:** {warning}", ""]
     if inputs.evaluation is not None:
         lines += ["", "## Evaluation", ""]
         lines += table(_evaluation_rows(inputs.evaluation), ("metric", "value", "meaning"))

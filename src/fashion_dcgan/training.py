@@ -49,8 +49,8 @@ class TrainingResult:
 Monitor = Callable[[keras.Model], tuple[dict[str, float], str | None]]
 
 
-class Terminated(Exception):
-    """SIGTERM arrived; the run is recorded as KILLED."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; like Ctrl-C, the run is recorded as KILLED and training resumes on the next run."""
 
 
 def gpu_available() -> bool:
@@ -227,19 +227,7 @@ def train(
         checkpoint = TrainingCheckpoint(paths.checkpoints, variables, write_directory=scratch / "checkpoints")
         paths = TrainingPaths(scratch / "models", paths.checkpoints, scratch / "epochs")
         tracker_factory = lambda run_id: NullRunLogger()  # noqa: E731
-    params_hash = params.training_hash()
-    state = checkpoint.load_state(params_hash)
-    if state is not None and state["epoch"] > cfg.epochs:
-        log.info("checkpoint is at epoch %d, past train.epochs=%d; starting fresh", state["epoch"], cfg.epochs)
-        state = None
-    if state is None:
-        checkpoint.clear()
-        _clear_dir(paths.epoch_grids)
-        state = {"epoch": 0, "params_hash": params_hash, "mlflow_run_id": None, "epochs": [], "steps": []}
-    else:
-        checkpoint.restore(state)
-        _drop_grids_after(paths.epoch_grids, state["epoch"])
-        log.info("resuming from the checkpoint after epoch %d", state["epoch"])
+    state = _restore_or_start(checkpoint, params.training_hash(), cfg.epochs, paths.epoch_grids)
     resumed_from = state["epoch"]
 
     tracker = tracker_factory(state["mlflow_run_id"])
@@ -298,7 +286,7 @@ def train(
         tracker.set_tags({"failure_reason": str(error)})
         tracker.end("FAILED")
         raise
-    except (Terminated, KeyboardInterrupt) as error:
+    except KeyboardInterrupt as error:
         tracker.set_tags({"failure_reason": f"interrupted: {error or 'KeyboardInterrupt'}"})
         tracker.end("KILLED")
         raise
@@ -316,6 +304,22 @@ def train(
 def save_model(model: keras.Model, path: Path) -> None:
     with atomic_path(path) as tmp:
         model.save(tmp)
+
+
+def _restore_or_start(checkpoint: TrainingCheckpoint, params_hash: str, epochs: int, grids: Path) -> dict[str, Any]:
+    """The saved training state (variables restored), or a fresh one with stale outputs cleared."""
+    state = checkpoint.load_state(params_hash)
+    if state is not None and state["epoch"] > epochs:
+        log.info("checkpoint is at epoch %d, past train.epochs=%d; starting fresh", state["epoch"], epochs)
+        state = None
+    if state is None:
+        checkpoint.clear()
+        _clear_dir(grids)
+        return {"epoch": 0, "params_hash": params_hash, "mlflow_run_id": None, "epochs": [], "steps": []}
+    checkpoint.restore(state)
+    _drop_grids_after(grids, state["epoch"])
+    log.info("resuming from the checkpoint after epoch %d", state["epoch"])
+    return state
 
 
 def _clear_dir(directory: Path) -> None:

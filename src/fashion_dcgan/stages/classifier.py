@@ -6,24 +6,21 @@ downloaded here). DVC caches it: it retrains only when data or its params change
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
 from fashion_dcgan.config import load_params
 from fashion_dcgan.errors import entry_point
+from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.classifier")
 
 
 @entry_point
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data", default="data/processed")
-    parser.add_argument("--model", default="models/classifier.keras")
-    parser.add_argument("--metrics", default="reports/classifier_metrics.json")
-    args = parser.parse_args(argv)
+    args = parse_args(
+        __doc__, argv, data="data/processed", model="models/classifier.keras", metrics="reports/classifier_metrics.json"
+    )
     cfg = load_params(args.params).classifier
 
     from fashion_dcgan.data.prepare import load_processed

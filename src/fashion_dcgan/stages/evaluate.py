@@ -7,28 +7,29 @@ they compare runs of this project, not published numbers.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
 
 from fashion_dcgan.config import load_params
 from fashion_dcgan.errors import entry_point
+from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.evaluate")
 
 
 @entry_point
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data", default="data/processed")
-    parser.add_argument("--samples", default="data/generated/samples.npy")
-    parser.add_argument("--classifier", default="models/classifier.keras")
-    parser.add_argument("--discriminator", default="models/discriminator.keras")
-    parser.add_argument("--train-metrics", default="reports/train_metrics.json")
-    parser.add_argument("--out", default="reports/eval_metrics.json")
-    args = parser.parse_args(argv)
+    args = parse_args(
+        __doc__,
+        argv,
+        data="data/processed",
+        samples="data/generated/samples.npy",
+        classifier="models/classifier.keras",
+        discriminator="models/discriminator.keras",
+        train_metrics="reports/train_metrics.json",
+        out="reports/eval_metrics.json",
+    )
     params = load_params(args.params)
 
     from fashion_dcgan.tracking import check_reachable, tracking_uri

@@ -6,7 +6,6 @@ stage writes the validation report and stops, leaving no processed data.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ from fashion_dcgan.data.validation import DataSpec, render_html, validate
 from fashion_dcgan.errors import DataError, entry_point
 from fashion_dcgan.files import atomic_dir, write_json, write_text
 from fashion_dcgan.imaging import make_grid, save_png, to_uint8
+from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.prepare")
 SPLITS = {"train": "train", "test": "t10k"}
@@ -26,12 +26,7 @@ SPLITS = {"train": "train", "test": "t10k"}
 
 @entry_point
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--raw", default="data/raw")
-    parser.add_argument("--out", default="data/processed")
-    parser.add_argument("--reports", default="reports")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, argv, raw="data/raw", out="data/processed", reports="reports")
     data = load_params(args.params).data
     # Stale output from an earlier run must not outlive a failed validation (DVC does the same).
     shutil.rmtree(args.out, ignore_errors=True)

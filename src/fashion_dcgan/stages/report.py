@@ -5,7 +5,6 @@ Everything is also logged to the training run in MLflow under `report/`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from fashion_dcgan.config import load_params
 from fashion_dcgan.errors import DataError, entry_point
+from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.report")
 
@@ -36,10 +36,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 @entry_point
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--reports", default="reports")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, argv, reports="reports")
     params = load_params(args.params)
     reports = Path(args.reports)
 

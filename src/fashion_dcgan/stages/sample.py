@@ -7,24 +7,21 @@ data/generated/samples.npy for evaluation.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
 from fashion_dcgan.config import load_params
 from fashion_dcgan.errors import entry_point
+from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.sample")
 
 
 @entry_point
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--model", default="models/generator.keras")
-    parser.add_argument("--out", default="reports/samples")
-    parser.add_argument("--samples", default="data/generated/samples.npy")
-    args = parser.parse_args(argv)
+    args = parse_args(
+        __doc__, argv, model="models/generator.keras", out="reports/samples", samples="data/generated/samples.npy"
+    )
     params = load_params(args.params)
 
     import numpy as np

@@ -6,13 +6,13 @@ in reports/epochs/, and metrics for `dvc metrics` / `dvc plots`.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from pathlib import Path
 
 from fashion_dcgan.config import load_params
 from fashion_dcgan.errors import entry_point
+from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.train")
 
@@ -38,14 +38,15 @@ def collapse_monitor(params, classifier_path: str, data: str):
 
 @entry_point
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data", default="data/processed")
-    parser.add_argument("--models", default="models")
-    parser.add_argument("--checkpoints", default="models/checkpoints")
-    parser.add_argument("--reports", default="reports")
-    parser.add_argument("--classifier", default="models/classifier.keras", help="feature space of the collapse monitor")
-    args = parser.parse_args(argv)
+    args = parse_args(
+        __doc__,
+        argv,
+        data="data/processed",
+        models="models",
+        checkpoints="models/checkpoints",
+        reports="reports",
+        classifier="models/classifier.keras",
+    )
     params = load_params(args.params)
 
     from fashion_dcgan.files import ensure_writable
