@@ -109,3 +109,51 @@ def test_corrupt_mirror_file_is_skipped_for_the_next_source(tmp_path, synthetic_
 def test_pinned_checksums_match_the_debian_mirror(tmp_path):
     used = download_all(tmp_path / "raw", [str(MIRROR)])
     assert set(used) == {f.name for f in RAW_FILES}
+
+
+def _truncated_idx(blob: bytes) -> bytes:
+    return gzip.compress(gzip.decompress(blob)[:-100])
+
+
+def _wrong_magic(blob: bytes) -> bytes:
+    raw = bytearray(gzip.decompress(blob))
+    raw[2] = 0x0D
+    return gzip.compress(bytes(raw))
+
+
+def _wrong_checksum(blob: bytes) -> bytes:
+    raw = bytearray(gzip.decompress(blob))
+    raw[-1] ^= 0xFF
+    return gzip.compress(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (lambda blob: blob[: len(blob) // 2], "not a valid gzip"),  # corrupt (cut) gzip stream
+        (_truncated_idx, "decompressed size"),
+        (_wrong_checksum, "SHA-256"),
+        (_wrong_magic, "SHA-256"),
+        (lambda blob: b"", "file is empty"),
+        (None, "mirror directory does not exist"),
+    ],
+)
+def test_mirror_faults_name_file_and_source_and_heal_on_rerun(tmp_path, synthetic_mirror, fault, message):
+    mirror, records = synthetic_mirror
+    record = records[0]
+    good = (mirror / record.name).read_bytes()
+    source = tmp_path / "faulty-mirror"
+    if fault is not None:
+        source.mkdir()
+        (source / record.name).write_bytes(fault(good))
+    raw = tmp_path / "raw"
+    with pytest.raises(DataError) as error:
+        ensure_file(record, raw, [str(source)], timeout_s=1, retries=1)
+    assert message in str(error.value) and str(source) in str(error.value)
+    if fault is not None:
+        assert record.name in str(error.value)
+    assert not raw.exists() or list(raw.iterdir()) == []
+    # The source is fixed: the rerun succeeds.
+    source.mkdir(exist_ok=True)
+    (source / record.name).write_bytes(good)
+    assert ensure_file(record, raw, [str(source)], timeout_s=1, retries=1) == str(source)
