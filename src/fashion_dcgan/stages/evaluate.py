@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from fashion_dcgan.config import load_params
-from fashion_dcgan.errors import entry_point
+from fashion_dcgan.errors import DataError, entry_point
 from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.evaluate")
@@ -50,8 +50,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         samples = np.load(args.samples)
     except (OSError, ValueError) as error:
-        from fashion_dcgan.errors import DataError
-
         raise DataError(f"{args.samples}: cannot load generated samples ({error}); run the sample stage") from None
 
     floor_images = train_images[stratified_indices(train_labels, min(len(test_images), len(train_images)))]
