@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 
@@ -48,3 +50,64 @@ def test_mirrored_strategy_matches_single_device_training():
     for single, mirrored in zip(result["default"]["epochs"], result["mirrored"]["epochs"], strict=True):
         for key in ("d_loss", "g_loss", "d_real", "d_fake"):
             assert abs(single[key] - mirrored[key]) < TOLERANCE, (key, single[key], mirrored[key])
+
+
+WORKER = r"""
+import json, sys
+from pathlib import Path
+from fashion_dcgan.training import make_strategy
+strategy = make_strategy("multi_worker")  # before any other TensorFlow op
+import numpy as np
+from fashion_dcgan.config import parse_params
+from fashion_dcgan.tracking import RunLogger
+from fashion_dcgan.training import TrainingPaths, is_chief, train
+root = Path(sys.argv[1])
+images = np.random.default_rng(0).uniform(-1, 1, (128, 28, 28, 1)).astype("float32")
+params = parse_params({
+    "data": {"train_limit": 128},
+    "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
+    "train": {"batch_size": 16, "epochs": 2, "precision": "float32", "strategy": "multi_worker",
+              "monitor_samples": 0, "fixed_noise_size": 4, "steps_per_execution": 1},
+})
+uri = f"sqlite:///{root / 'mlflow.db'}"
+result = train(params, images, TrainingPaths(root / "models", root / "checkpoints", root / "epochs"),
+               lambda run_id: RunLogger(uri, run_id), verbose=0)
+print("RESULT" + json.dumps({"chief": is_chief(strategy), "replicas": strategy.num_replicas_in_sync,
+                             "epochs": [row["d_loss"] for row in result.epochs], "run_id": result.run_id}))
+"""
+
+
+def test_multi_worker_strategy_with_two_local_workers(tmp_path):
+    ports = []
+    for _ in range(2):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    workers = []
+    for index in range(2):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        env = {**os.environ, "TF_CONFIG": config, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path)], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    results = []
+    try:
+        for worker in workers:
+            out, err = worker.communicate(timeout=300)
+            assert worker.returncode == 0, err[-3000:]
+            results.append(json.loads(out.split("RESULT", 1)[1]))
+    finally:
+        for worker in workers:
+            worker.kill()
+    chief, other = results
+    assert chief["chief"] and not other["chief"] and chief["replicas"] == 2
+    assert chief["epochs"] == other["epochs"] and len(chief["epochs"]) == 2  # one synchronised training
+    # Only the chief wrote checkpoints, models and the MLflow run.
+    assert json.loads((tmp_path / "checkpoints" / "state.json").read_text())["epoch"] == 2
+    assert (tmp_path / "models" / "generator.keras").is_file()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("fashion-dcgan").experiment_id])
+    assert run.info.run_id == chief["run_id"] and other["run_id"] == ""
+    assert run.info.status == "FINISHED" and run.data.params["train.replicas"] == "2"

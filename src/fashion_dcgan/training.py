@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import signal
@@ -63,8 +64,10 @@ def resolve_precision(setting: str) -> str:
     return setting
 
 
+@functools.cache
 def make_strategy(setting: str) -> tf.distribute.Strategy:
-    gpus = tf.config.list_logical_devices("GPU")
+    """The tf.distribute strategy, created once per process (multi-worker must come before any other op)."""
+    gpus = tf.config.list_physical_devices("GPU")
     if setting == "auto":
         setting = "mirrored" if len(gpus) > 1 else "default"
     if setting == "mirrored":

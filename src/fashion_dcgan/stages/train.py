@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     uri = tracking_uri()
     check_reachable(uri)
 
+    from fashion_dcgan.training import make_strategy
+
+    make_strategy(params.train.strategy)  # multi-worker collectives must be set up before any other TF op
+
     from fashion_dcgan.data.prepare import data_checksums, load_processed
     from fashion_dcgan.files import write_csv, write_json
     from fashion_dcgan.tracking import RunLogger
