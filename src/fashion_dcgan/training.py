@@ -317,18 +317,12 @@ def _restore_or_start(checkpoint: TrainingCheckpoint, params_hash: str, epochs: 
         state = None
     if state is None:
         checkpoint.clear()
-        _clear_dir(grids)
+        _drop_grids_after(grids, 0)
         return {"epoch": 0, "params_hash": params_hash, "mlflow_run_id": None, "epochs": [], "steps": []}
     checkpoint.restore(state)
     _drop_grids_after(grids, state["epoch"])
     log.info("resuming from the checkpoint after epoch %d", state["epoch"])
     return state
-
-
-def _clear_dir(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in directory.glob("epoch_*.png"):
-        path.unlink()
 
 
 def _drop_grids_after(directory: Path, epoch: int) -> None:

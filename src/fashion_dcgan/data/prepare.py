@@ -70,12 +70,6 @@ def normalize(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 127.5 - 1.0)[..., np.newaxis]
 
 
-def denormalize(images: np.ndarray) -> np.ndarray:
-    """float in [-1, 1] (N, 28, 28, 1) -> uint8 (N, 28, 28)."""
-    scaled = (np.asarray(images, dtype=np.float32)[..., 0] + 1.0) * 127.5
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-
-
 def subset(split: Split, limit: int | None) -> Split:
     keep = stratified_indices(split.labels, limit)
     return Split(split.images[keep], split.labels[keep])
