@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import time
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,33 +23,27 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_dcgan.config import parse_params
-from fashion_dcgan.training import build_gan, make_dataset, resolve_precision, steps_per_execution
-
-
-class EpochTimes(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.model.epoch_log.append((time.perf_counter() - self.start, dict(logs)))
+from fashion_dcgan.runtime import resolve_precision
+from fashion_dcgan.tracking import NullRunLogger
+from fashion_dcgan.training import TrainingPaths, train
 
 
 def check(images: np.ndarray, batch: int, epochs: int) -> None:
-    params = parse_params({"train": {"batch_size": batch}})  # precision and jit_compile stay "auto"
+    """The train stage's entry point at the params.yaml defaults (precision and jit_compile stay "auto")."""
+    params = parse_params({"data": {"train_limit": len(images)}, "train": {"batch_size": batch, "epochs": epochs,
+                           "monitor_samples": 0}})  # fmt: skip
     precision = resolve_precision(params.train.precision)
-    per_epoch = len(images) // batch
-    gan = build_gan(params, precision, steps_per_execution(per_epoch, params.train.steps_per_execution))
-    gan.epoch_log = []
-    gan.fit(make_dataset(images, batch, 0, 0, epochs), epochs=epochs, steps_per_epoch=per_epoch,
-            callbacks=[EpochTimes()], verbose=0)  # fmt: skip
-    finite = all(math.isfinite(logs[k]) for _, logs in gan.epoch_log for k in ("d_loss", "g_loss"))
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(params, images, TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0)
+    gan, rows = result.gan, result.epochs
+    finite = all(math.isfinite(row[k]) for row in rows for k in ("d_loss", "g_loss"))
     scales = [float(getattr(o, "dynamic_scale", 1.0)) for o in (gan.d_optimizer, gan.g_optimizer)]
-    first, rest = gan.epoch_log[0][0], [seconds for seconds, _ in gan.epoch_log[1:]]
+    first, rest = rows[0]["epoch_seconds"], [row["epoch_seconds"] for row in rows[1:]]
     steady = f"{np.median(rest):.2f}" if rest else "n/a"
     print(f"batch {batch:>4}: precision {precision}, jit_compile={gan.jit_compile}, "
           f"first epoch {first:.2f} s (with compilation), then {steady} s/epoch, "
           f"{len(images) / np.median(rest or [first]):.0f} images/s; loss scales D {scales[0]:.0f} G {scales[1]:.0f}; "
-          f"losses finite: {finite}; final d_loss {gan.epoch_log[-1][1]['d_loss']:.4f}")  # fmt: skip
+          f"losses finite: {finite}; final d_loss {rows[-1]['d_loss']:.4f}")  # fmt: skip
     keras.mixed_precision.set_global_policy("float32")
 
 

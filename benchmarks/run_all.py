@@ -27,8 +27,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import yaml
 
+from fashion_dcgan import dataset
+
 REPO = Path(__file__).resolve().parents[1]
-MIRROR = Path("/usr/share/datasets/fashion-mnist")
+MIRROR = Path(dataset.MIRROR)
 
 
 def env() -> dict[str, str]:
@@ -38,11 +40,10 @@ def env() -> dict[str, str]:
 
 
 def training_speed() -> list[tuple[str, str]]:
-    from benchmarks.train_speed import Ours, compare, images
+    from benchmarks.train_speed import compare, images, run_ours
 
     theirs, mine, ratio = compare(images(3200), 32, repeats=5)
-    big = Ours(images(12800), 256)
-    at_256 = float(np.median([big.run() for _ in range(3)]))
+    at_256 = float(np.median(run_ours(images(12800), 256, 4)))
     return [
         ("training, tutorial loop (train_on_batch), batch 32", f"{theirs:.0f} images/s"),
         ("training, ours (compiled train_step + fit), batch 32", f"{mine:.0f} images/s ({ratio:.2f}x the tutorial)"),
@@ -66,7 +67,8 @@ def prepare_time(work: Path) -> list[tuple[str, str]]:
     shutil.copytree(MIRROR, work / "data" / "raw")
     shutil.copy(REPO / "params.yaml", work / "params.yaml")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "fashion_dcgan.stages.prepare"], cwd=work, env=env(), check=True,
+    command = ["--raw", "data/raw", "--out", "data/processed", "--validation", "validation", "--preview", "preview.png"]
+    subprocess.run([sys.executable, "-m", "fashion_dcgan.stages.prepare", *command], cwd=work, env=env(), check=True,
                    capture_output=True)  # fmt: skip
     seconds = time.perf_counter() - start
     return [("prepare stage, full data (decode, normalise, GX validation, write)", f"{seconds:.1f} s")]
@@ -76,7 +78,8 @@ def training_rss(work: Path) -> list[tuple[str, str]]:
     script = (
         "import numpy as np, resource\n"
         "from fashion_dcgan.config import parse_params\n"
-        "from fashion_dcgan.training import build_gan, make_dataset\n"
+        "from fashion_dcgan.data.pipeline import make_dataset\n"
+        "from fashion_dcgan.training import build_gan\n"
         f"images = np.load({str(work / 'data/processed/train_images.npy')!r})\n"
         "params = parse_params({})\n"
         "gan = build_gan(params, 'float32', 5)\n"

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from fashion_dcgan import dataset
 from fashion_dcgan.data.download import RawFile
 from fashion_dcgan.data.idx import encode_idx
 
@@ -25,7 +26,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
-MIRROR = Path("/usr/share/datasets/fashion-mnist")
+MIRROR = Path(dataset.MIRROR)
 
 
 def synthetic_split(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -142,8 +143,19 @@ def stage_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return variables
 
 
+def stage_cmd(stage: str, *args: str) -> list[str]:
+    """The stage's command exactly as dvc.yaml runs it (its ${vars} resolved), plus ``args``."""
+    import shlex
+
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    paths = pipeline["vars"][0]["paths"]
+    words = shlex.split(pipeline["stages"][stage]["cmd"])
+    resolved = [paths[w.removeprefix("${paths.").removesuffix("}")] if w.startswith("${") else w for w in words]
+    return [sys.executable, *resolved[1:], *args]
+
+
 def train_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "fashion_dcgan.stages.train", *args]
+    return stage_cmd("train", *args)
 
 
 def run_train(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -5,29 +5,30 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from fashion_dcgan.config import load_params, parse_params
+from fashion_dcgan.config import PRESETS, load_params, merge, parse_params
 from fashion_dcgan.errors import ParamsError
 from tests.conftest import REPO
 
 
-def test_repo_params_are_the_tutorial_defaults():
+def test_repo_params_are_the_schema_defaults_on_the_tutorial_networks():
     params = load_params(REPO / "params.yaml")
     assert params == parse_params({})  # the file spells out exactly the schema's defaults
     assert (params.model.variant, params.model.latent_dim) == ("tutorial", 100)
     assert (params.train.batch_size, params.train.epochs) == (32, 10)
-    assert (params.learning_rate_d, params.learning_rate_g, params.beta_1, params.train.beta_2) == (
-        1e-3,
-        1e-3,
-        0.9,
-        0.999,
-    )
 
 
-def test_paper_variant_resolves_the_papers_optimizer():
-    params = parse_params({"model": {"variant": "paper"}})
-    assert (params.learning_rate_d, params.learning_rate_g, params.beta_1) == (2e-4, 2e-4, 0.5)
+def test_tutorial_preset_resolves_keras_adam_defaults():
+    params = parse_params(PRESETS["tutorial"])
+    assert params.adam() == (1e-3, 1e-3, 0.9, 0.999)
+    assert (params.model.objective, params.train.ema.decay, params.train.augment) == ("bce", 0.0, [])
+
+
+def test_optimizer_settings_come_from_params_then_objective_then_variant():
+    paper = parse_params({"model": {"variant": "paper"}})
+    assert paper.adam() == (2e-4, 2e-4, 0.5, 0.999)
+    assert parse_params(PRESETS["tutorial"]).adam(objective_defaults=(5e-4, 0.0)) == (5e-4, 5e-4, 0.0, 0.999)
     explicit = parse_params({"model": {"variant": "paper"}, "train": {"learning_rate_g": 1e-3, "beta_1": 0.0}})
-    assert (explicit.learning_rate_g, explicit.beta_1) == (1e-3, 0.0)
+    assert explicit.adam((5e-4, 0.3)) == (5e-4, 1e-3, 0.0, 0.999)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,10 @@ def test_paper_variant_resolves_the_papers_optimizer():
         ({"trian": {"epochs": 3}}, "trian"),
         ({"train": {"label_smoothing": 0.7}}, "train.label_smoothing"),
         ({"data": {"sources": []}}, "data.sources"),
+        ({"model": {"objective": "wgan"}}, "model.objective"),
+        ({"train": {"ema": {"decay": 1.0}}}, "train.ema.decay"),
+        ({"train": {"ema": {"decy": 0.9}}}, "train.ema.decy"),
+        ({"train": {"augment": ["flip"]}}, "train.augment"),
     ],
 )
 def test_bad_values_name_the_key_in_one_line(raw, key):
@@ -78,3 +83,36 @@ def test_flat_names_every_param():
     flat = parse_params({}).flat()
     assert flat["train.epochs"] == 10 and flat["model.variant"] == "tutorial"
     assert all("." in key for key in flat)
+
+
+def test_a_duplicated_key_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  epochs: 3\n  seed: 1\n  epochs: 30\n")
+    with pytest.raises(ParamsError, match="duplicate key 'epochs'") as error:
+        load_params(path)
+    assert "\n" not in str(error.value) and str(path) in str(error.value)
+
+
+def test_a_stage_view_allows_only_what_the_stage_declares(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"train": {"epochs": 3}}))
+    view = load_params(path, ("data.train_limit", "model", "train", "evaluate.seed"))
+    full = load_params(path)
+    assert view.train.epochs == 3 and view.train.ema.decay == full.train.ema.decay and view.evaluate.seed == 0
+    assert view.training_hash() == full.training_hash() and view.adam() == full.adam()
+    assert set(view.flat()) == {k for k in full.flat() if k.startswith(("model.", "train."))} | {
+        "data.train_limit",
+        "evaluate.seed",
+    }
+    with pytest.raises(ParamsError, match=r"evaluate\.kid_subsets is read but not declared"):
+        _ = view.evaluate.kid_subsets
+    with pytest.raises(ParamsError, match="sample is read but not declared"):
+        _ = view.sample
+    with pytest.raises(ParamsError, match="data"):
+        load_params(path, ("train",)).training_hash()
+
+
+def test_merge_overrides_nested_keys():
+    merged = merge(PRESETS["tutorial"], {"train": {"ema": {"decay": 0.5}, "seed": 3}})
+    assert merged["train"]["ema"] == {"decay": 0.5} and merged["train"]["seed"] == 3
+    assert merged["train"]["beta_2"] == 0.999 and PRESETS["tutorial"]["train"]["ema"] == {"decay": 0.0}

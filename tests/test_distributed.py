@@ -17,7 +17,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import numpy as np
 from fashion_dcgan.config import parse_params
 from fashion_dcgan.tracking import NullRunLogger
-from fashion_dcgan.training import TrainingPaths, make_strategy, train
+from fashion_dcgan.runtime import make_strategy
+from fashion_dcgan.training import TrainingPaths, train
 
 images = np.random.default_rng(0).uniform(-1, 1, (128, 28, 28, 1)).astype("float32")
 out = {}
@@ -26,13 +27,16 @@ for strategy in ("default", "mirrored"):
         "data": {"train_limit": 128},
         "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
         "train": {"batch_size": 16, "epochs": 3, "precision": "float32", "strategy": strategy, "monitor_samples": 0,
-                  "fixed_noise_size": 4, "steps_per_execution": 1},
+                  "fixed_noise_size": 4, "steps_per_execution": 1, "ema": {"decay": 0.9}},
     })
     root = Path(tempfile.mkdtemp())
-    result = train(params, images, TrainingPaths(root / "m", root / "c", root / "e"), lambda run_id: NullRunLogger(),
-                   verbose=0)
-    out[strategy] = {"replicas": make_strategy(strategy).num_replicas_in_sync,
-                     "epochs": result.epochs, "saved": (root / "m" / "generator.keras").is_file()}
+    result = train(params, images, TrainingPaths.under(root), lambda run_id: NullRunLogger(), verbose=0)
+    ema = [np.asarray(w) for w in result.gan.sampler.weights]
+    raw = [np.asarray(w) for w in result.gan.generator.weights]
+    out[strategy] = {"replicas": make_strategy(strategy).num_replicas_in_sync, "epochs": result.epochs,
+                     "saved": (root / "models" / "generator.keras").is_file(),
+                     "ema_moved": any(not np.array_equal(a, b) for a, b in zip(ema, raw)),
+                     "ema_updates": int(np.asarray(result.gan.average.updates.value))}
 print("RESULT" + json.dumps(out))
 """
 
@@ -45,6 +49,9 @@ def test_mirrored_strategy_matches_single_device_training():
     result = json.loads(done.stdout.split("RESULT", 1)[1])
     assert result["default"]["replicas"] == 1 and result["mirrored"]["replicas"] == 2
     assert result["mirrored"]["saved"]
+    # The generator's moving average is updated once per step under both strategies (3 epochs of 8 steps).
+    for strategy in ("default", "mirrored"):
+        assert result[strategy]["ema_moved"] and result[strategy]["ema_updates"] == 24
     # Same data, same latents (each replica takes its slice of the global draw); the generator's batch
     # norm sees per-replica statistics and dropout masks repeat across replicas, hence a tolerance.
     for single, mirrored in zip(result["default"]["epochs"], result["mirrored"]["epochs"], strict=True):
@@ -55,12 +62,13 @@ def test_mirrored_strategy_matches_single_device_training():
 WORKER = r"""
 import json, sys
 from pathlib import Path
-from fashion_dcgan.training import make_strategy
+from fashion_dcgan.runtime import make_strategy
 strategy = make_strategy("multi_worker")  # before any other TensorFlow op
 import numpy as np
 from fashion_dcgan.config import parse_params
 from fashion_dcgan.tracking import RunLogger
-from fashion_dcgan.training import TrainingPaths, is_chief, train
+from fashion_dcgan.runtime import is_chief
+from fashion_dcgan.training import TrainingPaths, train
 root = Path(sys.argv[1])
 images = np.random.default_rng(0).uniform(-1, 1, (128, 28, 28, 1)).astype("float32")
 params = parse_params({
@@ -70,8 +78,7 @@ params = parse_params({
               "monitor_samples": 0, "fixed_noise_size": 4, "steps_per_execution": 1},
 })
 uri = f"sqlite:///{root / 'mlflow.db'}"
-result = train(params, images, TrainingPaths(root / "models", root / "checkpoints", root / "epochs"),
-               lambda run_id: RunLogger(uri, run_id), verbose=0)
+result = train(params, images, TrainingPaths.under(root), lambda run_id: RunLogger(uri, run_id), verbose=0)
 print("RESULT" + json.dumps({"chief": is_chief(strategy), "replicas": strategy.num_replicas_in_sync,
                              "epochs": [row["d_loss"] for row in result.epochs], "run_id": result.run_id}))
 """
@@ -103,7 +110,7 @@ def test_multi_worker_strategy_with_two_local_workers(tmp_path):
     assert chief["chief"] and not other["chief"] and chief["replicas"] == 2
     assert chief["epochs"] == other["epochs"] and len(chief["epochs"]) == 2  # one synchronised training
     # Only the chief wrote checkpoints, models and the MLflow run.
-    assert json.loads((tmp_path / "checkpoints" / "state.json").read_text())["epoch"] == 2
+    assert json.loads((tmp_path / "models" / "checkpoints" / "state.json").read_text())["epoch"] == 2
     assert (tmp_path / "models" / "generator.keras").is_file()
     from mlflow import MlflowClient
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, requires_mirror
+from tests.conftest import REPO, requires_mirror, stage_cmd
 
 pytestmark = [pytest.mark.e2e, requires_mirror]
 
@@ -225,7 +225,7 @@ def test_corrupted_raw_byte_stops_the_pipeline(repo):
     done = sh(repo, "dvc", "repro", check=False)
     assert done.returncode != 0
     assert "train-labels-idx1-ubyte.gz" in done.stderr + done.stdout
-    direct = sh(repo, "python", "-m", "fashion_dcgan.stages.prepare", check=False)
+    direct = sh(repo, *stage_cmd("prepare"), check=False)
     assert direct.returncode == 1 and "Traceback" not in direct.stderr
     assert "error: " in direct.stderr and "train-labels-idx1-ubyte.gz" in direct.stderr
     assert not (repo / "data/processed").exists()

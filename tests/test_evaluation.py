@@ -81,3 +81,33 @@ def test_linear_probe_beats_chance_on_a_tiny_set():
     data = centers[labels] + rng.normal(size=(300, 32))
     accuracy = linear_probe(data[:200], labels[:200], data[200:], labels[200:], c=0.1)
     assert accuracy > 0.5  # chance is 0.1
+
+
+def test_precision_recall_density_coverage_separate_fidelity_from_diversity():
+    from fashion_dcgan.evaluation.metrics import manifold_metrics
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(600, 8))
+    same = manifold_metrics(real, real)
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0 and same["density"] >= 1.0
+    # Sharp but collapsed: every sample is (nearly) one of 5 real images.
+    collapsed = manifold_metrics(real, real[rng.integers(0, 5, 600)] + 1e-6)
+    # Coverage counts the real balls holding a copy: the 5 images and a few neighbours each, out of 600.
+    assert collapsed["precision"] == 1.0 and collapsed["recall"] < 0.05 and collapsed["coverage"] < 0.15
+    # Diverse but off the data: the same spread, shifted far away.
+    shifted = manifold_metrics(real, rng.normal(size=(600, 8)) + 10.0)
+    assert shifted == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    # A fresh draw from the same distribution scores high on all four.
+    fresh = manifold_metrics(real, rng.normal(size=(600, 8)))
+    assert min(fresh["precision"], fresh["recall"], fresh["coverage"]) > 0.6 and 0.7 < fresh["density"] < 1.3
+
+
+def test_precision_counts_a_sample_inside_any_real_ball():
+    from fashion_dcgan.evaluation.metrics import manifold_metrics
+
+    real = np.array([[0.0], [1.0], [10.0], [11.0]])  # each point's nearest neighbour is 1 away
+    fake = np.array([[0.5], [5.0], [10.9], [30.0]])
+    metrics = manifold_metrics(real, fake, k_precision_recall=1, k_density_coverage=1)
+    assert metrics["precision"] == 0.5  # 0.5 and 10.9 lie within 1 of a real point; 5 and 30 do not
+    assert metrics["coverage"] == 1.0  # every real ball holds one of them
+    assert metrics["density"] == 4 / 4  # 0.5 is in two balls, 10.9 in two: 4 memberships over k * 4 samples

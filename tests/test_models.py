@@ -6,12 +6,13 @@ import keras
 import numpy as np
 import pytest
 
+from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.models import build_discriminator, build_generator
 
 
 def test_tutorial_parameter_counts_match_the_tutorial():
     assert build_generator("tutorial", 100, 128).count_params() == 840_705
-    assert build_discriminator("tutorial", 64).count_params() == 212_865
+    assert build_discriminator("tutorial", 64, IMAGE_SHAPE).count_params() == 212_865
 
 
 def test_tutorial_layers_match_the_tutorial():
@@ -26,7 +27,7 @@ def test_tutorial_layers_match_the_tutorial():
         "Conv2DTranspose",
     ]
     assert generator.layers[3].activation.__name__ == "selu" and generator.layers[5].activation.__name__ == "tanh"
-    discriminator = build_discriminator("tutorial", 64)
+    discriminator = build_discriminator("tutorial", 64, IMAGE_SHAPE)
     assert [layer.rate for layer in discriminator.layers if isinstance(layer, keras.layers.Dropout)] == [0.3, 0.3]
     assert [layer.negative_slope for layer in discriminator.layers if isinstance(layer, keras.layers.LeakyReLU)] == [
         0.2,
@@ -40,12 +41,12 @@ def test_shapes(variant):
     images = generator(np.zeros((3, 16), np.float32), training=False)
     assert images.shape == (3, 28, 28, 1)
     assert np.all(np.abs(np.asarray(images)) <= 1)
-    assert build_discriminator(variant, 8)(images).shape == (3, 1)
+    assert build_discriminator(variant, 8, IMAGE_SHAPE)(images).shape == (3, 1)
 
 
 def test_paper_variant_follows_the_guidelines():
     keras.utils.set_random_seed(0)
-    generator, discriminator = build_generator("paper", 100, 128), build_discriminator("paper", 64)
+    generator, discriminator = build_generator("paper", 100, 128), build_discriminator("paper", 64, IMAGE_SHAPE)
     assert not any(
         isinstance(layer, (keras.layers.Dropout, keras.layers.MaxPooling2D)) for layer in discriminator.layers
     )

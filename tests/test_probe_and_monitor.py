@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.evaluation.classifier import FeatureExtractor, build_classifier
 from fashion_dcgan.evaluation.monitor import CollapseMonitor
 from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
@@ -24,7 +25,7 @@ def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_probe_on_discriminator_features_beats_chance():
     keras.utils.set_random_seed(0)
-    discriminator = build_discriminator("tutorial", 8)
+    discriminator = build_discriminator("tutorial", 8, IMAGE_SHAPE)
     train, test = blobs(200, 0), blobs(100, 1)
     features = discriminator_features(discriminator, train[0])
     assert features.shape == (200, 4 * 4 * 8 + 4 * 4 * 16)

@@ -86,7 +86,7 @@ def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkey
     fresh = TrainingCheckpoint(tmp_path, [restored])
     loaded = fresh.load_state("h")
     assert loaded["epoch"] == 1
-    fresh.restore(loaded)
+    fresh.restore(loaded["checkpoint"])
     assert restored.numpy().tolist() == [1.0, 2.0]
 
 
@@ -178,3 +178,40 @@ def test_documented_servers_bind_to_loopback_only():
         assert commands, name
         for command in commands:
             assert "--host 127.0.0.1" in command, (name, command)
+
+
+def test_a_warning_during_fit_starts_on_its_own_line(project):
+    """In a terminal, the collapse monitor's warning is not glued to the end of the progress bar."""
+    import os
+    import pty
+
+    import numpy as np
+
+    from fashion_dcgan.evaluation.classifier import train_classifier
+    from fashion_dcgan.modelfiles import save_model
+
+    images, labels = (np.load(project / "data/processed" / f"test_{kind}.npy") for kind in ("images", "labels"))
+    save_model(train_classifier(images, labels, 1, 25, 0, verbose=0), project / "models/classifier.keras")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"].update(epochs=1, monitor_samples=50)
+    params["evaluate"] = {"min_classes_covered": 10}  # an untrained generator is flagged
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+
+    leader, follower = pty.openpty()  # Keras draws its dynamic progress bar only on a terminal
+    child = subprocess.Popen(train_cmd(), cwd=project, env=stage_env(project), stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert child.wait(timeout=300) == 0
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode(errors="replace"))
+    # A terminal ends lines with \r\n; the progress bar redraws its line after a bare \r.
+    warnings = [line.rstrip("\r").split("\r")[-1] for line in screen.split("\n") if "possible mode collapse" in line]
+    assert warnings, screen[-2000:]
+    assert all(line.startswith("WARNING") for line in warnings), warnings

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fashion_dcgan.cli import main, params_from_run
+from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.imaging import make_grid, save_gif
 from fashion_dcgan.models import build_discriminator, build_generator
 from fashion_dcgan.sampling import fixed_noise, latent_walk, slerp
@@ -38,7 +39,7 @@ def test_grid_and_gif(tmp_path):
 def model_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     build_generator("tutorial", 100, 16).save(root / "generator.keras")
-    build_discriminator("tutorial", 8).save(root / "discriminator.keras")
+    build_discriminator("tutorial", 8, IMAGE_SHAPE).save(root / "discriminator.keras")
     (root / "corrupt.keras").write_bytes(b"this is not a zip archive")
     blob = (root / "generator.keras").read_bytes()
     (root / "truncated.keras").write_bytes(blob[: len(blob) // 2])

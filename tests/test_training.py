@@ -9,19 +9,20 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from fashion_dcgan.config import parse_params
+from fashion_dcgan.config import PRESETS, merge, parse_params
+from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
 from fashion_dcgan.errors import TrainingDiverged
 from fashion_dcgan.tracking import RunLogger
-from fashion_dcgan.training import TrainingPaths, build_gan, make_dataset, steps_per_execution, train
-from tests.conftest import synthetic_split
+from fashion_dcgan.training import TrainingPaths, build_gan, train
+from tests.conftest import REPO, synthetic_split
 
 TINY = {"data": {"train_limit": 64}, "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
         "train": {"batch_size": 16, "epochs": 1, "log_every_steps": 2, "fixed_noise_size": 4, "monitor_samples": 0,
                   "precision": "float32", "steps_per_execution": 1}}  # fmt: skip
 
 
-def tiny_params(**train_overrides):
-    return parse_params({**TINY, "train": {**TINY["train"], **train_overrides}})
+def tiny_params(model=None, **train_overrides):
+    return parse_params(merge(TINY, {"model": model or {}, "train": train_overrides}))
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +38,7 @@ def images() -> np.ndarray:
 
 def run(tmp_path, params, images, name="run"):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    paths = TrainingPaths(tmp_path / name / "models", tmp_path / name / "checkpoints", tmp_path / name / "epochs")
+    paths = TrainingPaths.under(tmp_path / name)
     result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), {"git_commit": "test"}, verbose=0)
     return result, uri, paths
 
@@ -74,15 +75,27 @@ def test_steps_per_execution_divides_the_epoch():
     assert steps_per_execution(7, 5) == 1
 
 
-def test_resume_continues_the_same_run_and_matches_uninterrupted(tmp_path, images):
-    straight, _, _ = run(tmp_path, tiny_params(epochs=2), images, "straight")
+# The tutorial recipe, and every new part at once: EMA, augmentation and the R1 objective.
+RECIPES = {
+    "tutorial": ({}, {}),
+    "ema+augment+r1": ({"objective": "r1"}, {"ema": {"decay": 0.9}, "augment": ["translation", "cutout"]}),
+}
 
-    first, uri, paths = run(tmp_path, tiny_params(epochs=1), images, "resumed")
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_resume_continues_the_same_run_and_matches_uninterrupted(tmp_path, images, recipe):
+    model, train_overrides = RECIPES[recipe]
+    straight, _, _ = run(tmp_path, tiny_params(model, epochs=2, **train_overrides), images, "straight")
+
+    first, uri, paths = run(tmp_path, tiny_params(model, epochs=1, **train_overrides), images, "resumed")
     assert first.resumed_from_epoch == 0
-    second, _, _ = run(tmp_path, tiny_params(epochs=2), images, "resumed")
+    second, _, _ = run(tmp_path, tiny_params(model, epochs=2, **train_overrides), images, "resumed")
     assert second.resumed_from_epoch == 1 and second.run_id == first.run_id
     assert [row["d_loss"] for row in second.epochs] == [row["d_loss"] for row in straight.epochs]
     assert second.steps == straight.steps
+    # The sampled generator (the moving average when on) resumes exactly too.
+    for resumed, uninterrupted in zip(second.gan.sampler.weights, straight.gan.sampler.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(resumed), np.asarray(uninterrupted))
 
     client = MlflowClient(uri)
     history = client.get_metric_history(first.run_id, "epoch/d_loss")
@@ -120,7 +133,7 @@ def test_mlflow_run_holds_params_metrics_images_and_model(tmp_path, images):
     assert models and models[0].source_run_id == result.run_id
     loaded = mlflow.keras.load_model(models[0].model_uri)
     assert loaded(np.zeros((2, 8), np.float32)).shape == (2, 28, 28, 1)
-    assert (paths.models / "generator.keras").is_file() and (paths.models / "discriminator.keras").is_file()
+    assert paths.generator.is_file() and paths.generator_raw.is_file() and paths.discriminator.is_file()
 
 
 def test_mixed_float16_on_cpu_scales_losses_and_stays_finite(images):
@@ -162,3 +175,40 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, images):
     # Rerunning on good data resumes from that checkpoint.
     resumed, _, _ = run(tmp_path, tiny_params(epochs=2), images)
     assert resumed.resumed_from_epoch == 1 and resumed.run_id == good.run_id
+
+
+def test_tutorial_preset_reproduces_the_stored_reference_losses(tmp_path):
+    """The tutorial's recipe on its full-size networks: bit-identical epoch and window losses on the CPU.
+
+    tests/data/reference_tutorial_losses.json was produced by the training code before the
+    objective registry and the callbacks existed (commit e0c91d6), with the same settings.
+    """
+    reference = json.loads((REPO / "tests/data/reference_tutorial_losses.json").read_text())
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
+    images = pixels[..., None].astype(np.float32) / 127.5 - 1.0
+    settings = {"batch_size": 16, "epochs": 2, "precision": "float32", "monitor_samples": 0, "fixed_noise_size": 4,
+                "log_every_steps": 2}  # fmt: skip
+    raw = merge(PRESETS["tutorial"], {"data": {"train_limit": 64}, "train": settings})
+    result, _, _ = run(tmp_path, parse_params(raw), images)
+    keys = ("epoch", "d_loss", "g_loss", "d_real", "d_fake")
+    assert [{k: row[k] for k in keys} for row in result.epochs] == reference["epochs"]
+    assert result.steps == reference["steps"]
+
+
+@pytest.mark.parametrize("objective", ["hinge", "r1"])
+def test_other_objectives_train_through_the_registry(tmp_path, images, objective):
+    result, uri, _ = run(tmp_path, tiny_params({"objective": objective}, epochs=1), images)
+    names = build_gan(tiny_params({"objective": objective}), "float32").objective.metric_names
+    assert set(names) <= set(result.epochs[0]) and set(names) <= set(result.steps[0])
+    assert all(np.isfinite(result.epochs[0][name]) for name in names)
+    logged = MlflowClient(uri).get_run(result.run_id).data.metrics
+    assert {f"epoch/{name}" for name in names} <= set(logged)
+
+
+@pytest.mark.parametrize("objective", ["bce", "hinge", "r1"])
+def test_each_objective_stays_finite_under_mixed_precision(images, objective):
+    gan = build_gan(tiny_params({"objective": objective}, precision="mixed_float16", ema={"decay": 0.9},
+                                augment=["translation"]), "mixed_float16")  # fmt: skip
+    history = gan.fit(make_dataset(images, 16, 0, 0, 1), epochs=1, steps_per_epoch=4, verbose=0).history
+    assert all(np.isfinite(history[name][0]) for name in gan.objective.metric_names)
+    assert float(gan.d_optimizer.dynamic_scale) > 1

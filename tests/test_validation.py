@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fashion_dcgan.data.prepare import normalize
-from fashion_dcgan.data.validation import DataSpec, render_html, validate
+from fashion_dcgan.data.validation import DataSpec, validate
+from fashion_dcgan.pages import render_validation
 from tests.conftest import synthetic_split
 
 ROWS = 200
@@ -79,6 +80,6 @@ def test_each_planted_defect_is_named(clean, defect, expectation):
 
 def test_html_report_parses_and_shows_failures(clean):
     reports = validate([(*_planted(clean, "label 10"), processed_spec())])
-    page = render_html(reports)
+    page = render_validation(reports)
     HTMLParser().feed(page)
     assert "FAILED" in page and "expect_column_values_to_be_between" in page

@@ -51,8 +51,9 @@ class TrainingCheckpoint:
             return None
         return state
 
-    def restore(self, state: dict[str, Any]) -> None:
-        self._checkpoint.read(str(self.directory / state["checkpoint"])).assert_existing_objects_matched()
+    def restore(self, name: str) -> None:
+        """Load the variables of checkpoint ``name`` (as recorded in the state's ``checkpoint``)."""
+        self._checkpoint.read(str(self.directory / name)).assert_existing_objects_matched()
 
     def clear(self) -> None:
         if self.write_directory.exists():

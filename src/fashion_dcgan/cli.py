@@ -23,11 +23,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from fashion_dcgan.files import atomic_path
     from fashion_dcgan.imaging import make_grid, save_png, to_uint8
     from fashion_dcgan.modelfiles import latent_dim, load_generator
-    from fashion_dcgan.sampling import generate
+    from fashion_dcgan.sampling import generate, latents
 
     generator = load_generator(args.model)
-    latents = np.random.default_rng(args.seed).standard_normal((args.n, latent_dim(generator))).astype(np.float32)
-    images = generate(generator, latents)
+    images = generate(generator, latents(args.seed, args.n, latent_dim(generator)))
     out = Path(args.out)
     if out.suffix == ".npy":
         with atomic_path(out) as tmp:

@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fashion_dcgan.dataset import MIRROR, SPLIT_SIZES, UPSTREAM
 from fashion_dcgan.errors import ParamsError
+from fashion_dcgan.gan.registry import OBJECTIVES
 
-DEFAULT_SOURCES = [
-    "/usr/share/datasets/fashion-mnist",
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets",
-]
+DEFAULT_SOURCES = [MIRROR, *UPSTREAM]
 
 
 class _Section(BaseModel):
@@ -33,9 +31,9 @@ class DataParams(_Section):
     """Local mirror directories and HTTP base URLs, tried in this order."""
     timeout_s: float = Field(30.0, gt=0, le=600)
     retries: int = Field(3, ge=1, le=10)
-    train_limit: int | None = Field(None, ge=10, le=60_000)
+    train_limit: int | None = Field(None, ge=10, le=SPLIT_SIZES["train"])
     """Class-stratified subset of the training set (None = all 60,000)."""
-    test_limit: int | None = Field(None, ge=10, le=10_000)
+    test_limit: int | None = Field(None, ge=10, le=SPLIT_SIZES["test"])
     class_balance_tolerance: float = Field(0.02, ge=0, le=1)
     """Largest allowed deviation of any class's share from 1/10."""
 
@@ -47,6 +45,22 @@ class ModelParams(_Section):
     """Channels of the generator's 7x7 projection; the next layer has half."""
     discriminator_width: int = Field(64, ge=1, le=2048)
     """Channels of the discriminator's first conv; the second has twice."""
+    objective: str = "bce"
+    """GAN objective from fashion_dcgan.gan.registry: bce (the tutorial's), hinge, r1."""
+    r1_gamma: float = Field(1.0, gt=0, le=1e4, allow_inf_nan=False)
+    """Weight of the R1 penalty (objective r1 only)."""
+
+    @field_validator("objective")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        if name not in OBJECTIVES:
+            raise ValueError(f"unknown objective {name!r}; registered: {', '.join(OBJECTIVES)}")
+        return name
+
+
+class EmaParams(_Section):
+    decay: float = Field(0.0, ge=0, lt=1)
+    """Moving average of the generator's weights; 0 turns it off (then the raw generator is sampled)."""
 
 
 class TrainParams(_Section):
@@ -59,7 +73,10 @@ class TrainParams(_Section):
     beta_1: float | None = Field(None, ge=0, lt=1)
     beta_2: float = Field(0.999, ge=0, lt=1)
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
-    """One-sided: real labels become 1 - label_smoothing."""
+    """One-sided: real labels become 1 - label_smoothing (objective bce)."""
+    ema: EmaParams = Field(default_factory=EmaParams)
+    augment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
+    """Differentiable augmentation of every image the discriminator sees (DiffAugment)."""
     precision: Literal["auto", "float32", "mixed_float16"] = "auto"
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     """tf.distribute strategy; auto = mirrored over all GPUs when there are several, else default."""
@@ -99,7 +116,11 @@ class EvaluateParams(_Section):
     """A class counts as covered when at least this share of samples is predicted as it."""
     min_classes_covered: int = Field(8, ge=1, le=10)
     """Fewer covered classes than this raises the mode-collapse alarm."""
-    probe_train_size: int = Field(10_000, ge=10, le=60_000)
+    precision_recall_k: int = Field(3, ge=1, le=100)
+    """Neighbours that set each point's ball for improved precision and recall (Kynkäänniemi et al.: 3)."""
+    density_coverage_k: int = Field(5, ge=1, le=100)
+    """Neighbours for density and coverage (Naeem et al.: 5)."""
+    probe_train_size: int = Field(10_000, ge=10, le=SPLIT_SIZES["train"])
     probe_c: float = Field(0.01, gt=0, le=1e4)
 
 
@@ -118,7 +139,7 @@ class Params(_Section):
 
     @model_validator(mode="after")
     def _batch_fits_data(self) -> Params:
-        n_train = self.data.train_limit or 60_000
+        n_train = self.data.train_limit or SPLIT_SIZES["train"]
         if self.train.batch_size > n_train:
             raise ValueError(
                 f"train.batch_size ({self.train.batch_size}) is larger than the training set "
@@ -126,21 +147,13 @@ class Params(_Section):
             )
         return self
 
-    # Values resolved per variant: the tutorial keeps Keras' Adam defaults,
-    # the paper variant uses the DCGAN paper's lr 2e-4 and beta1 0.5.
-    @property
-    def learning_rate_d(self) -> float:
-        return self.train.learning_rate_d or _VARIANT_ADAM[self.model.variant][0]
-
-    @property
-    def learning_rate_g(self) -> float:
-        return self.train.learning_rate_g or _VARIANT_ADAM[self.model.variant][0]
-
-    @property
-    def beta_1(self) -> float:
-        if self.train.beta_1 is not None:
-            return self.train.beta_1
-        return _VARIANT_ADAM[self.model.variant][1]
+    def adam(self, objective_defaults: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
+        """(learning_rate_d, learning_rate_g, beta_1, beta_2): what params.yaml sets, else the objective's
+        defaults (learning rate, beta_1), else the network variant's."""
+        default_rate, default_beta = objective_defaults or VARIANT_ADAM[self.model.variant]
+        train = self.train
+        beta_1 = train.beta_1 if train.beta_1 is not None else default_beta
+        return train.learning_rate_d or default_rate, train.learning_rate_g or default_rate, beta_1, train.beta_2
 
     def training_hash(self) -> str:
         """Hash of everything that shapes training; a checkpoint is only resumed when it matches.
@@ -161,27 +174,74 @@ class Params(_Section):
     def flat(self) -> dict[str, Any]:
         """All params as ``section.key`` -> value, for experiment trackers."""
         out: dict[str, Any] = {}
-        for section, values in self.model_dump().items():
+
+        def walk(prefix: str, values: dict[str, Any]) -> None:
             for key, value in values.items():
-                out[f"{section}.{key}"] = value
+                if isinstance(value, dict):
+                    walk(f"{prefix}{key}.", value)
+                else:
+                    out[f"{prefix}{key}"] = value
+
+        walk("", self.model_dump())
         return out
 
 
-_VARIANT_ADAM = {"tutorial": (1e-3, 0.9), "paper": (2e-4, 0.5)}
+# The tutorial keeps Keras' Adam defaults; the paper variant uses the DCGAN paper's lr 2e-4 and beta1 0.5.
+VARIANT_ADAM = {"tutorial": (1e-3, 0.9), "paper": (2e-4, 0.5)}
+
+
+# Named sets of overrides on params.yaml. "tutorial" is the Keras tutorial's recipe exactly: its
+# losses, optimizer settings and no EMA or augmentation (tests check it matches the tutorial's losses).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "tutorial": {
+        "model": {"variant": "tutorial", "objective": "bce"},
+        "train": {
+            "learning_rate_d": None,
+            "learning_rate_g": None,
+            "beta_1": None,
+            "beta_2": 0.999,
+            "label_smoothing": 0.0,
+            "ema": {"decay": 0.0},
+            "augment": [],
+        },
+    },
+}
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied key by key, recursing into nested mappings."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merge(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
+def _key_name(loc: tuple) -> str:
+    """The dotted params key of an error location; the parts after it name union branches or list items."""
+    model: Any = Params
+    names = []
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields:
+            break
+        names.append(str(part))  # a field, or an unknown key of a section
+        if part not in fields:
+            break
+        model = fields[part].annotation
+    return ".".join(names)
 
 
 def _describe(error: ValidationError) -> str:
     messages: dict[str, list[str]] = {}
     for item in error.errors():
-        # Depth two is section.key; deeper parts name union branches or list items.
-        key = ".".join(str(p) for p in item["loc"][:2])
+        key = _key_name(item["loc"])
         if not key:
             text = item["msg"].removeprefix("Value error, ")
         elif item["type"] == "extra_forbidden":
             text = "unknown key (check its spelling against the documented params.yaml)"
         else:
             got = item.get("input")
-            text = item["msg"] + ("" if isinstance(got, dict) else f" (got {got!r})")
+            text = item["msg"].removeprefix("Value error, ") + ("" if isinstance(got, dict) else f" (got {got!r})")
         messages.setdefault(key, []).append(text)
     return "; ".join(f"{key}: {' or '.join(texts)}" if key else " ".join(texts) for key, texts in messages.items())
 
@@ -197,14 +257,102 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         raise ParamsError(f"{source}: {_describe(error)}") from None
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content; a missing file, bad syntax or a duplicated key is a one-line ParamsError."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as error:
         raise ParamsError(f"{path}: cannot read ({error.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
-        raise ParamsError(f"{path}: not valid YAML ({error})") from None
-    return parse_params(raw, str(path))
+        raise ParamsError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+
+
+def load_params(path: str | Path = "params.yaml", reads: tuple[str, ...] | None = None) -> Params:
+    """The validated params; with ``reads``, a view that allows only those sections and keys.
+
+    Each stage passes the ``params:`` list of its dvc.yaml stage as ``reads``: reading anything else
+    is an error, because DVC would not rerun the stage when that key changed.
+    """
+    params = parse_params(read_yaml(path), str(path))
+    return params if reads is None else ParamsView(params, reads)  # type: ignore[return-value]
+
+
+class ParamsView:
+    """Read-only access to the declared part of a :class:`Params`; its methods work on that part."""
+
+    def __init__(self, params: Params, reads: tuple[str, ...]):
+        self._params = params
+        self._reads = frozenset(reads)
+
+    def _check(self, dotted: str) -> None:
+        if not any(
+            dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + ".") for key in self._reads
+        ):
+            raise ParamsError(
+                f"{dotted} is read but not declared by this stage: add it to the stage's PARAMS and to its "
+                "`params:` in dvc.yaml, so that changing it reruns the stage"
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        if name in Params.model_fields:
+            self._check(name)
+            return _SectionView(getattr(self._params, name), name, self)
+        if name in ("adam", "training_hash", "flat"):
+            return getattr(Params, name).__get__(self)
+        raise AttributeError(name)
+
+    def model_dump(self) -> dict[str, Any]:
+        dump = self._params.model_dump()
+        return {
+            section: {key: value for key, value in values.items() if self._declares(f"{section}.{key}")}
+            for section, values in dump.items()
+            if self._declares(section)
+        }
+
+    def _declares(self, dotted: str) -> bool:
+        try:
+            self._check(dotted)
+        except ParamsError:
+            return False
+        return True
+
+
+class _SectionView:
+    def __init__(self, section: _Section, prefix: str, view: ParamsView):
+        self._section, self._prefix, self._view = section, prefix, view
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._section, name)
+        if name not in type(self._section).model_fields:
+            raise AttributeError(name)
+        dotted = f"{self._prefix}.{name}"
+        self._view._check(dotted)
+        return _SectionView(value, dotted, self._view) if isinstance(value, _Section) else value
+
+    def model_dump(self, include: set[str] | None = None, exclude: set[str] | None = None) -> dict[str, Any]:
+        keys = [
+            k
+            for k in type(self._section).model_fields
+            if (include is None or k in include) and k not in (exclude or ())
+        ]
+        for key in keys:
+            self._view._check(f"{self._prefix}.{key}")
+        return self._section.model_dump(include=set(keys))

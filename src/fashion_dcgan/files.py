@@ -30,7 +30,10 @@ def _ensure_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"{path}: cannot create output directory ({error.strerror})") from None
+        raise OutputError(
+            f"{path}: cannot create output directory ({error.strerror}); make its parent writable "
+            "(it is on a read-only file system or lacks permissions)"
+        ) from None
     if not os.access(path, os.W_OK):
         raise OutputError(f"{path}: output directory is not writable (read-only file system or permissions)")
 

@@ -1,12 +1,19 @@
-"""Loading saved Keras models safely, with errors a user can act on."""
+"""Saving Keras models atomically and loading them safely, with errors a user can act on."""
 
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
 
+from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.errors import ModelFileError
-from fashion_dcgan.models import IMAGE_SHAPE
+from fashion_dcgan.files import atomic_path
+
+
+def save_model(model, path: str | Path) -> None:
+    """Write a ``.keras`` file under a temporary name and rename it: a kill never leaves half a model."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def load_model(path: str | Path):

@@ -2,15 +2,15 @@
 
 ``tutorial`` reproduces the Keras tutorial exactly (the discriminator emits a
 logit instead of a sigmoid; same parameter count). ``paper`` follows the
-DCGAN paper's guidelines adapted to 28x28.
+DCGAN paper's guidelines adapted to 28x28. Both generators project to 7x7 and
+upsample twice, so they draw 28x28x1 images; the discriminators take the image
+shape they are given.
 """
 
 from __future__ import annotations
 
 import keras
 from keras import layers
-
-IMAGE_SHAPE = (28, 28, 1)
 
 
 def _tutorial_generator(latent_dim: int, width: int) -> keras.Model:
@@ -29,10 +29,10 @@ def _tutorial_generator(latent_dim: int, width: int) -> keras.Model:
     )
 
 
-def _tutorial_discriminator(width: int) -> keras.Model:
+def _tutorial_discriminator(width: int, image_shape: tuple[int, int, int]) -> keras.Model:
     return keras.Sequential(
         [
-            keras.Input(IMAGE_SHAPE),
+            keras.Input(image_shape),
             layers.Conv2D(width, 5, strides=2, padding="same"),
             layers.LeakyReLU(0.2),
             layers.Dropout(0.3),
@@ -67,11 +67,11 @@ def _paper_generator(latent_dim: int, width: int) -> keras.Model:
     )
 
 
-def _paper_discriminator(width: int) -> keras.Model:
+def _paper_discriminator(width: int, image_shape: tuple[int, int, int]) -> keras.Model:
     init = keras.initializers.RandomNormal(0.0, 0.02)
     return keras.Sequential(
         [
-            keras.Input(IMAGE_SHAPE),
+            keras.Input(image_shape),
             # No batch norm on the discriminator's input layer (paper, section 3).
             layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=init),
             layers.LeakyReLU(0.2),
@@ -90,9 +90,9 @@ def build_generator(variant: str, latent_dim: int, width: int) -> keras.Model:
     return builders[variant](latent_dim, width)
 
 
-def build_discriminator(variant: str, width: int) -> keras.Model:
+def build_discriminator(variant: str, width: int, image_shape: tuple[int, int, int]) -> keras.Model:
     builders = {"tutorial": _tutorial_discriminator, "paper": _paper_discriminator}
-    return builders[variant](width)
+    return builders[variant](width, image_shape)
 
 
 def discriminator_conv_layers(discriminator: keras.Model) -> list[keras.layers.Layer]:

@@ -1,173 +1,228 @@
-"""The run report: reports/index.html (opened from disk or served) and reports/report.md.
+"""The run report: an HTML page and a Markdown twin, the training GIF and the curves.
 
-All links are relative to the reports/ folder and only name files that exist.
+All links are relative to the page's folder and only name files that exist. Provenance (git
+commit, data checksums, the MLflow run) comes from the train stage's provenance file, which DVC
+tracks, not from MLflow tags read back.
 """
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fashion_dcgan.config import Params
+import numpy as np
+import pandas as pd
+
+from fashion_dcgan.dataset import CLASS_NAMES
+from fashion_dcgan.errors import DataError
+from fashion_dcgan.files import write_text
+from fashion_dcgan.imaging import save_gif
+from fashion_dcgan.pages import render
+from fashion_dcgan.plots import line_plot
 
 EVALUATION_NOTES = {
     "fid": "Fréchet distance between generated and test-set features (lower is better).",
-    "fid_real_floor": "The same FID between training and test images: the best a perfect generator could expect.",
     "kid": "Kernel Inception Distance (unbiased MMD², cubic kernel); ± its standard error over subsets.",
+    "precision": "Improved precision: share of samples inside the real data's k-NN manifold (fidelity).",
+    "recall": "Improved recall: share of real images inside the samples' k-NN manifold (diversity).",
+    "density": "Density: real k-NN balls holding each sample, over k (about 1 when samples match the data).",
+    "coverage": "Coverage: share of real images whose k-NN ball holds at least one sample (diversity).",
     "inception_score": "exp E[KL(p(y|x) ‖ p(y))]: high when samples are confidently classified and varied (max 10).",
     "classes_covered": "Classes predicted for at least the coverage threshold of the samples (10 = no missing mode).",
     "kl_to_uniform": "KL divergence of the predicted-class histogram to uniform (0 = balanced, 2.30 = one class).",
+    "fid_real_floor": "The same FID between training and test images: the best a perfect generator could expect.",
     "probe_accuracy": "DCGAN paper's probe: linear L2-SVM on max-pooled (4x4) discriminator features, test accuracy.",
     "probe_accuracy_random_weights": "The same probe on the same discriminator architecture with random weights.",
     "probe_accuracy_raw_pixels": "The same linear SVM on raw pixels.",
 }
+GENERATOR_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "inception_score",
+                     "classes_covered", "kl_to_uniform")  # fmt: skip
 FEATURE_SPACE_NOTE = (
-    "FID, KID and the Inception Score use our own Fashion-MNIST classifier's penultimate features instead of "
-    "Inception-v3 (whose weights cannot be downloaded here): compare them between runs of this project, "
-    "not with published values."
+    "FID, KID, the Inception Score and the k-NN metrics use our own Fashion-MNIST classifier's penultimate "
+    "features instead of Inception-v3 (whose weights cannot be downloaded here): compare them between runs of "
+    "this project, not with published values."
 )
 
 
-@dataclass
-class ReportInputs:
-    params: Params
-    run_id: str
-    run_url: str
-    tracking_uri: str
-    run_tags: dict[str, str]
-    history: list[dict[str, Any]]
-    validation: dict[str, Any]
-    evaluation: dict[str, Any] | None
-    classifier_accuracy: float | None
-    min_classes_covered: int
-    images: dict[str, str] = field(default_factory=dict)  # caption -> path relative to reports/
+@dataclass(frozen=True)
+class ReportFiles:
+    """What the report reads (the pipeline's outputs) and what it writes."""
+
+    history: Path
+    steps: Path
+    provenance: Path
+    epochs: Path
+    samples: Path
+    validation: Path
+    preview: Path
+    eval_metrics: Path
+    classifier_metrics: Path
+    html: Path
+    markdown: Path
+    gif: Path
+    figures: Path
 
 
-def collapse_warnings(history: list[dict[str, Any]], min_classes: int) -> list[str]:
-    return [
-        f"epoch {int(row['epoch'])}: only {int(row['monitor_classes_covered'])} classes covered (minimum {min_classes})"
-        for row in history
-        if row.get("monitor_classes_covered") not in (None, "") and float(row["monitor_classes_covered"]) < min_classes
-    ]
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot read {what} ({error}); run `dvc repro` to produce it") from None
+
+
+def read_csv(path: Path, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot read {what} ({error}); run the train stage") from None
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
+    if isinstance(value, (float, np.floating)):
         return f"{value:.4g}"
     return str(value)
 
 
-def _summary_rows(inputs: ReportInputs) -> list[tuple[str, str]]:
-    final = inputs.history[-1] if inputs.history else {}
-    rows = [
-        ("MLflow run", inputs.run_id),
-        ("Tracking store", inputs.tracking_uri),
-        ("Git commit", inputs.run_tags.get("git_commit", "unknown")),
-        ("Epochs", str(len(inputs.history))),
+def collapse_warnings(history: pd.DataFrame, min_classes: int) -> list[str]:
+    if "monitor_classes_covered" not in history:
+        return []
+    low = history[history["monitor_classes_covered"] < min_classes]
+    return [
+        f"epoch {int(row.epoch)}: only {int(row.monitor_classes_covered)} classes covered (minimum {min_classes})"
+        for row in low.itertuples()
     ]
-    rows += [(f"Final {k}", _fmt(final[k])) for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in final]
-    rows += [(k, v) for k, v in sorted(inputs.run_tags.items()) if k.startswith("data.sha256.")]
+
+
+def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None) -> str:
+    """One paragraph that says what was trained and how good it is (also the MLflow run description)."""
+    ema = params.get("train.ema.decay") or 0
+    augment = params.get("train.augment") or []
+    text = (
+        f"{epochs} epochs of the {params.get('model.variant')} networks with the {params.get('model.objective')} "
+        f"objective, {'generator EMA ' + str(ema) if ema else 'no EMA'}, "
+        f"{'augmentation ' + '+'.join(augment) if augment else 'no augmentation'}, seed {params.get('train.seed')}."
+    )
+    if evaluation:
+        text += (
+            f" FID {evaluation['fid']:.1f} (raw generator {evaluation.get('raw_fid', float('nan')):.1f}), "
+            f"precision {evaluation['precision']:.3f}, recall {evaluation['recall']:.3f}, "
+            f"{evaluation['classes_covered']} of 10 classes covered."
+        )
+    return text
+
+
+def _evaluation_rows(evaluation: dict[str, Any], columns: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for key, note in EVALUATION_NOTES.items():
+        if key not in evaluation:
+            continue
+        names = [key] + ([f"raw_{key}"] if key in GENERATOR_METRICS and len(columns) > 1 else [])
+        values = [_fmt(evaluation[name]) for name in names if name in evaluation]
+        if key == "kid":
+            values = [f"{v} ± {_fmt(evaluation[n + '_stderr'])}" for v, n in zip(values, names, strict=True)]
+        if key == "inception_score":
+            note += f" Real test images: {_fmt(evaluation['inception_score_real'])}."
+        values += [""] * (len(columns) - len(values))
+        rows.append({"name": key, "values": values, "note": note})
     return rows
+
+
+def _class_rows(evaluation: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    keys = [key for key in ("class_histogram", "raw_class_histogram") if key in evaluation]
+    return [(name, [f"{evaluation[key][i]:.1%}" for key in keys]) for i, name in enumerate(CLASS_NAMES)]
 
 
 def _validation_rows(validation: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
     for split, result in validation.items():
-        checks = result["results"]
-        passed = sum(r["success"] for r in checks)
-        status = "passed" if result["success"] else "FAILED"
-        rows.append((split, status, f"{passed}/{len(checks)} expectations"))
+        passed = sum(r["success"] for r in result["results"])
+        rows.append(
+            (split, "passed" if result["success"] else "FAILED", f"{passed}/{len(result['results'])} expectations")
+        )
     return rows
 
 
-def _evaluation_rows(evaluation: dict[str, Any]) -> list[tuple[str, str, str]]:
-    rows = []
-    for key, note in EVALUATION_NOTES.items():
-        if key not in evaluation:
-            continue
-        value = _fmt(evaluation[key])
-        if key == "kid":
-            value += f" ± {_fmt(evaluation['kid_stderr'])}"
-        if key == "inception_score":
-            value += f" (real test images: {_fmt(evaluation['inception_score_real'])})"
-        rows.append((key, value, note))
-    return rows
+def _figures(files: ReportFiles, history: pd.DataFrame, steps: pd.DataFrame, metric_names: list[str]) -> list:
+    """(caption, path) of each curve drawn."""
+    drawn = []
+
+    def plot(name: str, caption: str, x, series: dict, xlabel: str) -> None:
+        path = files.figures / name
+        line_plot(path, list(x), {k: list(v) for k, v in series.items()}, xlabel, caption)
+        drawn.append((caption, path))
+
+    plot("losses.png", "Losses (mean over each logging window)", steps["step"],
+         {k: steps[k] for k in ("d_loss", "g_loss")}, "step")  # fmt: skip
+    others = [name for name in metric_names if name not in ("d_loss", "g_loss") and name in history]
+    if others:
+        plot("discriminator_outputs.png", "Objective's other metrics per epoch", history["epoch"],
+             {k: history[k] for k in others}, "epoch")  # fmt: skip
+    if "monitor_fid" in history:
+        plot("monitor_fid.png", "Per-epoch FID (small sample)", history["epoch"],
+             {"FID (monitor sample)": history["monitor_fid"]}, "epoch")  # fmt: skip
+        plot("monitor_coverage.png", "Per-epoch mode coverage", history["epoch"],
+             {"classes covered": history["monitor_classes_covered"]}, "epoch")  # fmt: skip
+    return drawn
 
 
-def render_html(inputs: ReportInputs) -> str:
-    e = html.escape
+def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: float, min_classes: int,
+                 run_url: str) -> str:  # fmt: skip
+    """Write the GIF, the figures and both pages; return the summary paragraph."""
+    from PIL import Image
 
-    def table(rows, header=None) -> str:
-        head = "<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>" if header else ""
-        body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-        return f"<table>{head}{body}</table>"
+    history = read_csv(files.history, "the training history")
+    steps = read_csv(files.steps, "the per-step losses")
+    provenance = read_json(files.provenance, "the run's provenance")
+    grids = sorted(files.epochs.glob("epoch_*.png"))
+    if len(grids) != len(history):
+        raise DataError(f"{files.epochs}: {len(grids)} epoch grids for {len(history)} epochs; rerun the train stage")
+    save_gif(files.gif, [np.asarray(Image.open(p)) for p in grids], gif_frame_seconds)
+    figures = _figures(files, history, steps, provenance["metric_names"])
 
-    parts = [
-        "<h1>fashion-dcgan run report</h1>",
-        "<h2>Run</h2>",
-        table(_summary_rows(inputs)),
-        f"<p>Open the run: <code>mlflow ui --host 127.0.0.1 --port 5000</code> from the project root, then "
-        f'<a href="{e(inputs.run_url)}">{e(inputs.run_url)}</a>.</p>',
+    evaluation = read_json(files.eval_metrics, "evaluation metrics") if files.eval_metrics.exists() else None
+    accuracy = None
+    if files.classifier_metrics.exists():
+        accuracy = read_json(files.classifier_metrics, "classifier metrics")["test_accuracy"]
+    validation = read_json(files.validation / "validation.json", "the validation results")
+    columns = ["sampled generator", "raw generator"] if evaluation and "raw_fid" in evaluation else ["value"]
+    page_dir = files.html.parent
+    candidates = [
+        ("Training progress (fixed noise, one frame per epoch)", files.gif),
+        ("Final fixed-noise grid", files.samples / "fixed_noise_grid.png"),
+        ("Fresh samples (the sampled generator: the moving average when on)", files.samples / "random_grid.png"),
+        ("The same latents through the raw generator", files.samples / "random_grid_raw.png"),
+        ("Latent-space walk (spherical interpolation, one row per walk)", files.samples / "latent_walk.png"),
+        ("Latent-space walk, animated", files.samples / "latent_walk.gif"),
+        *figures,
+        ("First 25 training images", files.preview),
     ]
-    warnings = collapse_warnings(inputs.history, inputs.min_classes_covered)
-    if warnings:
-        items = "".join(f"<li>{e(w)}</li>" for w in warnings)
-        parts.append(f"<div class='warning'><strong>Mode-collapse alarm</strong><ul>{items}</ul></div>")
-    if inputs.evaluation is not None:
-        if inputs.evaluation.get("mode_collapse"):
-            parts.append(
-                "<div class='warning'><strong>The final generator covers too few classes: "
-                "likely mode collapse.</strong></div>"
-            )
-        parts += [
-            "<h2>Evaluation</h2>",
-            table(_evaluation_rows(inputs.evaluation), ("metric", "value", "meaning")),
-            f"<p>{e(FEATURE_SPACE_NOTE)}</p>",
-        ]
-        if inputs.classifier_accuracy is not None:
-            parts.append(f"<p>Feature classifier test accuracy: {inputs.classifier_accuracy:.2%}.</p>")
-    parts += ["<h2>Images and curves</h2>"]
-    for caption, path in inputs.images.items():
-        parts.append(f'<figure><img src="{e(path)}" alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>')
-    parts += [
-        "<h2>Data validation</h2>",
-        table(_validation_rows(inputs.validation), ("split", "status", "checks")),
-        '<p>Details: <a href="validation/index.html">validation/index.html</a>.</p>',
-        "<h2>Parameters</h2>",
-        table(sorted((k, _fmt(v)) for k, v in inputs.params.flat().items())),
-    ]
-    style = (
-        "body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}figure{display:inline-block;margin:1em}"
-        "img{max-width:36em;image-rendering:pixelated}.warning{background:#fee;border:2px solid #c00;padding:0.5em 1em}"
-    )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>fashion-dcgan report</title>"
-        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
-    )
-
-
-def render_markdown(inputs: ReportInputs) -> str:
-    def table(rows, header) -> list[str]:
-        def cell(value: Any) -> str:
-            return str(value).replace("|", "\\|")
-
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return lines + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows] + [""]
-
-    lines = ["# fashion-dcgan run report", "", "## Run", ""]
-    lines += table(_summary_rows(inputs), ("", "value"))
-    lines += [f"Open the run with `mlflow ui --host 127.0.0.1 --port 5000`, then {inputs.run_url}", ""]
-    for warning in collapse_warnings(inputs.history, inputs.min_classes_covered):
-        lines += [f"> **Mode-collapse alarm:** {warning}", ""]
-    if inputs.evaluation is not None:
-        lines += ["", "## Evaluation", ""]
-        lines += table(_evaluation_rows(inputs.evaluation), ("metric", "value", "meaning"))
-        lines += [FEATURE_SPACE_NOTE, ""]
-    lines += ["## Images and curves", ""]
-    lines += [f"![{caption}]({path})" for caption, path in inputs.images.items()]
-    lines += ["", "## Data validation", ""]
-    lines += table(_validation_rows(inputs.validation), ("split", "status", "checks"))
-    lines += ["Details: [validation/index.html](validation/index.html)", ""]
-    return "\n".join(lines) + "\n"
+    final = history.iloc[-1].to_dict() if len(history) else {}
+    text = summary(params, len(history), evaluation)
+    report = {
+        "summary": text,
+        "run_url": run_url,
+        "run_rows": [
+            ("MLflow run", provenance["mlflow_run_id"]),
+            ("Git commit", provenance["git_commit"]),
+            ("Epochs", str(len(history))),
+            *[(f"Final {name}", _fmt(final[name])) for name in provenance["metric_names"] if name in final],
+            *[(f"data sha256 {name}", digest) for name, digest in sorted(provenance["data_sha256"].items())],
+        ],
+        "collapse_warnings": collapse_warnings(history, min_classes),
+        "final_collapse": bool(evaluation and evaluation.get("mode_collapse")),
+        "generator_columns": columns,
+        "evaluation_rows": _evaluation_rows(evaluation, columns) if evaluation else [],
+        "class_rows": _class_rows(evaluation) if evaluation else [],
+        "feature_space_note": FEATURE_SPACE_NOTE,
+        "classifier_accuracy": accuracy,
+        "images": {caption: os.path.relpath(path, page_dir) for caption, path in candidates if Path(path).exists()},
+        "validation_rows": _validation_rows(validation),
+        "validation_link": os.path.relpath(files.validation / "index.html", page_dir),
+        "param_rows": sorted((k, _fmt(v)) for k, v in params.items()),
+    }
+    write_text(files.html, render("report.html", report=report))
+    write_text(files.markdown, render("report.md", report=report))
+    return text

@@ -6,12 +6,18 @@ import math
 
 import numpy as np
 
+from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.imaging import make_grid, to_uint8
+
+
+def latents(seed: int, count: int, latent_dim: int) -> np.ndarray:
+    """The one latent-noise recipe: (count, latent_dim) standard normal float32, fixed by ``seed``."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
 
 
 def fixed_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
     """The latent batch whose images are tracked across epochs (same seed, same batch)."""
-    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+    return latents(seed, count, latent_dim)
 
 
 def generate(generator, latents: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -20,7 +26,7 @@ def generate(generator, latents: np.ndarray, batch_size: int = 500) -> np.ndarra
         np.asarray(generator(latents[i : i + batch_size], training=False), dtype=np.float32)
         for i in range(0, len(latents), batch_size)
     ]
-    return np.concatenate(chunks) if chunks else np.zeros((0, 28, 28, 1), np.float32)
+    return np.concatenate(chunks) if chunks else np.zeros((0, *IMAGE_SHAPE), np.float32)
 
 
 def render_grid(generator, latents: np.ndarray, cols: int | None = None) -> np.ndarray:
@@ -39,6 +45,6 @@ def slerp(start: np.ndarray, end: np.ndarray, fractions: np.ndarray) -> np.ndarr
 
 def latent_walk(seed: int, rows: int, steps: int, latent_dim: int) -> np.ndarray:
     """(rows * steps, latent_dim): each row walks from one random latent point to the next."""
-    anchors = np.random.default_rng(seed).standard_normal((rows + 1, latent_dim))
+    anchors = latents(seed, rows + 1, latent_dim).astype(np.float64)
     fractions = np.linspace(0.0, 1.0, steps)
     return np.concatenate([slerp(anchors[r], anchors[r + 1], fractions) for r in range(rows)])

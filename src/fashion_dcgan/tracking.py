@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion_dcgan.errors import TrackingError
+from fashion_dcgan.errors import PipelineError, TrackingError
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "fashion-dcgan"
@@ -187,12 +187,36 @@ class RunLogger:
     def end(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
 
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[RunLogger]:
+        """End the run with the status its outcome deserves, the reason in the ``failure_reason`` tag.
+
+        FINISHED when the block completes; KILLED on Ctrl-C or SIGTERM (a rerun resumes); FAILED on
+        anything else, re-raised.
+        """
+        try:
+            yield self
+        except KeyboardInterrupt as error:
+            self.set_tags({"failure_reason": f"interrupted: {error or 'KeyboardInterrupt'}"})
+            self.end("KILLED")
+            raise
+        except BaseException as error:
+            reason = str(error) if isinstance(error, PipelineError) else f"{type(error).__name__}: {error}"
+            self.set_tags({"failure_reason": reason[:5000]})
+            self.end("FAILED")
+            raise
+        self.end("FINISHED")
+
 
 class NullRunLogger:
     """Stands in for RunLogger on non-chief workers: only the chief records the run."""
 
     resumed = True  # never log params from a worker
     run_id = ""
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[NullRunLogger]:
+        yield self
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None

@@ -6,6 +6,7 @@ import struct
 
 import numpy as np
 
+from fashion_dcgan.dataset import IMAGE_SIZE
 from fashion_dcgan.errors import DataError
 
 _UBYTE = 0x08
@@ -34,7 +35,7 @@ def decode_idx(raw: bytes, origin: str, expected_ndim: int) -> np.ndarray:
 
 def decode_images(raw: bytes, origin: str) -> np.ndarray:
     images = decode_idx(raw, origin, expected_ndim=3)
-    if images.shape[1:] != (28, 28):
+    if images.shape[1:] != IMAGE_SIZE:
         raise DataError(f"{origin}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28")
     return images
 

@@ -9,13 +9,8 @@ import numpy as np
 
 from fashion_dcgan.data.download import RAW_FILES, RawFile, verify
 from fashion_dcgan.data.idx import decode_images, decode_labels
+from fashion_dcgan.dataset import NUM_CLASSES
 from fashion_dcgan.errors import DataError
-
-NUM_CLASSES = 10
-CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)

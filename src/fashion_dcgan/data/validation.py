@@ -7,7 +7,6 @@ expectations run on those tables.
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fashion_dcgan.data.prepare import NUM_CLASSES
+from fashion_dcgan.dataset import NUM_CLASSES
 
 
 @dataclass(frozen=True)
@@ -139,30 +138,3 @@ def validate(checks: list[tuple[np.ndarray, np.ndarray, DataSpec]]) -> list[Vali
             report.results.extend(_summary(table, r) for r in outcome.results)
         reports.append(report)
     return reports
-
-
-def render_html(reports: list[ValidationReport]) -> str:
-    """A small self-contained page: one table per split, failures first."""
-    sections = []
-    for report in reports:
-        status = "passed" if report.success else "FAILED"
-        rows = "".join(
-            f"<tr class={'ok' if r['success'] else 'bad'}><td>{'✔' if r['success'] else '✘'}</td>"
-            f"<td>{html.escape(r['table'])}</td><td><code>{html.escape(r['expectation'])}</code></td>"
-            f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in r['kwargs'].items()))}</td>"
-            f"<td>{html.escape(r['summary'].rsplit(': ', 1)[-1])}</td></tr>"
-            for r in sorted(report.results, key=lambda r: r["success"])
-        )
-        sections.append(
-            f"<h2>{html.escape(report.name)}: {status}</h2><table><tr><th></th><th>table</th>"
-            f"<th>expectation</th><th>arguments</th><th>result</th></tr>{rows}</table>"
-        )
-    style = (
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{background:#fdd}.ok{background:#efe}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Data validation</title>"
-        f"<style>{style}</style></head><body><h1>Data validation (Great Expectations)</h1>"
-        f"{''.join(sections)}</body></html>\n"
-    )

@@ -6,13 +6,15 @@ import keras
 import numpy as np
 from keras import layers
 
+from fashion_dcgan.dataset import IMAGE_SHAPE
+
 FEATURE_LAYER = "features"
 
 
 def build_classifier() -> keras.Model:
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1)),
+            keras.Input(IMAGE_SHAPE),
             layers.Conv2D(32, 3, padding="same", activation="relu"),
             layers.BatchNormalization(),
             layers.Conv2D(32, 3, padding="same", activation="relu"),

@@ -13,40 +13,61 @@ from fashion_dcgan.evaluation.metrics import (
     frechet_distance,
     inception_score,
     kernel_inception_distance,
+    manifold_metrics,
     mode_coverage,
 )
 from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
 
 
-def evaluate_generator(
-    classifier: keras.Model, samples: np.ndarray, real: np.ndarray, floor: np.ndarray, cfg: EvaluateParams
+def generator_metrics(
+    fake: tuple[np.ndarray, np.ndarray], real: tuple[np.ndarray, np.ndarray], cfg: EvaluateParams
 ) -> dict[str, Any]:
-    """FID, KID, IS and mode coverage of ``samples`` against ``real``; FID of ``floor`` (real) as the scale."""
-    extract = FeatureExtractor(classifier)
-    fake_features, fake_probabilities = extract(samples)
-    real_features, real_probabilities = extract(real)
-    floor_features, _ = extract(floor)
+    """FID, KID, IS, precision/recall, density/coverage and mode coverage from (features, probabilities)."""
+    (fake_features, fake_probabilities), (real_features, _) = fake, real
     kid, kid_se = kernel_inception_distance(
         fake_features, real_features, cfg.kid_subsets, cfg.kid_subset_size, cfg.seed
     )
     score, score_std = inception_score(fake_probabilities, cfg.is_splits)
-    real_score, _ = inception_score(real_probabilities, cfg.is_splits)
     coverage = mode_coverage(fake_probabilities.argmax(axis=1), cfg.coverage_threshold)
     return {
         "fid": frechet_distance(fake_features, real_features),
-        "fid_real_floor": frechet_distance(floor_features, real_features),
         "kid": kid,
         "kid_stderr": kid_se,
         "inception_score": score,
         "inception_score_std": score_std,
-        "inception_score_real": real_score,
+        **manifold_metrics(real_features, fake_features, cfg.precision_recall_k, cfg.density_coverage_k),
         "classes_covered": coverage.classes_covered,
         "kl_to_uniform": coverage.kl_to_uniform,
         "mode_collapse": int(coverage.collapsed(cfg.min_classes_covered)),
         "class_histogram": coverage.histogram,
-        "n_generated": len(samples),
+        "n_generated": len(fake_features),
+    }
+
+
+def evaluate_generator(
+    classifier: keras.Model,
+    samples: dict[str, np.ndarray],
+    real: np.ndarray,
+    floor: np.ndarray,
+    cfg: EvaluateParams,
+) -> dict[str, Any]:
+    """Metrics of each named sample set against ``real``, plus the real-data scales they compare with.
+
+    The first set's metrics are top-level keys; every other set's carry its name as a prefix
+    (``raw_fid``). ``floor`` (other real images) gives the FID a perfect generator could expect.
+    """
+    extract = FeatureExtractor(classifier)
+    real_features = extract(real)
+    floor_features, _ = extract(floor)
+    out: dict[str, Any] = {
+        "fid_real_floor": frechet_distance(floor_features, real_features[0]),
+        "inception_score_real": inception_score(real_features[1], cfg.is_splits)[0],
         "n_real": len(real),
     }
+    for i, (name, images) in enumerate(samples.items()):
+        metrics = generator_metrics(extract(images), real_features, cfg)
+        out |= metrics if i == 0 else {f"{name}_{key}": value for key, value in metrics.items()}
+    return out
 
 
 def probe_discriminator(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-NUM_CLASSES = 10
+from fashion_dcgan.dataset import NUM_CLASSES
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -88,3 +88,49 @@ def mode_coverage(predicted: np.ndarray, threshold: float = 0.05) -> ModeCoverag
     nonzero = share[share > 0]
     kl = float(np.sum(nonzero * np.log(nonzero * NUM_CLASSES)))
     return ModeCoverage([float(s) for s in share], int((share >= threshold).sum()), kl)
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+
+
+def _kth_neighbour_radii(points: np.ndarray, ks: tuple[int, ...], chunk: int = 1024) -> list[np.ndarray]:
+    """For each k, the squared distance from each point to its k-th nearest neighbour among the others."""
+    radii = [np.empty(len(points)) for _ in ks]
+    for start in range(0, len(points), chunk):
+        # Position 0 of each sorted row is the point itself (distance 0).
+        block = np.partition(_squared_distances(points[start : start + chunk], points), ks, axis=1)
+        for out, k in zip(radii, ks, strict=True):
+            out[start : start + chunk] = block[:, k]
+    return radii
+
+
+def manifold_metrics(real: np.ndarray, fake: np.ndarray, k_precision_recall: int = 3, k_density_coverage: int = 5):
+    """Fidelity and diversity, separately, from k-nearest-neighbour balls in feature space.
+
+    Improved precision and recall (Kynkäänniemi et al., 2019): the share of fakes inside the real
+    manifold (the union of each real point's k-NN ball) and of reals inside the fake one. Density
+    and coverage (Naeem et al., 2020): the mean number of real k-NN balls holding a fake, over k
+    (about 1 for a perfect generator, robust to real outliers), and the share of real balls that hold
+    at least one fake.
+    """
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    k_pr = min(k_precision_recall, len(real) - 1, len(fake) - 1)
+    k_dc = min(k_density_coverage, len(real) - 1)
+    real_pr, real_dc = _kth_neighbour_radii(real, (k_pr, k_dc))
+    (fake_pr,) = _kth_neighbour_radii(fake, (k_pr,))
+    fake_in_real_manifold = np.zeros(len(fake), bool)
+    real_in_fake_manifold = np.zeros(len(real), bool)
+    fakes_per_real_ball = np.zeros(len(real), np.int64)
+    chunk = 1024
+    for start in range(0, len(fake), chunk):
+        distances = _squared_distances(fake[start : start + chunk], real)  # (fakes in chunk, reals)
+        fake_in_real_manifold[start : start + chunk] = (distances <= real_pr[None, :]).any(axis=1)
+        real_in_fake_manifold |= (distances <= fake_pr[start : start + chunk, None]).any(axis=0)
+        fakes_per_real_ball += (distances <= real_dc[None, :]).sum(axis=0)
+    return {
+        "precision": float(fake_in_real_manifold.mean()),
+        "recall": float(real_in_fake_manifold.mean()),
+        "density": float(fakes_per_real_ball.sum() / (k_dc * len(fake))),
+        "coverage": float((fakes_per_real_ball > 0).mean()),
+    }

@@ -6,7 +6,7 @@ import numpy as np
 
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
 from fashion_dcgan.evaluation.metrics import frechet_distance, mode_coverage
-from fashion_dcgan.sampling import generate
+from fashion_dcgan.sampling import generate, latents
 
 
 class CollapseMonitor:
@@ -23,7 +23,7 @@ class CollapseMonitor:
         self.extractor = extractor
         self.real_features, _ = extractor(real_images)
         # The same latents every epoch, so the curve shows the generator changing, not the draw.
-        self.latents = np.random.default_rng(seed).standard_normal((samples, latent_dim)).astype(np.float32)
+        self.latents = latents(seed, samples, latent_dim)
         self.threshold = threshold
         self.min_classes = min_classes
 

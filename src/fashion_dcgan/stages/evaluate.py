@@ -1,4 +1,4 @@
-"""DVC stage `evaluate`: generative metrics and the discriminator linear probe.
+"""DVC stage `evaluate`: generative metrics of both generators and the discriminator linear probe.
 
 FID, KID and the Inception Score are computed in the feature space of our own
 Fashion-MNIST classifier (Inception-v3 weights cannot be downloaded here), so
@@ -16,21 +16,15 @@ from fashion_dcgan.errors import DataError, entry_point
 from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.evaluate")
+PARAMS = ("evaluate",)
 
 
 @entry_point
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
-        __doc__,
-        argv,
-        data="data/processed",
-        samples="data/generated/samples.npy",
-        classifier="models/classifier.keras",
-        discriminator="models/discriminator.keras",
-        train_metrics="reports/train_metrics.json",
-        out="reports/eval_metrics.json",
+        __doc__, argv, "data", "samples", "samples_raw", "classifier", "discriminator", "train_metrics", "out"
     )
-    params = load_params(args.params)
+    cfg = load_params(args.params, PARAMS).evaluate
 
     from fashion_dcgan.tracking import check_reachable, tracking_uri
 
@@ -44,13 +38,14 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.modelfiles import load_model
     from fashion_dcgan.tracking import RunLogger
 
-    cfg = params.evaluate
     train_images, train_labels = load_processed(args.data, "train")
     test_images, test_labels = load_processed(args.data, "test")
-    try:
-        samples = np.load(args.samples)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{args.samples}: cannot load generated samples ({error}); run the sample stage") from None
+    samples = {}
+    for name, path in (("sampled", args.samples), ("raw", args.samples_raw)):
+        try:
+            samples[name] = np.load(path)
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path}: cannot load generated samples ({error}); run the sample stage") from None
 
     floor_images = train_images[stratified_indices(train_labels, min(len(test_images), len(train_images)))]
     metrics = evaluate_generator(load_model(args.classifier), samples, test_images, floor_images, cfg)
@@ -69,11 +64,13 @@ def main(argv: list[str] | None = None) -> None:
     tracker.log_metrics((f"eval/{k}", v, 0) for k, v in scalar.items())
     tracker.log_artifact(args.out, "evaluation")
     log.info(
-        "FID %.3f (real floor %.3f), classes covered %d, probe accuracy %.4f",
+        "FID %.3f (raw generator %.3f, real floor %.3f), precision %.3f, recall %.3f, classes covered %d",
         metrics["fid"],
+        metrics["raw_fid"],
         metrics["fid_real_floor"],
+        metrics["precision"],
+        metrics["recall"],
         metrics["classes_covered"],
-        metrics["probe_accuracy"],
     )
 
 

@@ -1,7 +1,8 @@
-"""DVC stage `train`: train (or resume) the DCGAN and track it in MLflow.
+"""DVC stage `train`: train (or resume) the GAN and track it in MLflow.
 
-Writes models/generator.keras and models/discriminator.keras, per-epoch grids
-in reports/epochs/, and metrics for `dvc metrics` / `dvc plots`.
+Writes the sampling generator (the moving average when train.ema is on), the raw generator and
+the discriminator, per-epoch grids, the training history for `dvc metrics` / `dvc plots`, and the
+run's provenance (git commit, data checksums) for the report.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from fashion_dcgan.errors import entry_point
 from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.train")
+# evaluate.*: the per-epoch collapse monitor uses the evaluation's definition of a covered class.
+PARAMS = ("data.train_limit", "model", "train", "evaluate.coverage_threshold", "evaluate.min_classes_covered")
 
 
 def collapse_monitor(params, classifier_path: str, data: str):
@@ -30,7 +33,7 @@ def collapse_monitor(params, classifier_path: str, data: str):
         test_images,
         params.train.monitor_samples,
         params.model.latent_dim,
-        params.evaluate.seed,
+        params.train.seed,
         cfg.coverage_threshold,
         cfg.min_classes_covered,
     )
@@ -39,25 +42,20 @@ def collapse_monitor(params, classifier_path: str, data: str):
 @entry_point
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
-        __doc__,
-        argv,
-        data="data/processed",
-        models="models",
-        checkpoints="models/checkpoints",
-        reports="reports",
-        classifier="models/classifier.keras",
-    )
-    params = load_params(args.params)
+        __doc__, argv, "data", "classifier", "generator", "generator_raw", "discriminator", "checkpoints",
+        "epochs", "metrics", "history", "steps", "provenance",
+    )  # fmt: skip
+    params = load_params(args.params, PARAMS)
 
     from fashion_dcgan.files import ensure_writable
     from fashion_dcgan.tracking import check_reachable, git_commit, tracking_uri
 
-    reports = Path(args.reports)
-    ensure_writable(args.models, args.checkpoints, reports, reports / "epochs")
+    outputs = (args.generator, args.generator_raw, args.discriminator, args.metrics, args.history, args.steps)
+    ensure_writable(args.checkpoints, args.epochs, *{Path(path).parent for path in outputs})
     uri = tracking_uri()
     check_reachable(uri)
 
-    from fashion_dcgan.training import make_strategy
+    from fashion_dcgan.runtime import make_strategy
 
     make_strategy(params.train.strategy)  # multi-worker collectives must be set up before any other TF op
 
@@ -67,24 +65,31 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.training import TrainingPaths, train
 
     images, _ = load_processed(args.data, "train")
-    tags = {"git_commit": git_commit(), **{f"data.sha256.{k}": v for k, v in data_checksums(args.data).items()}}
+    provenance = {"git_commit": git_commit(), "data_sha256": data_checksums(args.data)}
+    tags = {"git_commit": provenance["git_commit"]}
+    tags |= {f"data.sha256.{name}": digest for name, digest in provenance["data_sha256"].items()}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
-    paths = TrainingPaths(Path(args.models), Path(args.checkpoints), reports / "epochs")
+    paths = TrainingPaths(
+        Path(args.generator), Path(args.generator_raw), Path(args.discriminator), Path(args.checkpoints),
+        Path(args.epochs),
+    )  # fmt: skip
     monitor = collapse_monitor(params, args.classifier, args.data) if params.train.monitor_samples else None
     result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), tags, monitor)
 
     final = result.epochs[-1]
+    metric_names = list(result.gan.objective.metric_names)
+    write_json(args.provenance, {**provenance, "mlflow_run_id": result.run_id, "metric_names": metric_names})
     write_json(
-        reports / "train_metrics.json",
+        args.metrics,
         {
             "mlflow_run_id": result.run_id,
             "epochs": len(result.epochs),
             **{k: v for k, v in final.items() if k != "epoch"},
         },
     )
-    write_csv(reports / "train_history.csv", result.epochs)
-    write_csv(reports / "train_steps.csv", result.steps)
+    write_csv(args.history, result.epochs)
+    write_csv(args.steps, result.steps)
     log.info("trained %d epochs (MLflow run %s, %s)", len(result.epochs), result.run_id, uri)
 
 

@@ -1,0 +1,185 @@
+"""The recipe table: which training recipe makes the best clothes from the tutorial's networks.
+
+Each recipe is a set of overrides on the tutorial preset (``fashion_dcgan.config.PRESETS``). Every
+(recipe, seed) pair trains through the same ``training.train`` the train stage calls, on the full
+processed training set, then is scored with the evaluate stage's own metric code (classifier
+features, 10,000 samples against the 10,000 test images). Rows are appended to a CSV as they
+finish, so an interrupted sweep resumes where it stopped; ``--table`` prints the mean and spread
+per recipe as Markdown.
+
+    python -m benchmarks.recipes --epochs 1 --seeds 1 2 --out benchmarks/results/recipes_1epoch.csv
+    python -m benchmarks.recipes --epochs 3 --seeds 1 2 --recipes tutorial <winner> --eval-every-epoch \\
+        --out benchmarks/results/recipes_3epoch.csv
+    python -m benchmarks.recipes --table benchmarks/results/recipes_1epoch.csv
+
+Needs `dvc repro classifier` first (data/processed and models/classifier.keras).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+
+EMA = {"ema": {"decay": 0.999}}
+PAPER_ADAM = {"learning_rate_d": 2e-4, "learning_rate_g": 2e-4, "beta_1": 0.5}
+RECIPES: dict[str, dict] = {
+    "tutorial": {},
+    "ema": {"train": EMA},
+    "ema+adam": {"train": {**EMA, **PAPER_ADAM}},
+    "ema+hinge": {"model": {"objective": "hinge"}, "train": EMA},  # hinge's defaults: 2e-4, beta1 0.5
+    "ema+r1": {"model": {"objective": "r1"}, "train": EMA},  # r1's defaults: 2e-4, beta1 0.5, gamma 1
+    "ema+adam+diffaug": {"train": {**EMA, **PAPER_ADAM, "augment": ["translation", "cutout"]}},
+    "ema+paper-variant": {"model": {"variant": "paper"}, "train": EMA},  # the paper variant: 2e-4, beta1 0.5
+}
+COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "kl_to_uniform")
+
+
+def params_for(recipe: str, seed: int, epochs: int):
+    from fashion_dcgan.config import PRESETS, merge, parse_params
+
+    raw = merge(PRESETS["tutorial"], RECIPES[recipe])
+    raw = merge(raw, {"train": {"seed": seed, "epochs": epochs, "monitor_samples": 0}})
+    return parse_params(raw, f"recipe {recipe}")
+
+
+class Scorer:
+    """The evaluate stage's generator metrics against the test set, real features computed once."""
+
+    def __init__(self, data: Path, classifier: Path, samples: int):
+        from fashion_dcgan.config import EvaluateParams
+        from fashion_dcgan.data.prepare import load_processed
+        from fashion_dcgan.evaluation.classifier import FeatureExtractor
+        from fashion_dcgan.modelfiles import load_model
+
+        self.extract = FeatureExtractor(load_model(classifier))
+        self.real = self.extract(load_processed(data, "test")[0])
+        self.cfg = EvaluateParams(kid_subsets=20)  # fewer KID subsets than the stage: the spread is over seeds
+        self.samples = samples
+
+    def __call__(self, generator, seed: int = 0) -> dict:
+        from fashion_dcgan.evaluation.evaluate import generator_metrics
+        from fashion_dcgan.sampling import generate, latents
+
+        images = generate(generator, latents(seed, self.samples, generator.input_shape[1]))
+        return generator_metrics(self.extract(images), self.real, self.cfg)
+
+
+class EpochScores(keras.callbacks.Callback):
+    """Scores the sampling generator after every epoch, with the training wall time so far (scoring excluded)."""
+
+    def __init__(self, scorer: Scorer, rows: list, started: float):
+        super().__init__()
+        self.scorer, self.rows, self.started = scorer, rows, started
+        self.scoring = 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        begin = time.perf_counter()
+        scores = self.scorer(self.model.sampler)
+        spent = time.perf_counter() - begin
+        self.rows.append(
+            {"epoch": epoch + 1, "wall_s": begin - self.started - self.scoring, "score_s": spent, **scores}
+        )
+        self.scoring += spent
+
+
+def run_one(recipe: str, seed: int, epochs: int, images, scorer: Scorer, every_epoch: bool) -> list[dict]:
+    from fashion_dcgan.tracking import NullRunLogger
+    from fashion_dcgan.training import TrainingPaths, train
+
+    params = params_for(recipe, seed, epochs)
+    rows: list[dict] = []
+    started = time.perf_counter()
+    scores = [EpochScores(scorer, rows, started)] if every_epoch else []
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(params, images, TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0,
+                       extra_callbacks=scores)  # fmt: skip
+        train_s = time.perf_counter() - started - sum(row.get("score_s", 0) for row in rows)
+        if not every_epoch:
+            rows.append({"epoch": epochs, "wall_s": train_s, **scorer(result.gan.sampler)})
+        raw = scorer(result.gan.generator)
+    keras.mixed_precision.set_global_policy("float32")
+    final = result.epochs[-1]
+    for row in rows:
+        row.update(recipe=recipe, seed=seed, epochs=epochs, train_s=train_s, raw_fid=raw["fid"],
+                   d_loss=final["d_loss"], g_loss=final["g_loss"])  # fmt: skip
+        row.pop("class_histogram", None)
+    return rows
+
+
+def sweep(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from fashion_dcgan.data.prepare import load_processed
+
+    out = Path(args.out)
+    done = set()
+    if out.exists():
+        with open(out, newline="") as handle:
+            done = {(row["recipe"], int(row["seed"])) for row in csv.DictReader(handle)}
+    images, _ = load_processed(args.data, "train")
+    scorer = Scorer(Path(args.data), Path(args.classifier), args.samples)
+    # Seed-major: a sweep cut short still has every recipe at the first seed.
+    for seed in args.seeds:
+        for recipe in args.recipes:
+            if (recipe, seed) in done:
+                continue
+            print(f"[{time.strftime('%H:%M:%S')}] {recipe} seed {seed}: {args.epochs} epochs", flush=True)
+            rows = run_one(recipe, seed, args.epochs, np.asarray(images), scorer, args.eval_every_epoch)
+            new_file = not out.exists()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                if new_file:
+                    writer.writeheader()
+                writer.writerows(rows)
+            last = rows[-1]
+            print(f"    FID {last['fid']:.1f} (raw {last['raw_fid']:.1f}), precision {last['precision']:.3f}, "
+                  f"recall {last['recall']:.3f}, classes {last['classes_covered']}, {last['train_s']:.0f} s",
+                  flush=True)  # fmt: skip
+
+
+def table(path: str) -> str:
+    """Mean ± half the range over seeds for each recipe's final epoch, as Markdown."""
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    final = frame[frame["epoch"] == frame["epochs"]]
+    columns = [*COLUMNS, "raw_fid", "train_s"]
+    grouped = final.groupby("recipe", sort=False)[columns]
+    mean, spread, seeds = grouped.mean(), (grouped.max() - grouped.min()) / 2, grouped.size()
+    lines = ["| recipe | seeds | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for recipe in mean.index:
+        cells = [f"{mean.loc[recipe, c]:.3g} ± {spread.loc[recipe, c]:.2g}" for c in columns]
+        lines.append(f"| {recipe} | {seeds[recipe]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--eval-every-epoch", action="store_true", help="score after every epoch (time-to-quality)")
+    parser.add_argument("--data", default="data/processed")
+    parser.add_argument("--classifier", default="models/classifier.keras")
+    parser.add_argument("--out", default="benchmarks/results/recipes.csv")
+    parser.add_argument("--table", metavar="CSV", help="print the Markdown table of a finished sweep and exit")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return
+    sweep(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

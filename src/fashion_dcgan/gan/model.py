@@ -1,0 +1,132 @@
+"""The GAN as one ``keras.Model`` whose compiled ``train_step`` does both updates."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fashion_dcgan.gan.augment import DiffAugment
+from fashion_dcgan.gan.ema import GeneratorAverage
+from fashion_dcgan.gan.objective import Objective
+
+
+class DCGAN(keras.Model):
+    """Alternating discriminator and generator updates, driven by ``model.fit``.
+
+    What varies is injected: the ``objective`` (losses and the metrics it reports), an optional
+    ``augment`` applied to every image the discriminator sees, and an optional moving average of
+    the generator (``ema_decay`` > 0), which then is the generator used for sampling.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int,
+        seed: int,
+        objective: Objective,
+        augment: DiffAugment | None = None,
+        ema_decay: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.objective = objective
+        self.augment = augment if augment else None
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.average = GeneratorAverage(generator, ema_decay) if ema_decay > 0 else None
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in objective.metric_names}
+        # Both networks are built from their Input layers; nothing is left for fit to build symbolically.
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):  # type: ignore[override]
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to draw images from: the moving average when there is one."""
+        return self.average.generator if self.average is not None else self.generator
+
+    @property
+    def training_variables(self) -> list:
+        """Everything a checkpoint must hold to resume exactly, in a deterministic order."""
+        parts = [part for part in (self.average, self.augment) if part is not None]
+        extra = [variable for part in parts for variable in part.variables]
+        return [*self.variables, *extra, *self.d_optimizer.variables, *self.g_optimizer.variables]
+
+    def build_optimizers(self) -> None:
+        """Create optimizer slots now, so a checkpoint can be restored before the first step."""
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _latents(self, batch_size):
+        # Under tf.distribute every replica draws the whole global batch from the same seed state and
+        # keeps its own slice: the latents are exactly those of single-device training.
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        latents = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.noise_seed)
+        if replicas == 1:
+            return latents
+        start = tf.cast(context.replica_id_in_sync_group, tf.int32) * batch_size
+        return latents[start : start + batch_size]
+
+    def _critic(self, images):
+        return self.discriminator(self.augment(images) if self.augment else images, training=True)
+
+    def train_step(self, real_images):
+        batch_size = tf.shape(real_images)[0]
+
+        # Discriminator: fakes from the generator in training mode, as the tutorial does, and one
+        # discriminator pass over the joined batch.
+        fakes = self.generator(self._latents(batch_size), training=True)
+        images = tf.concat([tf.cast(real_images, fakes.dtype), fakes], axis=0)
+        real_gradient = None
+        with tf.GradientTape() as tape:
+            if self.objective.needs_real_gradient:
+                # Recorded by the outer tape too: the penalty's own gradient reaches D's weights.
+                with tf.GradientTape() as input_tape:
+                    input_tape.watch(images)
+                    logits = tf.cast(self._critic(images), tf.float32)
+                    real_total = tf.reduce_sum(logits[:batch_size])
+                real_gradient = input_tape.gradient(real_total, images)[:batch_size]
+            else:
+                logits = tf.cast(self._critic(images), tf.float32)
+            values = self.objective.discriminator_loss(logits[:batch_size], logits[batch_size:], real_gradient)
+            scaled = self.d_optimizer.scale_loss(values["d_loss"])
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables, strict=True))
+
+        # Generator: only its weights move; the discriminator is a fixed critic here.
+        latents = self._latents(batch_size)
+        with tf.GradientTape() as tape:
+            fake_logits = tf.cast(self._critic(self.generator(latents, training=True)), tf.float32)
+            g_loss = self.objective.generator_loss(fake_logits)
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))
+        if self.average is not None:
+            self.average.update()
+
+        values["g_loss"] = g_loss
+        # Keras losses divide by the number of replicas (gradients are summed across them); report the mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        for name in ("d_loss", "g_loss"):
+            values[name] = values[name] * replicas
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker step outputs with reduce("MEAN", axis=0), which rejects scalars.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
+
+    def call(self, latents, training=False):
+        return self.sampler(latents, training=training)
