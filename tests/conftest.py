@@ -56,7 +56,7 @@ def synthetic_mirror(tmp_path: Path) -> tuple[Path, tuple[RawFile, ...]]:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves ``directory``; paths under /404/, /hang/ and /drop/ misbehave on purpose."""
+    """Serves ``directory``; paths under /404/, /hang/, /endless/ and /drop/ misbehave on purpose."""
 
     def log_message(self, *args):  # keep test output clean
         pass
@@ -66,6 +66,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_error(404, "Not Found")
         elif self.path.startswith("/hang/"):
             time.sleep(self.server.hang_s)
+        elif self.path.startswith("/endless/"):
+            # No Content-Length: the body goes on until the client stops reading (bounded here: 64 MiB).
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(1024):
+                    self.wfile.write(b"\x1f\x8b" + bytes(65534))
+            except OSError:
+                pass
         elif self.path.startswith("/drop/"):
             self.send_response(200)
             self.send_header("Content-Length", "100000")

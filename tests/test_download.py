@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 
 import pytest
 
@@ -39,7 +41,51 @@ def test_verify_rejects_other_content(synthetic_mirror):
 )
 def test_decompress_errors_name_the_origin(blob, message):
     with pytest.raises(DataError, match=f"origin.gz: {message}"):
-        decompress(blob, "origin.gz")
+        decompress(blob, "origin.gz", limit=10_000)
+
+
+def _bomb(megabytes: int) -> bytes:
+    """A gzip stream of ``megabytes`` MiB of zeros: many 1 MiB members, about 1 KiB compressed each."""
+    return gzip.compress(bytes(1 << 20)) * megabytes
+
+
+def test_decompression_stops_at_the_expected_size():
+    bomb = _bomb(64)
+    labels = RAW_FILES[1]  # 60,008 bytes when valid
+    with pytest.raises(DataError, match=r"bomb\.gz: decompressed size exceeds 60,008 bytes"):
+        verify(bomb, labels, "bomb.gz")
+    assert decompress(gzip.compress(b"ab") + gzip.compress(b"cd"), "two members", 4) == b"abcd"
+
+
+def test_decompressing_a_2_gib_stream_holds_only_the_expected_size():
+    """Peak memory of checking a 2 GiB gzip bomb against the labels file (60 kB expected), in a fresh process."""
+    script = (
+        "import gzip, resource\n"
+        "from fashion_dcgan.data.download import RAW_FILES, verify\n"
+        "from fashion_dcgan.errors import DataError\n"
+        "bomb = gzip.compress(bytes(1 << 20)) * 2048\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    verify(bomb, RAW_FILES[1], 'bomb.gz')\n"
+        "except DataError as error:\n"
+        "    print(error)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, len(bomb))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    message, figures = done.stdout.strip().splitlines()
+    growth_mib, compressed = (int(x) for x in figures.split())
+    assert "decompressed size exceeds 60,008 bytes" in message
+    assert compressed < 4 << 20 and growth_mib < 16, (growth_mib, compressed)
+
+
+def test_files_larger_than_any_valid_copy_are_refused_unread(tmp_path, synthetic_mirror):
+    mirror, records = synthetic_mirror
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / records[1].name).write_bytes(b"\x1f\x8b" + bytes(records[1].max_compressed_size))
+    with pytest.raises(DataError, match="larger than any valid copy"):
+        ensure_file(records[1], tmp_path / "raw", [str(big)], 1.0, 1)
+    assert ensure_file(records[1], tmp_path / "raw", [str(big), str(mirror)], 1.0, 1) == str(mirror)
 
 
 def test_mirror_directory_is_used(tmp_path, synthetic_mirror):
@@ -157,3 +203,13 @@ def test_mirror_faults_name_file_and_source_and_heal_on_rerun(tmp_path, syntheti
     source.mkdir(exist_ok=True)
     (source / record.name).write_bytes(good)
     assert ensure_file(record, raw, [str(source)], timeout_s=1, retries=1) == str(source)
+
+
+def test_an_endless_http_body_is_cut_at_the_bound(http_server):
+    from fashion_dcgan.data.download import fetch_from
+
+    url, _ = http_server
+    labels = RAW_FILES[1]
+    with pytest.raises(DataError, match=r"/endless/train-labels-idx1-ubyte\.gz: body passed [\d,]+ bytes") as error:
+        fetch_from(f"{url}/endless", labels, 5.0, 3)
+    assert str(labels.max_compressed_size) in str(error.value).replace(",", "")

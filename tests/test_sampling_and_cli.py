@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,50 @@ def test_params_from_run_rebuilds_typed_sections():
         "data": {"sources": ["/a", "http://b"]},
         "model": {"latent_dim": 100},
     }
+
+
+def test_latents_do_not_depend_on_the_batch_size():
+    from fashion_dcgan.sampling import latent_batches, latents
+
+    whole = latents(5, 2500, 7)
+    for size in (1, 1000, 4096):
+        np.testing.assert_array_equal(np.concatenate(list(latent_batches(5, 2500, 7, size))), whole)
+
+
+def test_sample_streams_a_large_npy_in_batches(model_files, tmp_path, monkeypatch):
+    from fashion_dcgan import cli
+    from fashion_dcgan.modelfiles import load_generator
+    from fashion_dcgan.sampling import generate, latents
+
+    monkeypatch.setattr(cli, "BATCH", 300)
+    out = tmp_path / "many.npy"
+    main(["sample", "--model", str(model_files / "generator.keras"), "--n", "1000", "--seed", "2", "--out", str(out)])
+    streamed = np.load(out)
+    generator = load_generator(model_files / "generator.keras")
+    np.testing.assert_allclose(streamed, generate(generator, latents(2, 1000, 100)), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "grid.jpg"], r"--out .*grid\.jpg: unknown suffix '\.jpg'; use \.png \(a grid\) or \.npy"),
+        (["--n", "10001", "--out", "grid.png"], r"--n 10,001: at most 10,000 samples for a \.png file"),
+        (["--n", "1000001", "--out", "a.npy"], r"--n 1,000,001: at most 1,000,000 samples for a \.npy file"),
+    ],
+)
+def test_sample_refuses_bad_requests_up_front(model_files, tmp_path, capsys, args, message):
+    argv = ["sample", "--model", str(model_files / "generator.keras"), *args]
+    argv[-1] = str(tmp_path / argv[-1])
+    code, err = run_cli(argv, capsys)
+    assert code == 1 and re.search(message, err.strip().splitlines()[-1]) and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_sample_refuses_an_npy_that_does_not_fit_on_disk(model_files, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6))
+    out = tmp_path / "big.npy"
+    code, err = run_cli(["sample", "--model", str(model_files / "generator.keras"), "--n", "1000", "--out", str(out)],
+                        capsys)  # fmt: skip
+    assert code == 1 and "needs 3.1 MB but" in err and "has 1.0 MB free" in err and not out.exists()

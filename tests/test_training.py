@@ -172,9 +172,12 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, images):
     client = MlflowClient(uri)
     run_info = client.get_run(good.run_id)
     assert run_info.info.status == "FAILED" and "non-finite" in run_info.data.tags["failure_reason"]
-    # Rerunning on good data resumes from that checkpoint.
+    # Rerunning on good data resumes from that checkpoint; the finished run keeps the failure as history only.
     resumed, _, _ = run(tmp_path, tiny_params(epochs=2), images)
     assert resumed.resumed_from_epoch == 1 and resumed.run_id == good.run_id
+    finished = client.get_run(good.run_id)
+    assert finished.info.status == "FINISHED" and "failure_reason" not in finished.data.tags
+    assert "non-finite" in finished.data.tags["failure_history"]
 
 
 def test_tutorial_preset_reproduces_the_stored_reference_losses(tmp_path):
@@ -212,3 +215,60 @@ def test_each_objective_stays_finite_under_mixed_precision(images, objective):
     history = gan.fit(make_dataset(images, 16, 0, 0, 1), epochs=1, steps_per_epoch=4, verbose=0).history
     assert all(np.isfinite(history[name][0]) for name in gan.objective.metric_names)
     assert float(gan.d_optimizer.dynamic_scale) > 1
+
+
+def _damage(path, how: str) -> None:
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2] if how == "truncate" else b"{not json")
+
+
+@pytest.mark.parametrize(("target", "how"), [("data-00000-of-00001", "truncate"), ("json", "garble")])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, images, caplog, target, how):
+    straight, _, _ = run(tmp_path, tiny_params(epochs=3), images, "straight")
+    first, _, paths = run(tmp_path, tiny_params(epochs=2), images, "healed")
+    assert sorted(p.name for p in paths.checkpoints.glob("*.json")) == ["epoch-0001.json", "epoch-0002.json",
+                                                                         "state.json"]  # fmt: skip
+    _damage(paths.checkpoints / f"epoch-0002.{target}", how)
+    with caplog.at_level("INFO", logger="fashion_dcgan"):
+        healed, _, _ = run(tmp_path, tiny_params(epochs=3), images, "healed")
+    assert "epoch-0002" in caplog.text and "falling back to an older one" in caplog.text
+    assert healed.resumed_from_epoch == 1 and healed.run_id == first.run_id
+    assert [row["d_loss"] for row in healed.epochs] == [row["d_loss"] for row in straight.epochs]
+
+
+def test_no_restorable_checkpoint_starts_fresh_and_says_so(tmp_path, images, caplog):
+    fresh_run, _, _ = run(tmp_path, tiny_params(epochs=2), images, "fresh")
+    _, _, paths = run(tmp_path, tiny_params(epochs=2), images, "damaged")
+    for name in ("epoch-0001.data-00000-of-00001", "epoch-0002.data-00000-of-00001"):
+        _damage(paths.checkpoints / name, "truncate")
+    with caplog.at_level("INFO", logger="fashion_dcgan"):
+        again, _, _ = run(tmp_path, tiny_params(epochs=2), images, "damaged")
+    assert "no checkpoint of this configuration could be restored; starting fresh" in caplog.text
+    assert again.resumed_from_epoch == 0
+    # Partly loaded weights were reset: the fresh run is the same as one that never saw the damage.
+    assert [row["d_loss"] for row in again.epochs] == [row["d_loss"] for row in fresh_run.epochs]
+
+
+def test_a_run_whose_checkpoint_is_discarded_is_ended_as_superseded(tmp_path, images):
+    first, uri, _ = run(tmp_path, tiny_params(epochs=2), images)
+    client = MlflowClient(uri)
+    client.update_run(first.run_id, status="RUNNING")  # as a SIGKILL leaves it
+    second, _, _ = run(tmp_path, tiny_params(epochs=2, seed=7), images)
+    old = client.get_run(first.run_id)
+    assert old.info.status == "KILLED" and old.data.tags["superseded_by"] == second.run_id
+    assert client.get_run(second.run_id).info.status == "FINISHED"
+
+
+def test_a_tracking_failure_deletes_nothing(tmp_path, images):
+    from fashion_dcgan.errors import TrackingError
+
+    _, _, paths = run(tmp_path, tiny_params(epochs=1), images)
+    before = sorted(p.name for p in paths.checkpoints.iterdir())
+
+    def unreachable(run_id):
+        raise TrackingError("tracking store is down")
+
+    with pytest.raises(TrackingError):  # a changed configuration would start fresh and clear the checkpoint
+        train(tiny_params(epochs=1, seed=9), images, paths, unreachable, verbose=0)
+    assert sorted(p.name for p in paths.checkpoints.iterdir()) == before
+    assert (paths.epoch_grids / "epoch_0001.png").is_file()

@@ -1,25 +1,30 @@
-"""Per-epoch training checkpoints that survive a kill at any moment.
+"""Per-epoch training checkpoints that survive a kill at any moment, and heal when one is damaged.
 
-TensorFlow writes each checkpoint's shards under temporary names and renames
-them into place; ``state.json``, which names the checkpoint to resume from,
-is replaced atomically only after that. A kill mid-save therefore leaves the
-previous state and its checkpoint (always kept) intact.
+Each checkpoint ``epoch-NNNN`` is TensorFlow's shards (written under temporary names and renamed
+into place) plus ``epoch-NNNN.json``, the training state, written atomically after them: a
+checkpoint without its state file is incomplete and never used. The newest ``keep`` complete
+checkpoints are kept, so when the newest cannot be restored (a truncated shard, an unreadable
+state file), training falls back to the one before it. ``state.json`` mirrors the newest state
+for people and tools; restoring does not depend on it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from fashion_dcgan.files import write_json
 
 log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
+_NAME = re.compile(r"^(epoch-\d{4})\.")
 
 
 class TrainingCheckpoint:
@@ -29,30 +34,61 @@ class TrainingCheckpoint:
     every save (variables synchronised on read are all-reduced), so it writes to a scratch directory.
     """
 
-    def __init__(self, directory: str | Path, variables: list[Any], write_directory: str | Path | None = None):
+    def __init__(
+        self, directory: str | Path, variables: list[Any], write_directory: str | Path | None = None, keep: int = 2
+    ):
         self.directory = Path(directory)
         self.write_directory = Path(write_directory) if write_directory else self.directory
-        # Every variable of both models, both optimizers (slots, loss scale)
-        # and the RNG states, in their deterministic creation order.
-        self._checkpoint = tf.train.Checkpoint(variables=list(variables))
+        self.keep = keep
+        self._variables = list(variables)
+        # Every variable of both models, both optimizers (slots, loss scale), the generator's moving
+        # average and the RNG states, in their deterministic creation order.
+        self._checkpoint = tf.train.Checkpoint(variables=self._variables)
 
-    def load_state(self, params_hash: str) -> dict[str, Any] | None:
-        """The saved state when it belongs to the same training configuration, else None."""
-        path = self.directory / STATE_FILE
-        if not path.exists():
-            return None
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            log.warning("ignoring unreadable %s (%s); starting fresh", path, error)
-            return None
-        if state.get("params_hash") != params_hash:
+    def states(self) -> list[dict[str, Any]]:
+        """The state of every complete checkpoint, newest first; unreadable state files are skipped."""
+        states = []
+        for path in sorted(self.directory.glob("epoch-*.json"), reverse=True):
+            try:
+                state = json.loads(path.read_text())
+                state["checkpoint"] = path.stem
+                states.append(state)
+            except (OSError, ValueError) as error:
+                log.warning("checkpoint %s: unreadable state file (%s); falling back to an older one", path.stem, error)
+        return states
+
+    def restore_newest(self, params_hash: str, max_epoch: int) -> tuple[dict[str, Any] | None, set[str]]:
+        """Load the newest checkpoint of this configuration that restores; return its state (None: start
+        fresh) and the MLflow runs of checkpoints from another configuration, which it supersedes."""
+        states = self.states()
+        other = {s["mlflow_run_id"] for s in states if s.get("params_hash") != params_hash and s.get("mlflow_run_id")}
+        mine = [s for s in states if s.get("params_hash") == params_hash]
+        if states and not mine:
             log.info("training configuration changed since the checkpoint; starting fresh")
-            return None
-        return state
+        initial = [np.array(variable) for variable in self._variables]
+        for state in mine:
+            if state["epoch"] > max_epoch:
+                log.info("checkpoint is at epoch %d, past train.epochs=%d; starting fresh", state["epoch"], max_epoch)
+                other.add(state.get("mlflow_run_id"))
+                break
+            try:
+                self.restore(state["checkpoint"])
+            except Exception as error:  # TensorFlow raises many types for a damaged checkpoint
+                reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+                log.warning(
+                    "checkpoint %s cannot be restored (%s); falling back to an older one", state["checkpoint"], reason
+                )
+                continue
+            return state, other - {state.get("mlflow_run_id"), None}
+        if mine:
+            log.warning("no checkpoint of this configuration could be restored; starting fresh")
+        # A failed restore may have loaded part of a checkpoint: put the fresh initial values back.
+        for variable, value in zip(self._variables, initial, strict=True):
+            variable.assign(value)
+        return None, other - {None}
 
     def restore(self, name: str) -> None:
-        """Load the variables of checkpoint ``name`` (as recorded in the state's ``checkpoint``)."""
+        """Load the variables of checkpoint ``name`` (``epoch-NNNN``)."""
         self._checkpoint.read(str(self.directory / name)).assert_existing_objects_matched()
 
     def clear(self) -> None:
@@ -63,15 +99,12 @@ class TrainingCheckpoint:
     def save(self, state: dict[str, Any]) -> None:
         directory = self.write_directory
         name = f"epoch-{state['epoch']:04d}"
-        previous = self._current_name()
         self._checkpoint.write(str(directory / name))
+        write_json(directory / f"{name}.json", state)
         write_json(directory / STATE_FILE, {**state, "checkpoint": name})
-        for stale in directory.glob("epoch-*"):
-            if not stale.name.startswith((name + ".", f"{previous}.")):
-                stale.unlink()
-
-    def _current_name(self) -> str | None:
-        try:
-            return json.loads((self.write_directory / STATE_FILE).read_text()).get("checkpoint")
-        except (OSError, ValueError):
-            return None
+        complete = sorted({path.stem for path in directory.glob("epoch-*.json")}, reverse=True)
+        kept = set(complete[: self.keep])
+        for path in directory.glob("epoch-*"):
+            match = _NAME.match(path.name)
+            if match and match.group(1) not in kept:
+                path.unlink()

@@ -17,23 +17,67 @@ def _positive(text: str) -> int:
     return value
 
 
+# An .npy of this many images is 3.1 GB; a PNG grid of this many is about 9,000 pixels a side.
+MAX_SAMPLES = {".npy": 1_000_000, ".png": 10_000}
+BATCH = 1000
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
+    import shutil
+
+    from fashion_dcgan.dataset import IMAGE_SHAPE
+
+    out = Path(args.out)
+    if out.suffix not in MAX_SAMPLES:
+        raise ParamsError(f"--out {out}: unknown suffix {out.suffix!r}; use .png (a grid) or .npy (an array)")
+    if args.n > MAX_SAMPLES[out.suffix]:
+        raise ParamsError(f"--n {args.n:,}: at most {MAX_SAMPLES[out.suffix]:,} samples for a {out.suffix} file")
+    needed = args.n * math.prod(IMAGE_SHAPE) * 4
+    free = shutil.disk_usage(out.parent if str(out.parent) else ".").free if out.parent.exists() else None
+    if out.suffix == ".npy" and free is not None and needed > free:
+        raise ParamsError(
+            f"--n {args.n:,}: {out} needs {needed / 1e6:,.1f} MB but {out.parent} has {free / 1e6:,.1f} MB free"
+        )
+
+    from fashion_dcgan.modelfiles import latent_dim, load_generator
+
+    generator = load_generator(args.model)
+    batches = _generated_batches(generator, args.seed, args.n, latent_dim(generator))
+    if out.suffix == ".npy":
+        _write_npy(out, batches, (args.n, *IMAGE_SHAPE))
+    else:
+        import numpy as np
+
+        from fashion_dcgan.imaging import make_grid, save_png, to_uint8
+
+        images = np.concatenate([to_uint8(batch) for batch in batches])
+        save_png(out, make_grid(images, cols=args.cols or math.ceil(math.sqrt(args.n))))
+    print(f"wrote {args.n} samples to {out}")
+
+
+def _generated_batches(generator, seed: int, count: int, dim: int):
+    from tqdm import tqdm
+
+    from fashion_dcgan.sampling import generate, latent_batches
+
+    with tqdm(total=count, unit="image", disable=None, leave=False) as bar:
+        for latents in latent_batches(seed, count, dim, BATCH):
+            images = generate(generator, latents, BATCH)
+            bar.update(len(images))
+            yield images
+
+
+def _write_npy(path: Path, batches, shape: tuple[int, ...]) -> None:
+    """Stream float32 batches into an .npy file: memory holds one batch, the file appears only when complete."""
     import numpy as np
 
     from fashion_dcgan.files import atomic_path
-    from fashion_dcgan.imaging import make_grid, save_png, to_uint8
-    from fashion_dcgan.modelfiles import latent_dim, load_generator
-    from fashion_dcgan.sampling import generate, latents
 
-    generator = load_generator(args.model)
-    images = generate(generator, latents(args.seed, args.n, latent_dim(generator)))
-    out = Path(args.out)
-    if out.suffix == ".npy":
-        with atomic_path(out) as tmp:
-            np.save(tmp, images)
-    else:
-        save_png(out, make_grid(to_uint8(images), cols=args.cols or math.ceil(math.sqrt(args.n))))
-    print(f"wrote {args.n} samples to {out}")
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False, "shape": shape}
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.lib.format.write_array_header_2_0(handle, header)
+        for batch in batches:
+            handle.write(np.ascontiguousarray(batch, "<f4").tobytes())
 
 
 def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -10,9 +11,19 @@ from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.imaging import make_grid, to_uint8
 
 
+def latent_batches(seed: int, count: int, latent_dim: int, batch_size: int) -> Iterator[np.ndarray]:
+    """The one latent-noise recipe, in batches: standard normal float32 rows drawn from ``seed``.
+
+    The rows are the same whatever the batch size (the generator's stream is consumed in order).
+    """
+    rng = np.random.default_rng(seed)
+    for start in range(0, count, batch_size):
+        yield rng.standard_normal((min(batch_size, count - start), latent_dim)).astype(np.float32)
+
+
 def latents(seed: int, count: int, latent_dim: int) -> np.ndarray:
-    """The one latent-noise recipe: (count, latent_dim) standard normal float32, fixed by ``seed``."""
-    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+    """(count, latent_dim) latent vectors fixed by ``seed``."""
+    return next(latent_batches(seed, count, latent_dim, max(count, 1)), np.zeros((0, latent_dim), np.float32))
 
 
 def fixed_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:

@@ -187,6 +187,20 @@ class RunLogger:
     def end(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
 
+    def supersede(self, run_id: str) -> None:
+        """Record that this run replaces ``run_id`` (whose checkpoint is discarded); end it if still RUNNING."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            return  # not in this store
+        self.client.set_tag(run_id, "superseded_by", self.run_id)
+        if run.info.status == "RUNNING":
+            self.client.set_tag(run_id, "failure_reason", f"superseded by run {self.run_id}: the configuration changed")
+            self.client.set_terminated(run_id, status="KILLED")
+            log.info("ended MLflow run %s (KILLED): superseded by %s", run_id, self.run_id)
+
     @contextlib.contextmanager
     def recording(self) -> Iterator[RunLogger]:
         """End the run with the status its outcome deserves, the reason in the ``failure_reason`` tag.
@@ -205,7 +219,16 @@ class RunLogger:
             self.set_tags({"failure_reason": reason[:5000]})
             self.end("FAILED")
             raise
+        self._retire_failure_reason()
         self.end("FINISHED")
+
+    def _retire_failure_reason(self) -> None:
+        """A resumed run that finishes keeps earlier failures in ``failure_history``, not as its reason."""
+        tags = self.tags()
+        if "failure_reason" in tags:
+            history = [tags["failure_history"]] if "failure_history" in tags else []
+            self.set_tags({"failure_history": " | ".join([*history, tags["failure_reason"]])[-5000:]})
+            self.client.delete_tag(self.run_id, "failure_reason")
 
 
 class NullRunLogger:
@@ -217,6 +240,9 @@ class NullRunLogger:
     @contextlib.contextmanager
     def recording(self) -> Iterator[NullRunLogger]:
         yield self
+
+    def supersede(self, run_id: str) -> None:
+        pass
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None

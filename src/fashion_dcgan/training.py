@@ -109,9 +109,11 @@ def train(
     with strategy.scope():
         gan = build_gan(params, resolve_precision(cfg.precision), steps_per_call)
     checkpoint, paths, tracker_factory = _chief_or_worker(strategy, gan, paths, tracker_factory)
-    saved = _saved_state(checkpoint, params.training_hash(), cfg.epochs)
-    tracker = tracker_factory(saved.mlflow_run_id if saved else None)  # before anything is deleted
-    state = _restore_or_start(checkpoint, saved, params.training_hash(), paths.epoch_grids)
+    saved, superseded = checkpoint.restore_newest(params.training_hash(), cfg.epochs)  # deletes nothing
+    tracker = tracker_factory(saved["mlflow_run_id"] if saved else None)
+    for run_id in superseded:
+        tracker.supersede(run_id)
+    state = _resume_or_start(checkpoint, saved, params.training_hash(), paths.epoch_grids)
     state.mlflow_run_id, resumed_from = tracker.run_id, state.epoch
     if not tracker.resumed:
         tracker.log_params(params.flat() | _resolved(params, gan, strategy, steps_per_epoch, steps_per_call))
@@ -199,27 +201,17 @@ def _chief_or_worker(strategy, gan: DCGAN, paths: TrainingPaths, tracker_factory
     return checkpoint, scratch, lambda run_id: NullRunLogger()
 
 
-def _saved_state(checkpoint: TrainingCheckpoint, params_hash: str, epochs: int) -> cb.TrainingState | None:
-    """The checkpoint's state when training can continue from it (read only)."""
-    record = checkpoint.load_state(params_hash)
-    if record is not None and record["epoch"] > epochs:
-        log.info("checkpoint is at epoch %d, past train.epochs=%d; starting fresh", record["epoch"], epochs)
-        return None
-    return cb.TrainingState.from_record(record) if record else None
-
-
-def _restore_or_start(
-    checkpoint: TrainingCheckpoint, saved: cb.TrainingState | None, params_hash: str, grids: Path
+def _resume_or_start(
+    checkpoint: TrainingCheckpoint, saved: dict[str, Any] | None, params_hash: str, grids: Path
 ) -> cb.TrainingState:
-    """Restore the saved state's variables, or clear stale outputs and start fresh."""
+    """The restored state with later epochs' grids dropped, or a fresh one with stale outputs cleared."""
     if saved is None:
         checkpoint.clear()
         _drop_grids_after(grids, 0)
         return cb.TrainingState(params_hash)
-    checkpoint.restore(saved.checkpoint)
-    _drop_grids_after(grids, saved.epoch)
-    log.info("resuming from the checkpoint after epoch %d", saved.epoch)
-    return saved
+    _drop_grids_after(grids, saved["epoch"])
+    log.info("resuming from the checkpoint after epoch %d", saved["epoch"])
+    return cb.TrainingState.from_record(saved)
 
 
 def _drop_grids_after(directory: Path, epoch: int) -> None:

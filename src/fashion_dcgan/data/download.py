@@ -6,7 +6,6 @@ Mirrors re-compress the files, so a file is identified by the SHA-256 of its
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import logging
@@ -29,7 +28,12 @@ log = logging.getLogger(__name__)
 class RawFile:
     name: str
     sha256: str
-    size: int
+    size: int  # decompressed bytes
+
+    @property
+    def max_compressed_size(self) -> int:
+        """A generous bound on any valid gzip copy: deflate adds at most ~0.03% plus headers to stored data."""
+        return self.size + self.size // 100 + (1 << 16)
 
 
 RAW_FILES = (
@@ -43,18 +47,36 @@ RAW_FILES = (
 _CHUNK = 1 << 16
 
 
-def decompress(blob: bytes, origin: str) -> bytes:
+def decompress(blob: bytes, origin: str, limit: int) -> bytes:
+    """The gzip stream's content (all members), stopping as soon as it passes ``limit`` bytes.
+
+    A stream that inflates to far more (a corrupt or hostile file) never holds more than
+    ``limit`` bytes plus one chunk in memory.
+    """
     if not blob:
         raise DataError(f"{origin}: file is empty")
+    out = bytearray()
+    data = blob
     try:
-        return gzip.decompress(blob)
-    except (OSError, EOFError, zlib.error) as error:
+        while data:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            pending = data
+            while pending and not inflater.eof:
+                out += inflater.decompress(pending, min(_CHUNK, limit + 1 - len(out)))
+                if len(out) > limit:
+                    raise DataError(f"{origin}: decompressed size exceeds {limit:,} bytes, the expected size")
+                pending = inflater.unconsumed_tail
+            if not inflater.eof:
+                raise DataError(f"{origin}: not a valid gzip file (the stream is truncated)")
+            data = inflater.unused_data.lstrip(b"\x00")  # gzip allows zero padding between members
+    except zlib.error as error:
         raise DataError(f"{origin}: not a valid gzip file ({error})") from None
+    return bytes(out)
 
 
 def verify(blob: bytes, expected: RawFile, origin: str) -> bytes:
     """Return the decompressed bytes of ``blob`` or raise naming ``origin``."""
-    raw = decompress(blob, origin)
+    raw = decompress(blob, origin, expected.size)
     if len(raw) != expected.size:
         raise DataError(f"{origin}: decompressed size {len(raw):,} bytes, expected {expected.size:,}")
     digest = hashlib.sha256(raw).hexdigest()
@@ -67,14 +89,23 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-def _http_get(url: str, timeout_s: float) -> bytes:
+class TooLarge(DataError):
+    """A body or file larger than any valid copy: not worth retrying."""
+
+
+def _http_get(url: str, timeout_s: float, limit: int) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout_s) as response:
         total = response.length
-        chunks = []
+        if total is not None and total > limit:
+            raise TooLarge(f"{url}: body of {total:,} bytes is larger than any valid copy ({limit:,})")
+        chunks, size = [], 0
         with tqdm(
             total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=None, leave=False
         ) as bar:
             while chunk := response.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"{url}: body passed {limit:,} bytes, larger than any valid copy; stopped reading")
                 chunks.append(chunk)
                 bar.update(len(chunk))
         body = b"".join(chunks)
@@ -83,12 +114,12 @@ def _http_get(url: str, timeout_s: float) -> bytes:
         return body
 
 
-def fetch_http(url: str, timeout_s: float, retries: int) -> bytes:
-    """GET ``url`` with a per-read timeout; retry transient failures with backoff."""
+def fetch_http(url: str, timeout_s: float, retries: int, limit: int) -> bytes:
+    """GET ``url`` with a per-read timeout and at most ``limit`` bytes; retry transient failures with backoff."""
     last = ""
     for attempt in range(1, retries + 1):
         try:
-            return _http_get(url, timeout_s)
+            return _http_get(url, timeout_s, limit)
         except urllib.error.HTTPError as error:
             last = f"HTTP {error.code} {error.reason}"
             if error.code < 500:
@@ -105,18 +136,26 @@ def fetch_from(source: str, item: RawFile, timeout_s: float, retries: int) -> by
     """Read ``item`` from one source (directory or base URL) and verify it."""
     if is_url(source):
         location = f"{source.rstrip('/')}/{item.name}"
-        blob = fetch_http(location, timeout_s, retries)
+        blob = fetch_http(location, timeout_s, retries, item.max_compressed_size)
     else:
         directory = Path(source)
         if not directory.is_dir():
             raise DataError(f"{directory}: mirror directory does not exist")
         location = str(directory / item.name)
-        try:
-            blob = (directory / item.name).read_bytes()
-        except OSError as error:
-            raise DataError(f"{location}: cannot read ({error.strerror})") from None
+        blob = read_bounded(directory / item.name, item)
     verify(blob, item, location)
     return blob
+
+
+def read_bounded(path: Path, item: RawFile) -> bytes:
+    """The file's bytes, refused up front when it is larger than any valid copy of ``item``."""
+    try:
+        size = path.stat().st_size
+        if size > item.max_compressed_size:
+            raise DataError(f"{path}: {size:,} bytes is larger than any valid copy ({item.max_compressed_size:,})")
+        return path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror})") from None
 
 
 def ensure_file(item: RawFile, dest_dir: Path, sources: list[str], timeout_s: float, retries: int) -> str:
@@ -124,7 +163,7 @@ def ensure_file(item: RawFile, dest_dir: Path, sources: list[str], timeout_s: fl
     dest = dest_dir / item.name
     if dest.exists():
         try:
-            verify(dest.read_bytes(), item, str(dest))
+            verify(read_bounded(dest, item), item, str(dest))
         except DataError as error:
             raise DataError(f"{error}. The local copy is corrupt: delete it and rerun to fetch it again") from None
         return "already present"

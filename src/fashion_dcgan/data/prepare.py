@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_dcgan.data.download import RAW_FILES, RawFile, verify
+from fashion_dcgan.data.download import RAW_FILES, RawFile, read_bounded, verify
 from fashion_dcgan.data.idx import decode_images, decode_labels
 from fashion_dcgan.dataset import NUM_CLASSES
 from fashion_dcgan.errors import DataError
@@ -22,11 +22,9 @@ class Split:
 
 
 def _read_verified(path: Path, item: RawFile) -> bytes:
-    try:
-        blob = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror}); run the download stage first") from None
-    return verify(blob, item, str(path))
+    if not path.exists():
+        raise DataError(f"{path}: file not found; run the download stage first")
+    return verify(read_bounded(path, item), item, str(path))
 
 
 def load_split(raw_dir: str | Path, split: str, files: tuple[RawFile, ...] = RAW_FILES) -> Split:
