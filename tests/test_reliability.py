@@ -5,9 +5,11 @@ in subprocesses on a tiny synthetic project."""
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -213,3 +215,122 @@ def test_a_warning_during_fit_starts_on_its_own_line(project):
     warnings = [line.rstrip("\r").split("\r")[-1] for line in screen.split("\n") if "possible mode collapse" in line]
     assert warnings, screen[-2000:]
     assert all(line.startswith("WARNING") for line in warnings), warnings
+
+
+can_mount = pytest.mark.skipif(
+    not shutil.which("unshare") or not _can_mount_read_only(), reason="needs unshare and mount"
+)
+
+
+@can_mount
+def test_a_full_disk_fails_each_write_in_one_line_and_keeps_the_previous_file(tmp_path):
+    """Checkpoint, model and report writes on a 64 KiB file system (tmpfs), in a fresh mount namespace."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = f"""
+import sys
+import numpy as np, tensorflow as tf
+from fashion_dcgan.checkpoint import TrainingCheckpoint
+from fashion_dcgan.errors import OutputError
+from fashion_dcgan.files import write_text
+from fashion_dcgan.modelfiles import save_model
+from fashion_dcgan.models import build_generator
+disk = {str(disk)!r}
+write_text(disk + "/index.html", "previous report")
+attempts = [
+    ("report", lambda: write_text(disk + "/index.html", "x" * 200_000)),
+    ("model", lambda: save_model(build_generator("tutorial", 100, 128), disk + "/generator.keras")),
+    ("checkpoint", lambda: TrainingCheckpoint(disk + "/ckpt", [tf.Variable(np.zeros(100_000))]).save({{"epoch": 1}})),
+]
+for name, attempt in attempts:
+    try:
+        attempt()
+        print(name, "WROTE")
+    except OutputError as error:
+        print(name, "|", error)
+import os
+print("left", sorted(os.listdir(disk)), sorted(os.listdir(disk + "/ckpt")))
+print("kept", open(disk + "/index.html").read())
+"""
+    command = f"mount -t tmpfs -o size=64k tmpfs {disk} && exec {sys.executable} -c {shlex.quote(script)}"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", command], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(line.split(" | ", 1) for line in done.stdout.splitlines() if " | " in line)
+    assert set(lines) == {"report", "model", "checkpoint"}, done.stdout
+    for name, target in (("report", "index.html"), ("model", "generator.keras"), ("checkpoint", "epoch-0001")):
+        assert target in lines[name] and "No space left on device" in lines[name], lines[name]
+        assert "free some disk space and rerun" in lines[name]
+    # Nothing half-written is left beside the previous report, which is intact.
+    assert "left ['ckpt', 'index.html'] []" in done.stdout and "kept previous report" in done.stdout
+
+
+def test_a_corrupt_tracking_database_fails_in_one_line(project):
+    (project / "mlflow.db").write_bytes(b"this is not an SQLite database" * 100)
+    done = run_train(project)
+    assert done.returncode == 1
+    line = one_line_error(done.stderr)
+    assert "mlflow.db" in line and "move" in line and "aside" in line
+    assert not (project / "models" / "checkpoints").exists() or not any((project / "models/checkpoints").iterdir())
+
+
+@pytest.fixture
+def stuck_server():
+    """Answers /health at once and every API call never (well, after 90 s): a server that hangs."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _serve(self):
+            if self.path.rstrip("/").endswith("/health"):
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"OK")
+            else:
+                time.sleep(90)
+
+        do_GET = do_POST = _serve
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_stuck_tracking_server_fails_within_a_minute(project, stuck_server):
+    started = time.monotonic()
+    done = run_train(project, env=stage_env(project, MLFLOW_TRACKING_URI=stuck_server))
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    line = one_line_error(done.stderr)
+    assert stuck_server in line and "check the server" in line
+    assert elapsed < 75, elapsed  # 3 tries of 10 s plus backoff, and the process start
+
+
+def test_debug_shows_the_full_traceback(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"epochs": 0}}))
+    quiet = run_train(tmp_path)
+    loud = run_train(tmp_path, "--debug")
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    assert loud.returncode == 1 and "Traceback" in loud.stderr and "ParamsError" in loud.stderr
+
+
+@can_mount
+def test_the_train_stage_on_a_full_disk_fails_in_one_line_and_marks_the_run_failed(project):
+    (project / "models").mkdir()
+    script = f"mount -t tmpfs -o size=64k tmpfs {project / 'models'} && exec {shlex.join(train_cmd())}"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=project, env=stage_env(project),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 1
+    line = one_line_error(done.stderr)
+    assert "models/" in line and "No space left on device" in line and "free some disk space" in line
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("fashion-dcgan").experiment_id])
+    assert run.info.status == "FAILED" and "No space left on device" in run.data.tags["failure_reason"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from fashion_dcgan.files import write_json
+from fashion_dcgan.files import write_error, write_json
 
 log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
@@ -99,7 +99,12 @@ class TrainingCheckpoint:
     def save(self, state: dict[str, Any]) -> None:
         directory = self.write_directory
         name = f"epoch-{state['epoch']:04d}"
-        self._checkpoint.write(str(directory / name))
+        try:
+            self._checkpoint.write(str(directory / name))
+        except (tf.errors.OpError, OSError) as error:
+            for partial in directory.glob(f"{name}[._]*"):  # shards, and TensorFlow's *_temp folder
+                shutil.rmtree(partial) if partial.is_dir() else partial.unlink(missing_ok=True)
+            raise write_error(directory / name, error) from None
         write_json(directory / f"{name}.json", state)
         write_json(directory / STATE_FILE, {**state, "checkpoint": name})
         complete = sorted({path.stem for path in directory.glob("epoch-*.json")}, reverse=True)

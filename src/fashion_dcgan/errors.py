@@ -41,6 +41,14 @@ class TrainingDiverged(PipelineError):
 F = TypeVar("F", bound=Callable[..., object])
 
 
+DEBUG_VARIABLE = "FASHION_DCGAN_DEBUG"
+
+
+def debugging() -> bool:
+    """``FASHION_DCGAN_DEBUG=1`` (or ``--debug``): show full tracebacks instead of one-line errors."""
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
 def entry_point(func: F) -> F:
     """Run ``func`` as a command: set up logging, turn PipelineError into a one-line message and exit 1."""
 
@@ -48,11 +56,15 @@ def entry_point(func: F) -> F:
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise for a user.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if "--debug" in sys.argv[1:]:
+            os.environ[DEBUG_VARIABLE] = "1"
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("fashion_dcgan").setLevel(logging.INFO)
         try:
             return func(*args, **kwargs)
         except PipelineError as error:
+            if debugging():
+                raise
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(1) from None
         except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -38,6 +39,25 @@ def _ensure_dir(path: Path) -> None:
         raise OutputError(f"{path}: output directory is not writable (read-only file system or permissions)")
 
 
+def write_error(target: str | Path, error: BaseException) -> OutputError:
+    """One line for a failed write: the path, the reason, and what to do; the previous file is untouched."""
+    if isinstance(error, OutputError):
+        return error
+    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:200] or type(error).__name__
+    hints = {
+        errno.ENOSPC: "free some disk space and rerun",
+        errno.EDQUOT: "free some disk space and rerun",
+        errno.EACCES: "fix the permissions of the folder and rerun",
+        errno.EPERM: "fix the permissions of the folder and rerun",
+        errno.EROFS: "the file system is read-only: write somewhere else",
+    }
+    code = getattr(error, "errno", None)
+    if code is None and os.strerror(errno.ENOSPC) in str(error):  # TensorFlow's errors carry only the text
+        code, reason = errno.ENOSPC, os.strerror(errno.ENOSPC)
+    hint = hints.get(code, "check the disk and rerun")
+    return OutputError(f"{target}: cannot write ({reason}); {hint}; the previous version, if any, is kept")
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
@@ -54,6 +74,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)
+    except OSError as error:
+        raise write_error(target, error) from None
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -69,6 +91,8 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
+    except OSError as error:
+        raise write_error(target, error) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import subprocess
@@ -24,6 +25,15 @@ from fashion_dcgan.errors import PipelineError, TrackingError
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "fashion-dcgan"
+# Every call to a remote tracking server is bounded: at most 3 tries of 10 s each with 1 s and 2 s
+# between them (MLflow's own defaults are a 120 s timeout and 7 tries with backoff 2, a quarter of an
+# hour against a stuck server). Set any of these in the environment to override.
+HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+}
 EPOCHS_TAG = "train.epochs_completed"  # params are immutable; a resumed, extended run records its length here
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
@@ -89,6 +99,39 @@ def git_commit(root: str | Path = ".") -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
+def bound_http_calls() -> None:
+    """Apply :data:`HTTP_LIMITS` to MLflow's HTTP client, unless the environment already sets them."""
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def _store_errors(uri: str) -> Iterator[None]:
+    """Turn the tracking store's failures (MLflow, SQLAlchemy, HTTP) into one TrackingError line."""
+    try:
+        yield
+    except TrackingError:
+        raise
+    except Exception as error:
+        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        if uri.startswith("sqlite:///"):
+            hint = f"if the file is damaged, move {uri.removeprefix('sqlite:///')} aside (a new one is created)"
+        else:
+            hint = "check the server, or unset MLFLOW_TRACKING_URI to use the local sqlite:///mlflow.db"
+        raise TrackingError(f"MLflow tracking store {uri}: {type(error).__name__}: {first}; {hint}") from None
+
+
+def _bounded(method):
+    """A RunLogger method whose tracking-store failures reach the user as one TrackingError line."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _store_errors(self.uri):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class RunLogger:
     """One MLflow run, created or resumed, logged to in batches."""
 
@@ -96,11 +139,12 @@ class RunLogger:
         import mlflow
         from mlflow import MlflowClient
 
+        bound_http_calls()
         check_reachable(uri)
         self.uri = uri
         self._mlflow = mlflow
         self.resumed = False
-        with _store_lock(uri):
+        with _store_lock(uri), _store_errors(uri):
             self.client = MlflowClient(tracking_uri=uri)
             self.client.search_experiments(max_results=1)  # creates the schema of a new store
             if run_id is not None and self._exists(run_id):
@@ -135,13 +179,16 @@ class RunLogger:
                 time.sleep(0.2 * (attempt + 1))
         raise TrackingError(f"cannot create MLflow experiment {EXPERIMENT!r} in {self.uri}")
 
+    @_bounded
     def run_url(self, ui: str = "http://127.0.0.1:5000") -> str:
         experiment_id = self.client.get_run(self.run_id).info.experiment_id
         return f"{ui}/#/experiments/{experiment_id}/runs/{self.run_id}"
 
+    @_bounded
     def tags(self) -> dict[str, str]:
         return dict(self.client.get_run(self.run_id).data.tags)
 
+    @_bounded
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
@@ -149,11 +196,13 @@ class RunLogger:
         for i in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[i : i + 100])
 
+    @_bounded
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
+    @_bounded
     def log_metrics(self, rows: Iterable[tuple[str, float, int]]) -> None:
         """Log (key, value, step) rows in as few writes as possible."""
         from mlflow.entities import Metric
@@ -163,9 +212,11 @@ class RunLogger:
         for i in range(0, len(metrics), _BATCH):
             self.client.log_batch(self.run_id, metrics=metrics[i : i + _BATCH])
 
+    @_bounded
     def log_image(self, key: str, image: np.ndarray, step: int) -> None:
         self.client.log_image(self.run_id, image, key=key, step=step)
 
+    @_bounded
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         path = Path(path)
         if path.is_dir():
@@ -173,6 +224,7 @@ class RunLogger:
         else:
             self.client.log_artifact(self.run_id, str(path), artifact_path)
 
+    @_bounded
     def log_keras_model(self, model: Any, name: str, example: np.ndarray) -> None:
         import keras
         import tensorflow as tf
@@ -184,9 +236,11 @@ class RunLogger:
         with self._mlflow.start_run(run_id=self.run_id):
             self._mlflow.keras.log_model(model, name=name, signature=signature, pip_requirements=requirements)
 
+    @_bounded
     def end(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
 
+    @_bounded
     def supersede(self, run_id: str) -> None:
         """Record that this run replaces ``run_id`` (whose checkpoint is discarded); end it if still RUNNING."""
         from mlflow.exceptions import MlflowException
@@ -213,6 +267,10 @@ class RunLogger:
         except KeyboardInterrupt as error:
             self.set_tags({"failure_reason": f"interrupted: {error or 'KeyboardInterrupt'}"})
             self.end("KILLED")
+            raise
+        except TrackingError:
+            # The store itself is failing: each further call would wait out its time limit again. The run
+            # is marked when the next training resumes or supersedes it.
             raise
         except BaseException as error:
             reason = str(error) if isinstance(error, PipelineError) else f"{type(error).__name__}: {error}"

@@ -13,6 +13,7 @@ def parse_args(description: str | None, argv: list[str] | None, *paths: str) -> 
     """``--params`` plus one required ``--name`` option per stage input or output path."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+    parser.add_argument("--debug", action="store_true", help="full tracebacks instead of one-line errors")
     for name in paths:
         parser.add_argument(f"--{name.replace('_', '-')}", required=True, metavar="PATH")
     return parser.parse_args(argv)
