@@ -148,7 +148,12 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def table(path: str) -> str:
-    """Mean ± half the range over seeds for each recipe's final epoch, as Markdown."""
+    """Mean ± half the range over seeds for each recipe's final epoch, as Markdown.
+
+    With per-epoch scores (``--eval-every-epoch``), also the FID after each epoch and the
+    time-to-quality: the training wall time at which each recipe first reaches the tutorial
+    recipe's final FID, as a fraction of the tutorial's whole training time.
+    """
     import pandas as pd
 
     frame = pd.read_csv(path)
@@ -160,6 +165,28 @@ def table(path: str) -> str:
     for recipe in mean.index:
         cells = [f"{mean.loc[recipe, c]:.3g} ± {spread.loc[recipe, c]:.2g}" for c in columns]
         lines.append(f"| {recipe} | {seeds[recipe]} | " + " | ".join(cells) + " |")
+    if frame["epoch"].nunique() > 1:
+        curves = frame.groupby(["recipe", "epoch"], sort=False)[["fid", "wall_s"]].mean().reset_index()
+        lines += ["", "FID after each epoch (mean over seeds):", ""]
+        epochs = sorted(curves["epoch"].unique())
+        lines += ["| recipe | " + " | ".join(f"epoch {e}" for e in epochs) + " |", "|---|" + "---|" * len(epochs)]
+        for recipe, rows in curves.groupby("recipe", sort=False):
+            lines.append(f"| {recipe} | " + " | ".join(f"{v:.1f}" for v in rows["fid"]) + " |")
+        if "tutorial" in mean.index:
+            target, budget = mean.loc["tutorial", "fid"], mean.loc["tutorial", "train_s"]
+            lines += [
+                "",
+                f"Time to the tutorial recipe's final FID ({target:.1f}; its training took {budget:.0f} s):",
+                "",
+            ]
+            for recipe, rows in curves.groupby("recipe", sort=False):
+                reached = rows[rows["fid"] <= target]
+                when = "not reached"
+                if len(reached):
+                    first = reached.iloc[0]
+                    share = first["wall_s"] / budget
+                    when = f"epoch {int(first['epoch'])}, {first['wall_s']:.0f} s = {share:.2f} of the tutorial's time"
+                lines.append(f"- {recipe}: {when}")
     return "\n".join(lines)
 
 

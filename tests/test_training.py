@@ -198,6 +198,14 @@ def test_tutorial_preset_reproduces_the_stored_reference_losses(tmp_path):
     assert result.steps == reference["steps"]
 
 
+def test_run_names_say_what_was_trained():
+    from fashion_dcgan.training import run_name
+
+    assert run_name(parse_params(PRESETS["tutorial"])) == "tutorial-bce-e10-s42"
+    params = parse_params({"model": {"objective": "r1"}, "train": {"ema": {"decay": 0.999}, "augment": ["cutout"]}})
+    assert run_name(params) == "tutorial-r1-ema0.999-cutout-e10-s42"
+
+
 @pytest.mark.parametrize("objective", ["hinge", "r1"])
 def test_other_objectives_train_through_the_registry(tmp_path, images, objective):
     result, uri, _ = run(tmp_path, tiny_params({"objective": objective}, epochs=1), images)

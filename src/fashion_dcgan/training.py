@@ -82,6 +82,15 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
     return gan
 
 
+def run_name(params: Params) -> str:
+    """A readable MLflow run name: network variant, objective, EMA, augmentation, epochs and seed."""
+    model, cfg = params.model, params.train
+    parts = [model.variant, model.objective]
+    parts += [f"ema{cfg.ema.decay:g}"] if cfg.ema.decay else []
+    parts += ["+".join(cfg.augment)] if cfg.augment else []
+    return "-".join([*parts, f"e{cfg.epochs}", f"s{cfg.seed}"])
+
+
 def adam_settings(params: Params, objective) -> tuple[float, float, float, float]:
     """(learning_rate_d, learning_rate_g, beta_1, beta_2) after params, objective and variant defaults."""
     defaults = objective.optimizer_defaults

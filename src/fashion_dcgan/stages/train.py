@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.data.prepare import data_checksums, load_processed
     from fashion_dcgan.files import write_csv, write_json
     from fashion_dcgan.tracking import RunLogger
-    from fashion_dcgan.training import TrainingPaths, train
+    from fashion_dcgan.training import TrainingPaths, run_name, train
 
     images, _ = load_processed(args.data, "train")
     provenance = {"git_commit": git_commit(), "data_sha256": data_checksums(args.data)}
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.epochs),
     )  # fmt: skip
     monitor = collapse_monitor(params, args.classifier, args.data) if params.train.monitor_samples else None
-    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), tags, monitor)
+    name = run_name(params)
+    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id, run_name=name), tags, monitor)
 
     final = result.epochs[-1]
     metric_names = list(result.gan.objective.metric_names)
