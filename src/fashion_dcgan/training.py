@@ -118,12 +118,8 @@ def train(
     with strategy.scope():
         gan = build_gan(params, resolve_precision(cfg.precision), steps_per_call)
     checkpoint, paths, tracker_factory = _chief_or_worker(strategy, gan, paths, tracker_factory)
-    saved, superseded = checkpoint.restore_newest(params.training_hash(), cfg.epochs)  # deletes nothing
-    tracker = tracker_factory(saved["mlflow_run_id"] if saved else None)
-    for run_id in superseded:
-        tracker.supersede(run_id)
-    state = _resume_or_start(checkpoint, saved, params.training_hash(), paths.epoch_grids)
-    state.mlflow_run_id, resumed_from = tracker.run_id, state.epoch
+    tracker, state = _resume_or_start(params, checkpoint, tracker_factory, paths.epoch_grids)
+    resumed_from = state.epoch
     if not tracker.resumed:
         tracker.log_params(params.flat() | _resolved(params, gan, strategy, steps_per_epoch, steps_per_call))
         tracker.set_tags(run_tags or {})
@@ -210,17 +206,26 @@ def _chief_or_worker(strategy, gan: DCGAN, paths: TrainingPaths, tracker_factory
     return checkpoint, scratch, lambda run_id: NullRunLogger()
 
 
-def _resume_or_start(
-    checkpoint: TrainingCheckpoint, saved: dict[str, Any] | None, params_hash: str, grids: Path
-) -> cb.TrainingState:
-    """The restored state with later epochs' grids dropped, or a fresh one with stale outputs cleared."""
+def _resume_or_start(params: Params, checkpoint: TrainingCheckpoint, tracker_factory, grids: Path):
+    """The MLflow run and the training state: restored from the newest good checkpoint, or fresh.
+
+    Nothing is deleted before the tracking store has been opened: if that fails, the checkpoint stays.
+    """
+    params_hash = params.training_hash()
+    saved, superseded = checkpoint.restore_newest(params_hash, params.train.epochs)
+    tracker = tracker_factory(saved["mlflow_run_id"] if saved else None)
+    for run_id in superseded:
+        tracker.supersede(run_id)
     if saved is None:
         checkpoint.clear()
         _drop_grids_after(grids, 0)
-        return cb.TrainingState(params_hash)
-    _drop_grids_after(grids, saved["epoch"])
-    log.info("resuming from the checkpoint after epoch %d", saved["epoch"])
-    return cb.TrainingState.from_record(saved)
+        state = cb.TrainingState(params_hash)
+    else:
+        _drop_grids_after(grids, saved["epoch"])
+        log.info("resuming from the checkpoint after epoch %d", saved["epoch"])
+        state = cb.TrainingState.from_record(saved)
+    state.mlflow_run_id = tracker.run_id
+    return tracker, state
 
 
 def _drop_grids_after(directory: Path, epoch: int) -> None:
