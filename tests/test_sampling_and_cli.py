@@ -12,6 +12,7 @@ from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.imaging import make_grid, save_gif
 from fashion_dcgan.models import build_discriminator, build_generator
 from fashion_dcgan.sampling import fixed_noise, latent_walk, slerp
+from tests.conftest import REPO
 
 
 def test_fixed_noise_is_reproducible():
@@ -104,9 +105,16 @@ def test_cli_rejects_bad_arguments(capsys):
 
 def test_params_from_run_rebuilds_typed_sections():
     flat = {"train.epochs": "3", "train.learning_rate_d": "null", "data.sources": "['/a', 'http://b']",
-            "train.jit_compile": "auto", "train.steps_per_epoch": "20", "model.latent_dim": "100"}  # fmt: skip
+            "train.jit_compile": "auto", "train.steps_per_epoch": "20", "model.latent_dim": "100",
+            "train.ema.decay": "0.999", "train.augment": "['cutout']"}  # fmt: skip
     assert params_from_run(flat) == {
-        "train": {"epochs": 3, "learning_rate_d": None, "jit_compile": "auto"},
+        "train": {
+            "epochs": 3,
+            "learning_rate_d": None,
+            "jit_compile": "auto",
+            "ema": {"decay": 0.999},
+            "augment": ["cutout"],
+        },
         "data": {"sources": ["/a", "http://b"]},
         "model": {"latent_dim": 100},
     }
@@ -157,3 +165,20 @@ def test_sample_refuses_an_npy_that_does_not_fit_on_disk(model_files, tmp_path, 
     code, err = run_cli(["sample", "--model", str(model_files / "generator.keras"), "--n", "1000", "--out", str(out)],
                         capsys)  # fmt: skip
     assert code == 1 and "needs 3.1 MB but" in err and "has 1.0 MB free" in err and not out.exists()
+
+
+def test_preset_writes_the_tutorial_recipe_and_keeps_comments(tmp_path, capsys):
+    from fashion_dcgan.config import PRESETS, load_params, merge, parse_params
+
+    path = tmp_path / "params.yaml"
+    text = (REPO / "params.yaml").read_text()
+    text = text.replace("objective: bce ", "objective: r1  ").replace("decay: 0.0 ", "decay: 0.99")
+    text = text.replace("  augment: []", "  augment: [translation]")
+    path.write_text(text)
+    assert load_params(path).model.objective == "r1"
+    main(["preset", "tutorial", "--params", str(path)])
+    written = path.read_text()
+    assert load_params(path) == parse_params(merge(parse_params({}).model_dump(), PRESETS["tutorial"]))
+    assert "# Every key is checked" in written and "train_limit: null" in written
+    out = capsys.readouterr().out
+    assert "dvc exp run -S model.variant=tutorial -S model.objective=bce" in out and "-S train.ema.decay=0.0" in out

@@ -81,28 +81,60 @@ def _write_npy(path: Path, batches, shape: tuple[int, ...]) -> None:
 
 
 def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Rebuild the params.yaml sections from a run's logged ``section.key`` params."""
+    """Rebuild the params.yaml sections from a run's logged ``section.key`` (or ``section.group.key``) params.
+
+    Logged names that are not params (resolved settings such as ``train.steps_per_epoch``) are skipped.
+    """
     import yaml
 
     from fashion_dcgan.config import Params
 
-    known = {
-        section: set(model.model_fields)
-        for section, model in ((name, Params.model_fields[name].annotation) for name in Params.model_fields)
-    }
-    nested: dict[str, dict[str, Any]] = {}
+    nested: dict[str, Any] = {}
     for name, text in flat.items():
-        section, _, key = name.partition(".")
-        if key in known.get(section, ()):
-            nested.setdefault(section, {})[key] = yaml.safe_load(text)
+        *path, key = name.split(".")
+        model: Any = Params
+        for part in path:
+            fields = getattr(model, "model_fields", {})
+            model = fields[part].annotation if part in fields else None
+        if key not in getattr(model, "model_fields", {}):
+            continue
+        target = nested
+        for part in path:
+            target = target.setdefault(part, {})
+        target[key] = yaml.safe_load(text)
     return nested
 
 
-def cmd_reproduce(args: argparse.Namespace) -> None:
+def write_params(path: Path, overrides: dict[str, Any]) -> None:
+    """Set ``overrides`` (nested sections) in params.yaml, keeping its comments and everything else."""
     from ruamel.yaml import YAML
 
-    from fashion_dcgan.config import parse_params
     from fashion_dcgan.files import atomic_path
+
+    yaml = YAML()  # round-trip: keeps the comments in params.yaml
+    yaml.indent(mapping=2, sequence=4, offset=2)  # the file's own layout
+    yaml.representer.add_representer(
+        type(None), lambda dumper, _: dumper.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    try:
+        document = yaml.load(path.read_text()) if path.exists() else {}
+    except Exception as error:
+        raise ParamsError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
+
+    def merge_into(target, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if isinstance(value, dict) and isinstance(target.get(key), dict):
+                merge_into(target[key], value)
+            else:
+                target[key] = value
+
+    merge_into(document, overrides)
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        yaml.dump(document, handle)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from fashion_dcgan.config import parse_params
     from fashion_dcgan.tracking import EPOCHS_TAG, RunLogger, tracking_uri
 
     run = RunLogger(tracking_uri(), reopen=False, run_id=args.run_id)
@@ -113,19 +145,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if EPOCHS_TAG in info.data.tags:  # a resumed run trained longer than its logged train.epochs
         restored["train"]["epochs"] = int(info.data.tags[EPOCHS_TAG])
     parse_params(restored, f"params of run {args.run_id}")
-
-    yaml = YAML()  # round-trip: keeps the comments in params.yaml
     path = Path(args.params)
-    try:
-        document = yaml.load(path.read_text()) if path.exists() else {}
-    except Exception as error:
-        raise ParamsError(f"{path}: cannot read ({error})") from None
-    for section, values in restored.items():
-        document.setdefault(section, {})
-        for key, value in values.items():
-            document[section][key] = value
-    with atomic_path(path) as tmp, open(tmp, "w") as handle:
-        yaml.dump(document, handle)
+    write_params(path, restored)
 
     tags = info.data.tags
     print(f"wrote the params of run {args.run_id} to {path}")
@@ -134,6 +155,37 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     for key in sorted(k for k in tags if k.startswith("data.sha256.")):
         print(f"{key.removeprefix('data.sha256.')}: sha256 {tags[key]}")
     print("now run: dvc repro")
+
+
+def cmd_preset(args: argparse.Namespace) -> None:
+    from fashion_dcgan.config import PRESETS, load_params
+
+    path = Path(args.params)
+    write_params(path, PRESETS[args.name])
+    load_params(path)  # the result must still be valid
+    settings = " ".join(f"-S {key}={value}" for key, value in preset_overrides(args.name).items())
+    print(f"wrote the {args.name} preset to {path}; the same as an experiment: dvc exp run {settings}")
+
+
+def preset_overrides(name: str) -> dict[str, str]:
+    """The preset as ``dvc exp run -S key=value`` settings."""
+    import json
+
+    from fashion_dcgan.config import PRESETS
+
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if isinstance(value, dict):
+                walk(f"{prefix}{key}.", value)
+            else:
+                out[f"{prefix}{key}"] = (
+                    "null" if value is None else json.dumps(value) if isinstance(value, list) else str(value)
+                )
+
+    walk("", PRESETS[name])
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("run_id", help="MLflow run id (see `mlflow ui` or reports/train_metrics.json)")
     reproduce.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     reproduce.set_defaults(func=cmd_reproduce)
+
+    from fashion_dcgan.config import PRESETS
+
+    preset = commands.add_parser("preset", help="write a named recipe (e.g. the tutorial's) into params.yaml")
+    preset.add_argument("name", choices=sorted(PRESETS), help="the preset")
+    preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
+    preset.set_defaults(func=cmd_preset)
     return parser
 
 
