@@ -136,7 +136,17 @@ def test_mlflow_run_has_params_curves_images_model_and_report(repo):
     assert len(run.data.tags["git_commit"]) == 40 and "data.sha256.train_images" in run.data.tags
     assert len(client.get_metric_history(run.info.run_id, "step/d_loss")) >= 4
     assert len(client.get_metric_history(run.info.run_id, "epoch/monitor_fid")) == 2
-    assert "eval/fid" in run.data.metrics
+    assert (
+        "eval/fid" in run.data.metrics and "eval/precision" in run.data.metrics and "eval/raw_fid" in run.data.metrics
+    )
+    assert run.info.run_name.startswith("tutorial-") and run.info.run_name.endswith("-e2-s42")
+    assert "FID" in run.data.tags["mlflow.note.content"]
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"fashion-mnist-train", "fashion-mnist-test"}
+    assert (
+        json.loads(inputs["fashion-mnist-train"].dataset.profile)["sha256"] == run.data.tags["data.sha256.train_images"]
+    )
+    assert run.data.tags["registered_model"].startswith("fashion-dcgan-generator/")
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"images", "report", "evaluation"} <= artifacts
     report = {a.path for a in client.list_artifacts(run.info.run_id, "report")}

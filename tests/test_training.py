@@ -124,6 +124,7 @@ def test_mlflow_run_holds_params_metrics_images_and_model(tmp_path, images):
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "images")}
     assert any("fixed_noise_grid" in path for path in artifacts), artifacts
     import mlflow
+    import pandas as pd
 
     mlflow.set_tracking_uri(uri)
     experiment = client.get_run(result.run_id).info.experiment_id
@@ -131,8 +132,10 @@ def test_mlflow_run_holds_params_metrics_images_and_model(tmp_path, images):
         experiment_ids=[experiment], filter_string="name = 'generator'", output_format="list"
     )
     assert models and models[0].source_run_id == result.run_id
-    loaded = mlflow.keras.load_model(models[0].model_uri)
-    assert loaded(np.zeros((2, 8), np.float32)).shape == (2, 28, 28, 1)
+    served = mlflow.pyfunc.load_model(models[0].model_uri)
+    images = served.predict(pd.DataFrame({"n": [2, 3], "seed": [0, 1]}))
+    assert images.shape == (5, 28, 28) and images.dtype == np.uint8
+    assert served.metadata.signature.inputs.input_names() == ["n", "seed", "class"]
     assert paths.generator.is_file() and paths.generator_raw.is_file() and paths.discriminator.is_file()
 
 

@@ -41,7 +41,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     from fashion_dcgan.modelfiles import latent_dim, load_generator
 
-    generator = load_generator(args.model)
+    generator = load_generator(_local_model(args.model))
     batches = _generated_batches(generator, args.seed, args.n, latent_dim(generator))
     if out.suffix == ".npy":
         _write_npy(out, batches, (args.n, *IMAGE_SHAPE))
@@ -53,6 +53,29 @@ def cmd_sample(args: argparse.Namespace) -> None:
         images = np.concatenate([to_uint8(batch) for batch in batches])
         save_png(out, make_grid(images, cols=args.cols or math.ceil(math.sqrt(args.n))))
     print(f"wrote {args.n} samples to {out}")
+
+
+def _local_model(model: str) -> Path:
+    """A local .keras file for ``model``: a path, or an MLflow URI (``models:/NAME@champion``, ``runs:/ID/NAME``)."""
+    if not model.startswith(("models:/", "runs:/")):
+        return Path(model)
+    import mlflow
+
+    from fashion_dcgan.errors import ModelFileError
+    from fashion_dcgan.tracking import bound_http_calls, tracking_uri
+
+    bound_http_calls()
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_registry_uri(tracking_uri())
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
+    except Exception as error:  # MLflow raises several types for an unknown name, alias or run
+        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{model}: cannot fetch it from {tracking_uri()} ({first})") from None
+    files = sorted(local.rglob("*.keras"))
+    if not files:
+        raise ModelFileError(f"{model}: no .keras generator in the model's files")
+    return files[0]
 
 
 def _generated_batches(generator, seed: int, count: int, dim: int):
@@ -194,7 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="draw images from a trained generator")
     sample.add_argument(
-        "--model", default="models/generator.keras", help="generator .keras file (default: %(default)s)"
+        "--model",
+        default="models/generator.keras",
+        help="generator .keras file, or an MLflow model URI such as models:/fashion-dcgan-generator@champion "
+        "(default: %(default)s)",
     )
     sample.add_argument("--n", type=_positive, default=64, help="number of images (default: %(default)s)")
     sample.add_argument("--seed", type=int, default=0, help="latent noise seed (default: %(default)s)")

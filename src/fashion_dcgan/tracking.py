@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import json
 import logging
 import os
 import subprocess
@@ -225,16 +226,32 @@ class RunLogger:
             self.client.log_artifact(self.run_id, str(path), artifact_path)
 
     @_bounded
-    def log_keras_model(self, model: Any, name: str, example: np.ndarray) -> None:
-        import keras
-        import tensorflow as tf
-        from mlflow.models import infer_signature
+    def log_datasets(self, datasets: dict[str, tuple[str, str, str]]) -> None:
+        """Record the run's data as MLflow dataset inputs: name -> (SHA-256, source path, context).
 
-        signature = infer_signature(example, np.asarray(model(example, training=False)))
-        requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"]
+        The digest column holds 36 characters, so it gets the hash's first 32 hex digits and the
+        profile the whole hash.
+        """
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                Dataset(
+                    name, sha256[:32], "local", json.dumps({"uri": source}), profile=json.dumps({"sha256": sha256})
+                ),
+                [InputTag("mlflow.data.context", context)],
+            )
+            for name, (sha256, source, context) in datasets.items()
+        ]
+        self.client.log_inputs(self.run_id, datasets=inputs)
+
+    @_bounded
+    def within(self, action):
+        """Run ``action()`` with this run active in MLflow's fluent API (model logging and registering)."""
         self._mlflow.set_tracking_uri(self.uri)
+        self._mlflow.set_registry_uri(self.uri)
         with self._mlflow.start_run(run_id=self.run_id):
-            self._mlflow.keras.log_model(model, name=name, signature=signature, pip_requirements=requirements)
+            return action()
 
     @_bounded
     def end(self, status: str = "FINISHED") -> None:

@@ -26,6 +26,7 @@ from fashion_dcgan.modelfiles import save_model
 from fashion_dcgan.models import build_discriminator, build_generator
 from fashion_dcgan.runtime import gpu_available, is_chief, make_strategy, resolve_precision, sigterm_as_interrupt
 from fashion_dcgan.sampling import fixed_noise
+from fashion_dcgan.serving import log_generator
 from fashion_dcgan.tracking import EPOCHS_TAG, NullRunLogger, RunLogger
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def train(
         for model, path in ((gan.sampler, paths.generator), (gan.generator, paths.generator_raw)):
             save_model(model, path)
         save_model(gan.discriminator, paths.discriminator)
-        tracker.log_keras_model(gan.sampler, "generator", fixed_noise(cfg.seed, 2, params.model.latent_dim))
+        tracker.within(lambda: log_generator(gan.sampler))
         # Params are immutable in MLflow; a run extended by resuming records its real length here.
         tracker.set_tags({EPOCHS_TAG: cfg.epochs})
     return TrainingResult(tracker.run_id, state.epochs, state.steps, gan, resumed_from)

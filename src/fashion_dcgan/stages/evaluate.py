@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.evaluation.evaluate import evaluate_generator, probe_discriminator
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import load_model
+    from fashion_dcgan.serving import REGISTERED_MODEL, register
     from fashion_dcgan.tracking import RunLogger
 
     train_images, train_labels = load_processed(args.data, "train")
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     scalar = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     tracker.log_metrics((f"eval/{k}", v, 0) for k, v in scalar.items())
     tracker.log_artifact(args.out, "evaluation")
+    version, what = tracker.within(lambda: register(tracker.client, run_id, metrics["fid"]))
+    tracker.set_tags({"registered_model": f"{REGISTERED_MODEL}/{version}"})
+    log.info("Model Registry, %s: %s", REGISTERED_MODEL, what)
     log.info(
         "FID %.3f (raw generator %.3f, real floor %.3f), precision %.3f, recall %.3f, classes covered %d",
         metrics["fid"],

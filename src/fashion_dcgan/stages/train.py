@@ -89,6 +89,17 @@ def main(argv: list[str] | None = None) -> None:
             **{k: v for k, v in final.items() if k != "epoch"},
         },
     )
+    data = Path(args.data).resolve()
+    RunLogger(uri, result.run_id, reopen=False).log_datasets(
+        {
+            f"fashion-mnist-{split}": (
+                provenance["data_sha256"][f"{split}_images"],
+                str(data / f"{split}_images.npy"),
+                context,
+            )
+            for split, context in (("train", "training"), ("test", "evaluation"))
+        }
+    )
     write_csv(args.history, result.epochs)
     write_csv(args.steps, result.steps)
     log.info("trained %d epochs (MLflow run %s, %s)", len(result.epochs), result.run_id, uri)

@@ -1,0 +1,103 @@
+"""The generator as an MLflow pyfunc model that anyone can call, and its place in the Model Registry.
+
+The model takes a small table, one request per row: ``n`` (how many images), ``seed`` (the latent
+noise) and an optional ``class`` (only for class-conditional generators, which this version does not
+train yet: asking an unconditional generator for a class is an error). It returns uint8 images
+(total n, 28, 28), so ``mlflow models serve`` answers ``/invocations`` with plain pixel arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from fashion_dcgan.dataset import IMAGE_SIZE
+from fashion_dcgan.imaging import to_uint8
+from fashion_dcgan.sampling import generate, latents
+
+log = logging.getLogger(__name__)
+MAX_IMAGES = 10_000  # per request
+REGISTERED_MODEL = "fashion-dcgan-generator"
+CHAMPION = "champion"
+
+
+class GeneratorModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from fashion_dcgan.modelfiles import load_generator
+
+        self.generator = load_generator(context.artifacts["generator"])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+        rows = pd.DataFrame(model_input)
+        if "class" in rows and rows["class"].notna().any():
+            raise ValueError("this generator is unconditional: leave out the `class` column")
+        counts = rows["n"].astype(int)
+        if (counts < 1).any() or counts.sum() > MAX_IMAGES:
+            raise ValueError(f"each n must be at least 1 and all together at most {MAX_IMAGES:,}")
+        dim = int(self.generator.input_shape[1])
+        images = [
+            to_uint8(generate(self.generator, latents(int(seed), int(n), dim)))
+            for n, seed in zip(counts, rows["seed"], strict=True)
+        ]
+        return np.concatenate(images)
+
+
+def signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    inputs = Schema([ColSpec("long", "n"), ColSpec("long", "seed"), ColSpec("string", "class", required=False)])
+    outputs = Schema([TensorSpec(np.dtype(np.uint8), (-1, *IMAGE_SIZE))])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def log_generator(generator, name: str = "generator") -> None:
+    """Log ``generator`` as a pyfunc model of the active MLflow run (see ``RunLogger.within``)."""
+    import keras
+    import tensorflow as tf
+
+    requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}", f"mlflow=={mlflow.__version__}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "generator.keras"
+        generator.save(path)
+        mlflow.pyfunc.log_model(
+            name=name,
+            python_model=GeneratorModel(),
+            artifacts={"generator": str(path)},
+            signature=signature(),
+            input_example=pd.DataFrame({"n": [2], "seed": [0]}),
+            pip_requirements=requirements,
+        )
+
+
+def register(client, run_id: str, fid: float, name: str = REGISTERED_MODEL) -> tuple[str, str]:
+    # (mlflow.register_model uses the fluent API's tracking URI: call this inside RunLogger.within.)
+    """Register the run's generator (once per run), record its FID on the version, and move the
+    ``champion`` alias to it only when its FID beats the current champion's. Returns (version, what
+    happened, in words)."""
+    from mlflow.exceptions import MlflowException
+
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    version = existing[0].version if existing else mlflow.register_model(f"runs:/{run_id}/generator", name).version
+    client.set_model_version_tag(name, version, "fid", f"{fid:.6g}")
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        champion = None
+    if champion is not None and champion.version == version:
+        return version, f"version {version} stays the champion (FID {fid:.1f})"
+    best = float(champion.tags.get("fid", "inf")) if champion is not None else float("inf")
+    if fid < best:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        was = f"version {champion.version}, FID {best:.1f}" if champion is not None else "none"
+        return version, f"version {version} (FID {fid:.1f}) is the new champion (was {was})"
+    return (
+        version,
+        f"version {version} (FID {fid:.1f}) does not beat the champion, version {champion.version} (FID {best:.1f})",
+    )

@@ -1,0 +1,120 @@
+"""The generator as an MLflow model: served over HTTP, registered, and the champion alias."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from fashion_dcgan.cli import main
+from fashion_dcgan.config import parse_params
+from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL, register
+from fashion_dcgan.tracking import RunLogger
+from fashion_dcgan.training import TrainingPaths, train
+from tests.conftest import synthetic_split
+
+TINY = {
+    "data": {"train_limit": 64},
+    "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
+    "train": {"batch_size": 16, "epochs": 1, "fixed_noise_size": 4, "monitor_samples": 0, "precision": "float32"},
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A tracking store with two tiny trained runs (different seeds)."""
+    root = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    images = synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
+    runs = []
+    for seed in (1, 2):
+        params = parse_params({**TINY, "train": {**TINY["train"], "seed": seed}})
+        result = train(params, images, TrainingPaths.under(root / str(seed)), lambda run_id: RunLogger(uri, run_id),
+                       verbose=0)  # fmt: skip
+        runs.append(result.run_id)
+    return uri, runs
+
+
+def test_an_unconditional_generator_refuses_a_class(store):
+    import mlflow
+
+    uri, (run, _) = store
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(f"runs:/{run}/generator")
+    with pytest.raises(Exception, match="unconditional"):
+        model.predict(pd.DataFrame({"n": [1], "seed": [0], "class": ["sneaker"]}))
+    with pytest.raises(Exception, match="at most 10,000"):
+        model.predict(pd.DataFrame({"n": [20_000], "seed": [0]}))
+
+
+def test_the_champion_alias_moves_only_on_a_better_fid(store):
+    uri, (first, second) = store
+    client = MlflowClient(uri)
+    logger = RunLogger(uri, first, reopen=False)
+    version_1, said = logger.within(lambda: register(client, first, 300.0))
+    assert "new champion" in said and client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == version_1
+    version_2, said = logger.within(lambda: register(client, second, 320.0))
+    assert "does not beat the champion" in said and version_2 != version_1
+    assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == version_1
+    again, said = logger.within(lambda: register(client, second, 250.0))  # re-evaluated: same version, better FID
+    assert again == version_2 and "new champion" in said
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    assert champion.version == version_2 and champion.tags["fid"] == "250"
+
+
+def test_sample_from_the_registry(store, tmp_path, monkeypatch):
+    uri, _ = store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    out = tmp_path / "champion.png"
+    main(["sample", "--model", f"models:/{REGISTERED_MODEL}@{CHAMPION}", "--n", "4", "--out", str(out)])
+    assert out.is_file()
+    with pytest.raises(SystemExit):
+        main(["sample", "--model", f"models:/{REGISTERED_MODEL}@nobody", "--out", str(tmp_path / "x.png")])
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_mlflow_models_serve_answers_a_real_request(store):
+    uri, (run, _) = store
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mlflow_cli = str(Path(sys.executable).parent / "mlflow")
+    # uvicorn, which MLflow starts by name, lives beside this Python (an activated environment).
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    server = subprocess.Popen(
+        [mlflow_cli, "models", "serve", "-m", f"runs:/{run}/generator", "--env-manager", "local", "-h", "127.0.0.1",
+         "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[3, 7]]}}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    answer = json.loads(response.read())
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()[-3000:]
+                assert time.monotonic() < deadline, "mlflow models serve did not answer"
+                time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    images = np.asarray(answer["predictions"])
+    assert images.shape == (3, 28, 28) and images.min() >= 0 and images.max() <= 255
