@@ -41,7 +41,6 @@ class TrainingState:
     summary: dict[str, float] = field(default_factory=dict, repr=False)
     window_rows: list[dict[str, float]] = field(default_factory=list, repr=False)
     grid: np.ndarray | None = field(default=None, repr=False)
-    checkpoint: str | None = None  # the checkpoint this state was read with
 
     RECORDED = ("params_hash", "epoch", "mlflow_run_id", "epochs", "steps")
 
@@ -50,7 +49,7 @@ class TrainingState:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TrainingState:
-        return cls(**{key: record[key] for key in cls.RECORDED}, checkpoint=record.get("checkpoint"))
+        return cls(**{key: record[key] for key in cls.RECORDED})
 
 
 class DivergenceGuard(keras.callbacks.Callback):

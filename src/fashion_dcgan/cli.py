@@ -194,21 +194,10 @@ def preset_overrides(name: str) -> dict[str, str]:
     """The preset as ``dvc exp run -S key=value`` settings."""
     import json
 
-    from fashion_dcgan.config import PRESETS
+    from fashion_dcgan.config import PRESETS, flatten
 
-    out: dict[str, str] = {}
-
-    def walk(prefix: str, values: dict[str, Any]) -> None:
-        for key, value in values.items():
-            if isinstance(value, dict):
-                walk(f"{prefix}{key}.", value)
-            else:
-                out[f"{prefix}{key}"] = (
-                    "null" if value is None else json.dumps(value) if isinstance(value, list) else str(value)
-                )
-
-    walk("", PRESETS[name])
-    return out
+    return {key: json.dumps(value) if value is None or isinstance(value, list) else str(value)
+            for key, value in flatten(PRESETS[name]).items()}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -172,18 +172,19 @@ class Params(_Section):
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def flat(self) -> dict[str, Any]:
-        """All params as ``section.key`` -> value, for experiment trackers."""
-        out: dict[str, Any] = {}
+        """All params as ``section.key`` (or ``section.group.key``) -> value, for experiment trackers."""
+        return flatten(self.model_dump())
 
-        def walk(prefix: str, values: dict[str, Any]) -> None:
-            for key, value in values.items():
-                if isinstance(value, dict):
-                    walk(f"{prefix}{key}.", value)
-                else:
-                    out[f"{prefix}{key}"] = value
 
-        walk("", self.model_dump())
-        return out
+def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys: {"train": {"ema": {"decay": 0.9}}} -> {"train.ema.decay": 0.9}."""
+    out: dict[str, Any] = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            out |= flatten(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 # The tutorial keeps Keras' Adam defaults; the paper variant uses the DCGAN paper's lr 2e-4 and beta1 0.5.
