@@ -91,7 +91,17 @@ class EpochScores(keras.callbacks.Callback):
         self.scoring += spent
 
 
-def run_one(recipe: str, seed: int, epochs: int, images, scorer: Scorer, every_epoch: bool) -> list[dict]:
+def save_grids(gan, recipe: str, seed: int, epochs: int, directory: Path) -> None:
+    """The same 64 latents through the sampled and the raw generator: example grids for each recipe."""
+    from fashion_dcgan.imaging import save_png
+    from fashion_dcgan.sampling import latents, render_grid
+
+    noise = latents(0, 64, gan.latent_dim)
+    for kind, generator in (("sampled", gan.sampler), ("raw", gan.generator)):
+        save_png(directory / f"{recipe}_seed{seed}_epoch{epochs}_{kind}.png", render_grid(generator, noise, cols=8))
+
+
+def run_one(recipe: str, seed: int, epochs: int, images, scorer: Scorer, every_epoch: bool, grids: Path) -> list[dict]:
     from fashion_dcgan.tracking import NullRunLogger
     from fashion_dcgan.training import TrainingPaths, train
 
@@ -106,6 +116,7 @@ def run_one(recipe: str, seed: int, epochs: int, images, scorer: Scorer, every_e
         if not every_epoch:
             rows.append({"epoch": epochs, "wall_s": train_s, **scorer(result.gan.sampler)})
         raw = scorer(result.gan.generator)
+        save_grids(result.gan, recipe, seed, epochs, grids)
     keras.mixed_precision.set_global_policy("float32")
     final = result.epochs[-1]
     for row in rows:
@@ -126,6 +137,7 @@ def sweep(args: argparse.Namespace) -> None:
         with open(out, newline="") as handle:
             done = {(row["recipe"], int(row["seed"])) for row in csv.DictReader(handle)}
     images, _ = load_processed(args.data, "train")
+    grids = out.parent / "grids"
     scorer = Scorer(Path(args.data), Path(args.classifier), args.samples)
     # Seed-major: a sweep cut short still has every recipe at the first seed.
     for seed in args.seeds:
@@ -133,7 +145,7 @@ def sweep(args: argparse.Namespace) -> None:
             if (recipe, seed) in done:
                 continue
             print(f"[{time.strftime('%H:%M:%S')}] {recipe} seed {seed}: {args.epochs} epochs", flush=True)
-            rows = run_one(recipe, seed, args.epochs, np.asarray(images), scorer, args.eval_every_epoch)
+            rows = run_one(recipe, seed, args.epochs, np.asarray(images), scorer, args.eval_every_epoch, grids)
             new_file = not out.exists()
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "a", newline="") as handle:

@@ -148,12 +148,22 @@ def _can_mount_read_only() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not shutil.which("unshare") or not _can_mount_read_only(), reason="needs unshare and mount")
-def test_read_only_output_directory_gives_a_clear_error(project):
+can_mount = pytest.mark.skipif(
+    not shutil.which("unshare") or not _can_mount_read_only(), reason="needs unshare and mount"
+)
+
+
+def train_on_tmpfs(project: Path, options: str) -> subprocess.CompletedProcess:
+    """The train stage with models/ on a tmpfs mounted with ``options``, in a fresh mount namespace."""
     (project / "models").mkdir()
-    script = f"mount -t tmpfs -o ro tmpfs {project / 'models'} && exec {' '.join(train_cmd())}"
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=project, env=stage_env(project),
+    script = f"mount -t tmpfs -o {options} tmpfs {project / 'models'} && exec {shlex.join(train_cmd())}"
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=project, env=stage_env(project),
                           capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+@can_mount
+def test_read_only_output_directory_gives_a_clear_error(project):
+    done = train_on_tmpfs(project, "ro")
     assert done.returncode == 1
     line = one_line_error(done.stderr)
     assert "models" in line and "read-only" in line
@@ -215,11 +225,6 @@ def test_a_warning_during_fit_starts_on_its_own_line(project):
     warnings = [line.rstrip("\r").split("\r")[-1] for line in screen.split("\n") if "possible mode collapse" in line]
     assert warnings, screen[-2000:]
     assert all(line.startswith("WARNING") for line in warnings), warnings
-
-
-can_mount = pytest.mark.skipif(
-    not shutil.which("unshare") or not _can_mount_read_only(), reason="needs unshare and mount"
-)
 
 
 @can_mount
@@ -324,10 +329,7 @@ def test_debug_shows_the_full_traceback(tmp_path):
 
 @can_mount
 def test_the_train_stage_on_a_full_disk_fails_in_one_line_and_marks_the_run_failed(project):
-    (project / "models").mkdir()
-    script = f"mount -t tmpfs -o size=64k tmpfs {project / 'models'} && exec {shlex.join(train_cmd())}"
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=project, env=stage_env(project),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = train_on_tmpfs(project, "size=64k")
     assert done.returncode == 1
     line = one_line_error(done.stderr)
     assert "models/" in line and "No space left on device" in line and "free some disk space" in line
