@@ -336,3 +336,21 @@ def test_the_train_stage_on_a_full_disk_fails_in_one_line_and_marks_the_run_fail
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("fashion-dcgan").experiment_id])
     assert run.info.status == "FAILED" and "No space left on device" in run.data.tags["failure_reason"]
+
+
+def test_a_sigterm_swallowed_where_it_landed_still_stops_training():
+    """Python may run the handler inside a garbage-collection callback, which ignores the exception."""
+    import os
+
+    from fashion_dcgan.callbacks import StopOnSignal
+    from fashion_dcgan.runtime import Terminated, sigterm_as_interrupt
+
+    with pytest.raises(Terminated), sigterm_as_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here and raises...
+        except Terminated:
+            pass  # ...and something swallows it, as a weakref callback would
+        with pytest.raises(Terminated, match="received signal 15"):
+            StopOnSignal().on_train_batch_end(0)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -21,6 +21,7 @@ import numpy as np
 from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.errors import TrainingDiverged
 from fashion_dcgan.imaging import save_png
+from fashion_dcgan.runtime import raise_if_terminated
 from fashion_dcgan.sampling import render_grid
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,16 @@ class DivergenceGuard(keras.callbacks.Callback):
         bad = [name for name in self.names if not math.isfinite(float(logs[name]))]
         if bad:
             raise TrainingDiverged(f"{' and '.join(bad)} became non-finite in epoch {self.epoch + 1}, step {batch + 1}")
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends training at the next batch when a SIGTERM's exception was swallowed (see ``runtime``)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_terminated()
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise_if_terminated()
 
 
 class MetricHistory(keras.callbacks.Callback):

@@ -46,15 +46,32 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
+_received: list[int] = []  # signals that arrived inside sigterm_as_interrupt()
+
+
 def _raise_terminated(signum, frame):
+    _received.append(signum)
     raise Terminated(f"received signal {signum}")
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` for a signal whose exception was swallowed where it landed.
+
+    Python runs the handler at whatever bytecode is current; in a garbage-collection callback
+    (SQLAlchemy has some) the exception is printed and ignored. Training calls this after every
+    batch and at the end, so a SIGTERM always ends the run.
+    """
+    if _received:
+        raise Terminated(f"received signal {_received[-1]}")
 
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises :class:`Terminated` so that cleanup runs as for Ctrl-C."""
+    _received.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
+        raise_if_terminated()
     finally:
         signal.signal(signal.SIGTERM, previous)

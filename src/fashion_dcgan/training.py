@@ -180,6 +180,7 @@ def _callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, 
     cfg = params.train
     noise = fixed_noise(cfg.seed, cfg.fixed_noise_size, params.model.latent_dim)
     before_progress_bar = [
+        cb.StopOnSignal(),
         cb.DivergenceGuard(),
         cb.MetricHistory(state, gan.objective.metric_names, steps_per_epoch, cfg.log_every_steps, cfg.batch_size),
     ]
