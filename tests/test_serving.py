@@ -73,7 +73,9 @@ def test_the_champion_alias_moves_only_on_a_better_fid(store):
 
 
 def test_sample_from_the_registry(store, tmp_path, monkeypatch):
-    uri, _ = store
+    uri, (first, _) = store
+    logger = RunLogger(uri, first, reopen=False)
+    logger.within(lambda: register(MlflowClient(uri), first, 300.0))  # a champion exists, whatever ran before
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     out = tmp_path / "champion.png"
     main(["sample", "--model", f"models:/{REGISTERED_MODEL}@{CHAMPION}", "--n", "4", "--out", str(out)])

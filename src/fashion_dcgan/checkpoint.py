@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from fashion_dcgan.errors import first_line
 from fashion_dcgan.files import write_error, write_json
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,10 @@ class TrainingCheckpoint:
             try:
                 self.restore(state["checkpoint"])
             except Exception as error:  # TensorFlow raises many types for a damaged checkpoint
-                reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
                 log.warning(
-                    "checkpoint %s cannot be restored (%s); falling back to an older one", state["checkpoint"], reason
+                    "checkpoint %s cannot be restored (%s); falling back to an older one",
+                    state["checkpoint"],
+                    first_line(error, 200),
                 )
                 continue
             return state, other - {state.get("mlflow_run_id"), None}

@@ -61,7 +61,7 @@ def _local_model(model: str) -> Path:
         return Path(model)
     import mlflow
 
-    from fashion_dcgan.errors import ModelFileError
+    from fashion_dcgan.errors import ModelFileError, first_line
     from fashion_dcgan.tracking import bound_http_calls, tracking_uri
 
     bound_http_calls()
@@ -70,8 +70,7 @@ def _local_model(model: str) -> Path:
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
     except Exception as error:  # MLflow raises several types for an unknown name, alias or run
-        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-        raise ModelFileError(f"{model}: cannot fetch it from {tracking_uri()} ({first})") from None
+        raise ModelFileError(f"{model}: cannot fetch it from {tracking_uri()} ({first_line(error)})") from None
     files = sorted(local.rglob("*.keras"))
     if not files:
         raise ModelFileError(f"{model}: no .keras generator in the model's files")

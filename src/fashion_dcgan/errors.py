@@ -38,6 +38,12 @@ class TrainingDiverged(PipelineError):
     """A loss became NaN or infinite."""
 
 
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (at most ``limit`` characters), or its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
 F = TypeVar("F", bound=Callable[..., object])
 
 

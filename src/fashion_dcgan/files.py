@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fashion_dcgan.errors import OutputError
+from fashion_dcgan.errors import OutputError, first_line
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -43,7 +43,7 @@ def write_error(target: str | Path, error: BaseException) -> OutputError:
     """One line for a failed write: the path, the reason, and what to do; the previous file is untouched."""
     if isinstance(error, OutputError):
         return error
-    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:200] or type(error).__name__
+    reason = getattr(error, "strerror", None) or first_line(error, 200)
     hints = {
         errno.ENOSPC: "free some disk space and rerun",
         errno.EDQUOT: "free some disk space and rerun",

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 from fashion_dcgan.dataset import IMAGE_SHAPE
-from fashion_dcgan.errors import ModelFileError
+from fashion_dcgan.errors import ModelFileError, first_line
 from fashion_dcgan.files import atomic_path
 
 
@@ -28,8 +28,7 @@ def load_model(path: str | Path):
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad archive
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelFileError(f"{path}: cannot load model ({first_line[:300]})") from None
+        raise ModelFileError(f"{path}: cannot load model ({first_line(error)})") from None
 
 
 def load_generator(path: str | Path):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion_dcgan.errors import PipelineError, TrackingError
+from fashion_dcgan.errors import PipelineError, TrackingError, first_line
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "fashion-dcgan"
@@ -114,7 +114,7 @@ def _store_errors(uri: str) -> Iterator[None]:
     except TrackingError:
         raise
     except Exception as error:
-        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        first = first_line(error)
         if uri.startswith("sqlite:///"):
             hint = f"if the file is damaged, move {uri.removeprefix('sqlite:///')} aside (a new one is created)"
         else:
