@@ -39,8 +39,11 @@ RECIPES: dict[str, dict] = {
     "ema+r1": {"model": {"objective": "r1"}, "train": EMA},  # r1's defaults: 2e-4, beta1 0.5, gamma 1
     "ema+adam+diffaug": {"train": {**EMA, **PAPER_ADAM, "augment": ["translation", "cutout"]}},
     "ema+paper-variant": {"model": {"variant": "paper"}, "train": EMA},  # the paper variant: 2e-4, beta1 0.5
+    # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
+    "ema+r1+conditional": {"model": {"objective": "r1", "conditional": True}, "train": EMA},
 }
 COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "kl_to_uniform")
+CONDITIONAL_COLUMNS = ("class_consistency", "fid_per_class_mean")
 
 
 def params_for(recipe: str, seed: int, epochs: int):
@@ -61,16 +64,23 @@ class Scorer:
         from fashion_dcgan.modelfiles import load_model
 
         self.extract = FeatureExtractor(load_model(classifier))
-        self.real = self.extract(load_processed(data, "test")[0])
+        test_images, self.real_labels = load_processed(data, "test")
+        self.real = self.extract(test_images)
         self.cfg = EvaluateParams(kid_subsets=20)  # fewer KID subsets than the stage: the spread is over seeds
         self.samples = samples
 
     def __call__(self, generator, seed: int = 0) -> dict:
-        from fashion_dcgan.evaluation.evaluate import generator_metrics
-        from fashion_dcgan.sampling import generate, latents
+        from fashion_dcgan.evaluation.evaluate import conditional_metrics, generator_metrics
+        from fashion_dcgan.modelfiles import latent_dim
+        from fashion_dcgan.models import is_conditional
+        from fashion_dcgan.sampling import cycled_labels, generate, latents
 
-        images = generate(generator, latents(seed, self.samples, generator.input_shape[1]))
-        return generator_metrics(self.extract(images), self.real, self.cfg)
+        # A conditional generator is asked for every class in turn, as in the sample stage.
+        fake = self.extract(generate(generator, latents(seed, self.samples, latent_dim(generator))))
+        metrics = generator_metrics(fake, self.real, self.cfg)
+        if is_conditional(generator):
+            metrics |= conditional_metrics(fake, cycled_labels(self.samples), self.real[0], self.real_labels)
+        return {key: value for key, value in metrics.items() if not isinstance(value, list)}
 
 
 class EpochScores(keras.callbacks.Callback):
@@ -93,15 +103,22 @@ class EpochScores(keras.callbacks.Callback):
 
 def save_grids(gan, recipe: str, seed: int, epochs: int, directory: Path) -> None:
     """The same 64 latents through the sampled and the raw generator: example grids for each recipe."""
-    from fashion_dcgan.imaging import save_png
-    from fashion_dcgan.sampling import latents, render_grid
+    from fashion_dcgan.dataset import CLASS_NAMES
+    from fashion_dcgan.imaging import label_rows, make_grid, save_png, to_uint8
+    from fashion_dcgan.sampling import class_grid, latents, render_grid
 
     noise = latents(0, 64, gan.latent_dim)
     for kind, generator in (("sampled", gan.sampler), ("raw", gan.generator)):
-        save_png(directory / f"{recipe}_seed{seed}_epoch{epochs}_{kind}.png", render_grid(generator, noise, cols=8))
+        if gan.conditional:  # one named row per class, as the sample stage draws it
+            grid = label_rows(make_grid(to_uint8(class_grid(generator, 0, 8)), cols=8), CLASS_NAMES)
+        else:
+            grid = render_grid(generator, noise, cols=8)
+        save_png(directory / f"{recipe}_seed{seed}_epoch{epochs}_{kind}.png", grid)
 
 
-def run_one(recipe: str, seed: int, epochs: int, images, scorer: Scorer, every_epoch: bool, grids: Path) -> list[dict]:
+def run_one(
+    recipe: str, seed: int, epochs: int, data: tuple, scorer: Scorer, every_epoch: bool, grids: Path
+) -> list[dict]:
     from fashion_dcgan.tracking import NullRunLogger
     from fashion_dcgan.training import TrainingPaths, train
 
@@ -110,8 +127,8 @@ def run_one(recipe: str, seed: int, epochs: int, images, scorer: Scorer, every_e
     started = time.perf_counter()
     scores = [EpochScores(scorer, rows, started)] if every_epoch else []
     with tempfile.TemporaryDirectory() as tmp:
-        result = train(params, images, TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0,
-                       extra_callbacks=scores)  # fmt: skip
+        result = train(params, data[0], TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0,
+                       extra_callbacks=scores, labels=data[1])  # fmt: skip
         train_s = time.perf_counter() - started - sum(row.get("score_s", 0) for row in rows)
         if not every_epoch:
             rows.append({"epoch": epochs, "wall_s": train_s, **scorer(result.gan.sampler)})
@@ -122,7 +139,6 @@ def run_one(recipe: str, seed: int, epochs: int, images, scorer: Scorer, every_e
     for row in rows:
         row.update(recipe=recipe, seed=seed, epochs=epochs, train_s=train_s, raw_fid=raw["fid"],
                    d_loss=final["d_loss"], g_loss=final["g_loss"])  # fmt: skip
-        row.pop("class_histogram", None)
     return rows
 
 
@@ -136,7 +152,7 @@ def sweep(args: argparse.Namespace) -> None:
     if out.exists():
         with open(out, newline="") as handle:
             done = {(row["recipe"], int(row["seed"])) for row in csv.DictReader(handle)}
-    images, _ = load_processed(args.data, "train")
+    images, labels = load_processed(args.data, "train")
     grids = out.parent / "grids"
     scorer = Scorer(Path(args.data), Path(args.classifier), args.samples)
     # Seed-major: a sweep cut short still has every recipe at the first seed.
@@ -145,7 +161,8 @@ def sweep(args: argparse.Namespace) -> None:
             if (recipe, seed) in done:
                 continue
             print(f"[{time.strftime('%H:%M:%S')}] {recipe} seed {seed}: {args.epochs} epochs", flush=True)
-            rows = run_one(recipe, seed, args.epochs, np.asarray(images), scorer, args.eval_every_epoch, grids)
+            data = (np.asarray(images), np.asarray(labels))
+            rows = run_one(recipe, seed, args.epochs, data, scorer, args.eval_every_epoch, grids)
             new_file = not out.exists()
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "a", newline="") as handle:
@@ -170,7 +187,7 @@ def table(path: str) -> str:
 
     frame = pd.read_csv(path)
     final = frame[frame["epoch"] == frame["epochs"]]
-    columns = [*COLUMNS, "raw_fid", "train_s"]
+    columns = [*COLUMNS, *(c for c in CONDITIONAL_COLUMNS if c in frame), "raw_fid", "train_s"]
     grouped = final.groupby("recipe", sort=False)[columns]
     mean, spread, seeds = grouped.mean(), (grouped.max() - grouped.min()) / 2, grouped.size()
     lines = ["| recipe | seeds | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]

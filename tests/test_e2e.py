@@ -226,6 +226,28 @@ def test_dvc_push_and_pull_through_a_local_remote(repo, tmp_path):
     assert sh(repo, "dvc", "status").stdout == status  # the workspace is exactly as before
 
 
+def test_conditional_run_trains_samples_by_class_and_reports_consistency(repo):
+    set_params(repo, {"model": {"conditional": True}, "train": {"epochs": 2, "seed": 42}})
+    out = sh(repo, "dvc", "repro").stdout
+    assert "Running stage 'train'" in out and "Running stage 'evaluate'" in out
+    metrics = json.loads((repo / "reports/eval_metrics.json").read_text())
+    assert 0.0 <= metrics["class_consistency"] <= 1.0
+    assert len(metrics["fid_per_class"]) == 10 and len(metrics["class_consistency_per_class"]) == 10
+    assert "raw_class_consistency" in metrics
+    assert (repo / "reports/samples/class_grid.png").is_file()
+    page = (repo / "reports/index.html").read_text()
+    assert "class_grid.png" in page and "Does it draw the class it is asked for?" in page and "Ankle boot" in page
+    run = mlflow_client(repo).get_run(run_id(repo))
+    assert "-conditional-" in run.info.run_name and "eval/fid_per_class/sneaker" in run.data.metrics
+    assert "epoch/monitor_class_consistency" in run.data.metrics
+
+    drawn = sh(repo, "fashion-dcgan", "sample", "--class", "Sneaker", "--n", "4", "--out", "sneakers.npy")
+    assert "wrote 4 samples" in drawn.stdout and (repo / "sneakers.npy").is_file()
+    wrong = sh(repo, "fashion-dcgan", "sample", "--class", "hat", "--out", "hats.png", check=False)
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert "unknown class 'hat'" in wrong.stderr and "7 Sneaker" in wrong.stderr
+
+
 def test_corrupted_raw_byte_stops_the_pipeline(repo):
     target = repo / "data/raw/train-labels-idx1-ubyte.gz"
     blob = bytearray(target.read_bytes())

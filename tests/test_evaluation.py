@@ -111,3 +111,29 @@ def test_precision_counts_a_sample_inside_any_real_ball():
     assert metrics["precision"] == 0.5  # 0.5 and 10.9 lie within 1 of a real point; 5 and 30 do not
     assert metrics["coverage"] == 1.0  # every real ball holds one of them
     assert metrics["density"] == 4 / 4  # 0.5 is in two balls, 10.9 in two: 4 memberships over k * 4 samples
+
+
+def test_class_consistency_overall_and_per_requested_class():
+    from fashion_dcgan.evaluation.metrics import class_consistency
+
+    requested = np.array([0, 0, 1, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0, 2])
+    overall, per_class = class_consistency(predicted, requested)
+    assert overall == pytest.approx(4 / 6)
+    assert per_class[:3] == pytest.approx([0.5, 2 / 3, 1.0]) and all(np.isnan(per_class[3:]))
+
+
+def test_per_class_fid_compares_each_class_with_its_own_real_images():
+    from fashion_dcgan.evaluation.evaluate import conditional_metrics
+
+    rng = np.random.default_rng(0)
+    real_labels = np.repeat(np.arange(10), 300)
+    real = rng.normal(size=(3000, 4)) + real_labels[:, None] * 5.0  # each class its own cluster
+    requested = np.repeat(np.arange(10), 300)
+    fake = real + rng.normal(scale=0.01, size=real.shape)
+    fake[requested == 3] += 2.0  # class 3 drawn off by 2 in each of 4 dimensions: FID about 4 * 4
+    probabilities = np.eye(10)[requested]
+    metrics = conditional_metrics((fake, probabilities), requested, real, real_labels)
+    fids = metrics["fid_per_class"]
+    assert fids[3] == pytest.approx(16.0, rel=0.05) and max(fids[:3] + fids[4:]) < 0.1
+    assert metrics["class_consistency"] == 1.0 and metrics["fid_per_class_mean"] == pytest.approx(np.mean(fids))

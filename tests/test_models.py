@@ -56,3 +56,37 @@ def test_paper_variant_follows_the_guidelines():
     assert isinstance(discriminator.layers[3], keras.layers.BatchNormalization)
     kernel = np.asarray(discriminator.layers[2].kernel)
     assert abs(kernel.std() - 0.02) < 0.002 and abs(kernel.mean()) < 0.002
+
+
+@pytest.mark.parametrize("variant", ["tutorial", "paper"])
+def test_conditional_networks_keep_the_layers_and_add_a_label_path(variant):
+    from fashion_dcgan.models import LABEL_EMBEDDING, is_conditional
+
+    plain_g, plain_d = build_generator(variant, 100, 128), build_discriminator(variant, 64, IMAGE_SHAPE)
+    generator = build_generator(variant, 100, 128, num_classes=10)
+    discriminator = build_discriminator(variant, 64, IMAGE_SHAPE, num_classes=10)
+    assert is_conditional(generator) and is_conditional(discriminator) and not is_conditional(plain_g)
+    # Generator: the embedding, and the first Dense reading latent + embedding; nothing else changes.
+    dense_width = plain_g.layers[0].units
+    assert generator.count_params() == plain_g.count_params() + 10 * LABEL_EMBEDDING + LABEL_EMBEDDING * dense_width
+    # Discriminator: one projection vector per class, as wide as the features the head reads.
+    features = plain_d.layers[-1].input.shape[-1]
+    assert discriminator.count_params() == plain_d.count_params() + 10 * features
+    images = generator([np.zeros((4, 100), np.float32), np.arange(4, dtype=np.int32)], training=False)
+    assert images.shape == (4, *IMAGE_SHAPE)
+    assert discriminator([np.asarray(images), np.arange(4, dtype=np.int32)]).shape == (4, 1)
+
+
+def test_projection_discriminator_adds_the_class_embeddings_inner_product_to_the_logit():
+    keras.utils.set_random_seed(0)
+    discriminator = build_discriminator("tutorial", 4, IMAGE_SHAPE, num_classes=10)
+    images = np.random.default_rng(0).uniform(-1, 1, (5, *IMAGE_SHAPE)).astype(np.float32)
+    labels = np.array([0, 3, 3, 7, 9], np.int32)
+    flatten = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Flatten))
+    (head,) = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Dense)]  # the Dense(1) head
+    phi = np.asarray(keras.Model(discriminator.inputs[0], flatten.output)(images, training=False))
+    kernel, bias = (np.asarray(w) for w in head.weights)
+    embedding = np.asarray(discriminator.get_layer("class_projection").embeddings)
+    expected = phi @ kernel + bias + (phi * embedding[labels]).sum(axis=1, keepdims=True)
+    got = np.asarray(discriminator([images, labels], training=False))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

@@ -62,3 +62,44 @@ def test_monitor_warns_on_a_collapsed_generator():
 
     metrics, warning = monitor(_Real())
     assert metrics["monitor_classes_covered"] >= 8 and warning is None
+
+
+class _ConditionalBlobs:
+    """A planted conditional generator: draws a blob of the requested class, or ignores the request."""
+
+    inputs = ("latents", "labels")
+
+    def __init__(self, obey: bool):
+        self.obey = obey
+
+    def __call__(self, inputs, training=False):
+        _, labels = inputs
+        labels = labels if self.obey else np.zeros_like(labels)
+        images, blob_labels = blobs(300, 0)  # the images the test's classifier learned
+        return np.stack([images[np.flatnonzero(blob_labels == label)[0]] for label in labels])
+
+
+def test_monitor_reports_class_consistency_for_a_conditional_generator():
+    from fashion_dcgan.evaluation.evaluate import conditional_metrics
+
+    keras.utils.set_random_seed(0)
+    classifier = build_classifier()
+    images, labels = blobs(300, 0)
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    classifier.fit(images, labels, epochs=60, batch_size=32, verbose=0)
+    assert (classifier.predict(images, verbose=0).argmax(axis=1) == labels).all()
+    extractor = FeatureExtractor(classifier)
+    monitor = CollapseMonitor(extractor, images, 100, 4, seed=0, threshold=0.05, min_classes=8)
+    obeying, _ = monitor(_ConditionalBlobs(obey=True))
+    ignoring, _ = monitor(_ConditionalBlobs(obey=False))
+    assert obeying["monitor_class_consistency"] == 1.0
+    assert ignoring["monitor_class_consistency"] == 0.1  # only the class-0 requests are met
+    # The evaluation's per-class view: class 0 is met by both, the others only by the obeying one.
+    from fashion_dcgan.sampling import cycled_labels, generate
+
+    requested, real = cycled_labels(100), extractor(images)
+    ignored = conditional_metrics(
+        extractor(generate(_ConditionalBlobs(False), np.zeros((100, 4)))), requested, real[0], labels
+    )
+    assert ignored["class_consistency_per_class"] == [1.0] + [0.0] * 9
+    assert ignored["fid_per_class"][0] < min(ignored["fid_per_class"][1:])

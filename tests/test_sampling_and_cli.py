@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from fashion_dcgan.cli import main, params_from_run
-from fashion_dcgan.dataset import IMAGE_SHAPE
+from fashion_dcgan.dataset import CLASS_NAMES, IMAGE_SHAPE, class_index, slug
 from fashion_dcgan.imaging import make_grid, save_gif
 from fashion_dcgan.models import build_discriminator, build_generator
-from fashion_dcgan.sampling import fixed_noise, latent_walk, slerp
+from fashion_dcgan.sampling import class_grid, cycled_labels, fixed_noise, generate, latent_walk, latents, slerp
 from tests.conftest import REPO
 
 
@@ -42,6 +42,7 @@ def test_grid_and_gif(tmp_path):
 def model_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     build_generator("tutorial", 100, 16).save(root / "generator.keras")
+    build_generator("tutorial", 100, 16, num_classes=10).save(root / "conditional.keras")
     build_discriminator("tutorial", 8, IMAGE_SHAPE).save(root / "discriminator.keras")
     (root / "corrupt.keras").write_bytes(b"this is not a zip archive")
     blob = (root / "generator.keras").read_bytes()
@@ -181,3 +182,56 @@ def test_preset_writes_the_tutorial_recipe_and_keeps_comments(tmp_path, capsys):
     assert "# Every key is checked" in written and "train_limit: null" in written
     out = capsys.readouterr().out
     assert "dvc exp run -S model.variant=tutorial -S model.objective=bce" in out and "-S train.ema.decay=0.0" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [("sneaker", 7), ("Sneaker", 7), ("ANKLE BOOT", 9), ("ankle-boot", 9), ("t-shirt", 0), ("top", 0),
+     ("T-shirt/top", 0), ("shirt", 6), ("0", 0), (" 9 ", 9), (3, 3)],
+)  # fmt: skip
+def test_class_names_and_indices_are_accepted(text, index):
+    assert class_index(text) == index
+
+
+@pytest.mark.parametrize("text", ["hat", "10", "-1", "", "boot"])
+def test_unknown_classes_list_the_valid_ones(text):
+    with pytest.raises(ValueError, match="unknown class") as error:
+        class_index(text)
+    assert all(name in str(error.value) for name in CLASS_NAMES)
+    assert slug("T-shirt/top") == "t_shirt_top" and slug("Ankle boot") == "ankle_boot"
+
+
+def test_conditional_generator_draws_each_requested_class(model_files):
+    from fashion_dcgan.modelfiles import load_generator
+
+    generator = load_generator(model_files / "conditional.keras")
+    noise = latents(0, 10, 100)
+    # The label changes the image; the same label and latent give the same image.
+    by_class = generate(generator, noise, labels=np.full(10, 7))
+    assert not np.allclose(by_class, generate(generator, noise, labels=np.full(10, 2)))
+    cycled = generate(generator, noise)  # default: every class in turn
+    assert np.allclose(cycled[7], by_class[7], atol=1e-6) and list(cycled_labels(12)[-3:]) == [9, 0, 1]
+    grid = class_grid(generator, seed=0, per_class=3)
+    assert grid.shape == (30, *IMAGE_SHAPE)
+    assert np.allclose(grid[7 * 3 : 8 * 3], generate(generator, latents(0, 3, 100), labels=np.full(3, 7)), atol=1e-6)
+    with pytest.raises(ValueError, match="labels for"):
+        generate(generator, noise, labels=np.zeros(3))
+    unconditional = load_generator(model_files / "generator.keras")
+    with pytest.raises(ValueError, match="unconditional"):
+        generate(unconditional, noise, labels=np.zeros(10))
+
+
+def test_sample_by_class_and_its_errors(model_files, tmp_path, capsys):
+    conditional, out = str(model_files / "conditional.keras"), tmp_path / "s.npy"
+    main(["sample", "--model", conditional, "--class", "sneaker", "--n", "3", "--seed", "1", "--out", str(out)])
+    from fashion_dcgan.modelfiles import load_generator
+
+    expected = generate(load_generator(conditional), latents(1, 3, 100), labels=np.full(3, 7))
+    assert np.allclose(np.load(out), expected, atol=1e-6)
+
+    code, err = run_cli(["sample", "--model", conditional, "--class", "hat", "--out", str(tmp_path / "h.png")], capsys)
+    assert code == 1 and "--class: unknown class 'hat'" in err and "7 Sneaker" in err and "Traceback" not in err
+    plain = str(model_files / "generator.keras")
+    code, err = run_cli(["sample", "--model", plain, "--class", "sneaker", "--out", str(tmp_path / "u.png")], capsys)
+    assert code == 1 and "unconditional generator" in err and "model.conditional" in err
+    assert not (tmp_path / "h.png").exists() and not (tmp_path / "u.png").exists()

@@ -36,10 +36,11 @@ def images() -> np.ndarray:
     return synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
 
 
-def run(tmp_path, params, images, name="run"):
+def run(tmp_path, params, images, name="run", labels=None):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     paths = TrainingPaths.under(tmp_path / name)
-    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), {"git_commit": "test"}, verbose=0)
+    tracker = lambda run_id: RunLogger(uri, run_id)  # noqa: E731
+    result = train(params, images, paths, tracker, {"git_commit": "test"}, verbose=0, labels=labels)
     return result, uri, paths
 
 
@@ -207,6 +208,7 @@ def test_run_names_say_what_was_trained():
     assert run_name(parse_params(PRESETS["tutorial"])) == "tutorial-bce-e10-s42"
     params = parse_params({"model": {"objective": "r1"}, "train": {"ema": {"decay": 0.999}, "augment": ["cutout"]}})
     assert run_name(params) == "tutorial-r1-ema0.999-cutout-e10-s42"
+    assert run_name(parse_params({"model": {"conditional": True}})) == "tutorial-r1-conditional-ema0.999-e10-s42"
 
 
 @pytest.mark.parametrize("objective", ["hinge", "r1"])
@@ -283,3 +285,36 @@ def test_a_tracking_failure_deletes_nothing(tmp_path, images):
         train(tiny_params(epochs=1, seed=9), images, paths, unreachable, verbose=0)
     assert sorted(p.name for p in paths.checkpoints.iterdir()) == before
     assert (paths.epoch_grids / "epoch_0001.png").is_file()
+
+
+def test_conditional_gan_trains_on_labels_and_resumes_exactly(tmp_path, images):
+    from fashion_dcgan.errors import ParamsError
+    from fashion_dcgan.models import is_conditional
+
+    labels = synthetic_split(64)[1]
+    model = {"conditional": True, "objective": "r1"}
+    straight, _, _ = run(tmp_path, tiny_params(model, epochs=2, ema={"decay": 0.9}), images, "straight", labels)
+    assert is_conditional(straight.gan.sampler) and is_conditional(straight.gan.discriminator)
+    assert all(np.isfinite(row["d_loss"]) for row in straight.epochs)
+    run(tmp_path, tiny_params(model, epochs=1, ema={"decay": 0.9}), images, "resumed", labels)
+    second, _, paths = run(tmp_path, tiny_params(model, epochs=2, ema={"decay": 0.9}), images, "resumed", labels)
+    assert second.resumed_from_epoch == 1 and second.steps == straight.steps
+    for resumed, uninterrupted in zip(second.gan.sampler.weights, straight.gan.sampler.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(resumed), np.asarray(uninterrupted))
+    assert is_conditional(keras.models.load_model(paths.generator, compile=False))
+    with pytest.raises(ParamsError, match=r"model\.conditional"):
+        run(tmp_path, tiny_params(model), images, "unlabelled")
+
+
+def test_conditional_training_step_uses_the_labels_under_mixed_precision(images):
+    labels = synthetic_split(64)[1]
+    gan = build_gan(tiny_params({"conditional": True, "objective": "r1"}, precision="mixed_float16"), "mixed_float16")
+    history = gan.fit(make_dataset(images, 16, 0, 0, 1, labels), epochs=1, steps_per_epoch=4, verbose=0).history
+    assert all(np.isfinite(history[name][0]) for name in gan.objective.metric_names)
+    # The projection embeddings of the classes seen moved away from their initial values.
+    projection = gan.discriminator.get_layer("class_projection")
+    assert projection.embeddings.dtype == "float32"
+    before = build_gan(tiny_params({"conditional": True, "objective": "r1"}), "float32")
+    assert not np.allclose(
+        np.asarray(projection.embeddings), np.asarray(before.discriminator.get_layer("class_projection").embeddings)
+    )

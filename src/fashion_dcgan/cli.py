@@ -39,10 +39,17 @@ def cmd_sample(args: argparse.Namespace) -> None:
             f"--n {args.n:,}: {out} needs {needed / 1e6:,.1f} MB but {out.parent} has {free / 1e6:,.1f} MB free"
         )
 
+    label = _requested_class(args.class_)
+
     from fashion_dcgan.modelfiles import latent_dim, load_generator
+    from fashion_dcgan.models import is_conditional
 
     generator = load_generator(_local_model(args.model))
-    batches = _generated_batches(generator, args.seed, args.n, latent_dim(generator))
+    if label is not None and not is_conditional(generator):
+        raise ParamsError(
+            f"--class: {args.model} is an unconditional generator; train one with model.conditional: true"
+        )
+    batches = _generated_batches(generator, args.seed, args.n, latent_dim(generator), label)
     if out.suffix == ".npy":
         _write_npy(out, batches, (args.n, *IMAGE_SHAPE))
     else:
@@ -53,6 +60,17 @@ def cmd_sample(args: argparse.Namespace) -> None:
         images = np.concatenate([to_uint8(batch) for batch in batches])
         save_png(out, make_grid(images, cols=args.cols or math.ceil(math.sqrt(args.n))))
     print(f"wrote {args.n} samples to {out}")
+
+
+def _requested_class(text: str | None) -> int | None:
+    from fashion_dcgan.dataset import class_index
+
+    if text is None:
+        return None
+    try:
+        return class_index(text)
+    except ValueError as error:
+        raise ParamsError(f"--class: {error}") from None
 
 
 def _local_model(model: str) -> Path:
@@ -77,14 +95,18 @@ def _local_model(model: str) -> Path:
     return files[0]
 
 
-def _generated_batches(generator, seed: int, count: int, dim: int):
+def _generated_batches(generator, seed: int, count: int, dim: int, label: int | None = None):
+    """Images in batches; all of class ``label`` when given (conditional generators), else a conditional
+    generator cycles through the classes."""
+    import numpy as np
     from tqdm import tqdm
 
     from fashion_dcgan.sampling import generate, latent_batches
 
     with tqdm(total=count, unit="image", disable=None, leave=False) as bar:
         for latents in latent_batches(seed, count, dim, BATCH):
-            images = generate(generator, latents, BATCH)
+            labels = None if label is None else np.full(len(latents), label, np.int32)
+            images = generate(generator, latents, BATCH, labels=labels)
             bar.update(len(images))
             yield images
 
@@ -212,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--n", type=_positive, default=64, help="number of images (default: %(default)s)")
     sample.add_argument("--seed", type=int, default=0, help="latent noise seed (default: %(default)s)")
+    sample.add_argument(
+        "--class",
+        dest="class_",
+        metavar="CLASS",
+        help="draw only this class (class-conditional generators): a name such as sneaker or 'ankle boot' "
+        "(case-insensitive) or an index 0-9 (default: every class in turn)",
+    )
     sample.add_argument("--cols", type=_positive, default=None, help="grid columns (default: square)")
     sample.add_argument(
         "--out", default="samples.png", help=".png grid or .npy array in [-1, 1] (default: %(default)s)"

@@ -49,6 +49,8 @@ class ModelParams(_Section):
     """GAN objective from fashion_dcgan.gan.registry: bce (the tutorial's), hinge, r1 (the measured best)."""
     r1_gamma: float = Field(1.0, gt=0, le=1e4, allow_inf_nan=False)
     """Weight of the R1 penalty (objective r1 only)."""
+    conditional: bool = False
+    """Class-conditional: the generator takes a class label, the discriminator has a projection head."""
 
     @field_validator("objective")
     @classmethod
@@ -195,7 +197,7 @@ VARIANT_ADAM = {"tutorial": (1e-3, 0.9), "paper": (2e-4, 0.5)}
 # losses, optimizer settings and no EMA or augmentation (tests check it matches the tutorial's losses).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tutorial": {
-        "model": {"variant": "tutorial", "objective": "bce"},
+        "model": {"variant": "tutorial", "objective": "bce", "conditional": False},
         "train": {
             "learning_rate_d": None,
             "learning_rate_g": None,

@@ -34,6 +34,20 @@ def make_grid(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: 
     return np.kron(canvas, np.ones((scale, scale), np.uint8)) if scale > 1 else canvas
 
 
+def label_rows(grid: np.ndarray, names: Sequence[str], margin: int = 90) -> np.ndarray:
+    """``grid`` (uint8, equal rows) with each row's name written in a white margin on its left."""
+    from PIL import ImageDraw, ImageFont
+
+    height, width = grid.shape
+    canvas = Image.new("L", (width + margin, height), 255)
+    canvas.paste(Image.fromarray(grid), (margin, 0))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    row = height / len(names)
+    for i, name in enumerate(names):
+        draw.text((4, (i + 0.5) * row), name, fill=0, font=font, anchor="lm")
+    return np.asarray(canvas)
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")

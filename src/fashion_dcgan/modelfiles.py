@@ -32,15 +32,19 @@ def load_model(path: str | Path):
 
 
 def load_generator(path: str | Path):
-    """A generator mapping (N, latent_dim) to (N, 28, 28, 1)."""
+    """A generator mapping (N, latent_dim), or [(N, latent_dim), (N,) labels], to (N, 28, 28, 1)."""
     model = load_model(path)
-    inputs, outputs = tuple(model.input_shape), tuple(model.output_shape)
-    if len(inputs) != 2 or inputs[1] is None or outputs[1:] != IMAGE_SHAPE:
+    shapes = [tuple(tensor.shape) for tensor in model.inputs]
+    outputs = tuple(model.output_shape) if not isinstance(model.output_shape, list) else None
+    latent_ok = len(shapes[0]) == 2 and shapes[0][1] is not None
+    label_ok = len(shapes) == 1 or (len(shapes) == 2 and len(shapes[1]) == 1)
+    if not (latent_ok and label_ok) or outputs is None or outputs[1:] != IMAGE_SHAPE:
         raise ModelFileError(
-            f"{path}: not a generator: maps {inputs} to {outputs}, expected (None, latent_dim) to (None, 28, 28, 1)"
+            f"{path}: not a generator: maps {shapes} to {model.output_shape}, expected (None, latent_dim) "
+            "(and (None,) class labels) to (None, 28, 28, 1)"
         )
     return model
 
 
 def latent_dim(generator) -> int:
-    return int(generator.input_shape[1])
+    return int(generator.inputs[0].shape[1])

@@ -5,6 +5,12 @@ logit instead of a sigmoid; same parameter count). ``paper`` follows the
 DCGAN paper's guidelines adapted to 28x28. Both generators project to 7x7 and
 upsample twice, so they draw 28x28x1 images; the discriminators take the image
 shape they are given.
+
+Either pair can be made class-conditional (``conditional=True``): the generator then takes
+``[latent, label]`` and joins a learned label embedding to the latent vector before the same
+layers; the discriminator takes ``[image, label]`` and adds a projection term, the inner product
+of a learned class embedding with its last features (Miyato and Koyama, 2018), to the same head's
+logit. The label is an integer class index, one per image.
 """
 
 from __future__ import annotations
@@ -13,86 +19,103 @@ import keras
 from keras import layers
 
 
-def _tutorial_generator(latent_dim: int, width: int) -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input((latent_dim,)),
-            layers.Dense(7 * 7 * width),
-            layers.Reshape((7, 7, width)),
-            layers.BatchNormalization(),
-            layers.Conv2DTranspose(width // 2, 5, strides=2, padding="same", activation="selu"),
-            layers.BatchNormalization(),
-            # float32 output keeps images exact under mixed precision.
-            layers.Conv2DTranspose(1, 5, strides=2, padding="same", activation="tanh", dtype="float32"),
-        ],
-        name="generator",
-    )
+def _tutorial_generator(width: int) -> list[layers.Layer]:
+    return [
+        layers.Dense(7 * 7 * width),
+        layers.Reshape((7, 7, width)),
+        layers.BatchNormalization(),
+        layers.Conv2DTranspose(width // 2, 5, strides=2, padding="same", activation="selu"),
+        layers.BatchNormalization(),
+        # float32 output keeps images exact under mixed precision.
+        layers.Conv2DTranspose(1, 5, strides=2, padding="same", activation="tanh", dtype="float32"),
+    ]
 
 
-def _tutorial_discriminator(width: int, image_shape: tuple[int, int, int]) -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input(image_shape),
-            layers.Conv2D(width, 5, strides=2, padding="same"),
-            layers.LeakyReLU(0.2),
-            layers.Dropout(0.3),
-            layers.Conv2D(width * 2, 5, strides=2, padding="same"),
-            layers.LeakyReLU(0.2),
-            layers.Dropout(0.3),
-            layers.Flatten(),
-            layers.Dense(1, dtype="float32"),
-        ],
-        name="discriminator",
-    )
+def _tutorial_discriminator(width: int) -> list[layers.Layer]:
+    return [
+        layers.Conv2D(width, 5, strides=2, padding="same"),
+        layers.LeakyReLU(0.2),
+        layers.Dropout(0.3),
+        layers.Conv2D(width * 2, 5, strides=2, padding="same"),
+        layers.LeakyReLU(0.2),
+        layers.Dropout(0.3),
+        layers.Flatten(),
+        layers.Dense(1, dtype="float32"),
+    ]
 
 
-def _paper_generator(latent_dim: int, width: int) -> keras.Model:
+def _paper_generator(width: int) -> list[layers.Layer]:
     init = keras.initializers.RandomNormal(0.0, 0.02)
-    return keras.Sequential(
-        [
-            keras.Input((latent_dim,)),
-            # The paper's "project and reshape": a matrix multiply, no bias before BN.
-            layers.Dense(7 * 7 * width, use_bias=False, kernel_initializer=init),
-            layers.Reshape((7, 7, width)),
-            layers.BatchNormalization(),
-            layers.ReLU(),
-            layers.Conv2DTranspose(width // 2, 5, strides=2, padding="same", use_bias=False, kernel_initializer=init),
-            layers.BatchNormalization(),
-            layers.ReLU(),
-            layers.Conv2DTranspose(
-                1, 5, strides=2, padding="same", activation="tanh", kernel_initializer=init, dtype="float32"
-            ),
-        ],
-        name="generator",
-    )
+    return [
+        # The paper's "project and reshape": a matrix multiply, no bias before BN.
+        layers.Dense(7 * 7 * width, use_bias=False, kernel_initializer=init),
+        layers.Reshape((7, 7, width)),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+        layers.Conv2DTranspose(width // 2, 5, strides=2, padding="same", use_bias=False, kernel_initializer=init),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+        layers.Conv2DTranspose(
+            1, 5, strides=2, padding="same", activation="tanh", kernel_initializer=init, dtype="float32"
+        ),
+    ]
 
 
-def _paper_discriminator(width: int, image_shape: tuple[int, int, int]) -> keras.Model:
+def _paper_discriminator(width: int) -> list[layers.Layer]:
     init = keras.initializers.RandomNormal(0.0, 0.02)
-    return keras.Sequential(
-        [
-            keras.Input(image_shape),
-            # No batch norm on the discriminator's input layer (paper, section 3).
-            layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=init),
-            layers.LeakyReLU(0.2),
-            layers.Conv2D(width * 2, 5, strides=2, padding="same", use_bias=False, kernel_initializer=init),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(0.2),
-            layers.Flatten(),
-            layers.Dense(1, kernel_initializer=init, dtype="float32"),
-        ],
-        name="discriminator",
+    return [
+        # No batch norm on the discriminator's input layer (paper, section 3).
+        layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=init),
+        layers.LeakyReLU(0.2),
+        layers.Conv2D(width * 2, 5, strides=2, padding="same", use_bias=False, kernel_initializer=init),
+        layers.BatchNormalization(),
+        layers.LeakyReLU(0.2),
+        layers.Flatten(),
+        layers.Dense(1, kernel_initializer=init, dtype="float32"),
+    ]
+
+
+# Width of the generator's label embedding, joined to the latent vector (conditional models only).
+LABEL_EMBEDDING = 32
+
+
+def build_generator(variant: str, latent_dim: int, width: int, num_classes: int | None = None) -> keras.Model:
+    """The generator; class-conditional when ``num_classes`` is given."""
+    body = {"tutorial": _tutorial_generator, "paper": _paper_generator}[variant](width)
+    if num_classes is None:
+        return keras.Sequential([keras.Input((latent_dim,)), *body], name="generator")
+    latent = keras.Input((latent_dim,), name="latent")
+    label = keras.Input((), dtype="int32", name="label")
+    embedded = layers.Embedding(num_classes, LABEL_EMBEDDING, name="label_embedding")(label)
+    x = layers.Concatenate(name="latent_and_label")([latent, embedded])
+    for layer in body:
+        x = layer(x)
+    return keras.Model([latent, label], x, name="generator")
+
+
+def build_discriminator(
+    variant: str, width: int, image_shape: tuple[int, int, int], num_classes: int | None = None
+) -> keras.Model:
+    """The discriminator (one logit per image); with a projection head when ``num_classes`` is given."""
+    body = {"tutorial": _tutorial_discriminator, "paper": _paper_discriminator}[variant](width)
+    if num_classes is None:
+        return keras.Sequential([keras.Input(image_shape), *body], name="discriminator")
+    image = keras.Input(image_shape, name="image")
+    label = keras.Input((), dtype="int32", name="label")
+    x = image
+    for layer in body[:-1]:
+        x = layer(x)
+    logit = body[-1](x)  # the unconditional head, float32
+    embedded = layers.Embedding(num_classes, x.shape[-1], dtype="float32", name="class_projection")(label)
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([x, embedded])
+    return keras.Model(
+        [image, label], layers.Add(dtype="float32", name="logit")([logit, projection]), name="discriminator"
     )
 
 
-def build_generator(variant: str, latent_dim: int, width: int) -> keras.Model:
-    builders = {"tutorial": _tutorial_generator, "paper": _paper_generator}
-    return builders[variant](latent_dim, width)
-
-
-def build_discriminator(variant: str, width: int, image_shape: tuple[int, int, int]) -> keras.Model:
-    builders = {"tutorial": _tutorial_discriminator, "paper": _paper_discriminator}
-    return builders[variant](width, image_shape)
+def is_conditional(model: keras.Model) -> bool:
+    """Whether a generator or discriminator takes a class label beside its latent or image input."""
+    return len(getattr(model, "inputs", None) or ()) > 1
 
 
 def discriminator_conv_layers(discriminator: keras.Model) -> list[keras.layers.Layer]:

@@ -33,13 +33,15 @@ EVALUATION_NOTES = {
     "inception_score": "exp E[KL(p(y|x) ‖ p(y))]: high when samples are confidently classified and varied (max 10).",
     "classes_covered": "Classes predicted for at least the coverage threshold of the samples (10 = no missing mode).",
     "kl_to_uniform": "KL divergence of the predicted-class histogram to uniform (0 = balanced, 2.30 = one class).",
+    "class_consistency": "Conditional: share of samples the classifier assigns to the class they were drawn for.",
+    "fid_per_class_mean": "Conditional: mean over classes of the FID of each class's samples to its test images.",
     "fid_real_floor": "The same FID between training and test images: the best a perfect generator could expect.",
     "probe_accuracy": "DCGAN paper's probe: linear L2-SVM on max-pooled (4x4) discriminator features, test accuracy.",
     "probe_accuracy_random_weights": "The same probe on the same discriminator architecture with random weights.",
     "probe_accuracy_raw_pixels": "The same linear SVM on raw pixels.",
 }
 GENERATOR_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "inception_score",
-                     "classes_covered", "kl_to_uniform")  # fmt: skip
+                     "classes_covered", "kl_to_uniform", "class_consistency", "fid_per_class_mean")  # fmt: skip
 FEATURE_SPACE_NOTE = (
     "FID, KID, the Inception Score and the k-NN metrics use our own Fashion-MNIST classifier's penultimate "
     "features instead of Inception-v3 (whose weights cannot be downloaded here): compare them between runs of "
@@ -100,8 +102,10 @@ def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | No
     """One paragraph that says what was trained and how good it is (also the MLflow run description)."""
     ema = params.get("train.ema.decay") or 0
     augment = params.get("train.augment") or []
+    conditional = "class-conditional " if params.get("model.conditional") else ""
     text = (
-        f"{epochs} epochs of the {params.get('model.variant')} networks with the {params.get('model.objective')} "
+        f"{epochs} epochs of the {conditional}{params.get('model.variant')} networks with the "
+        f"{params.get('model.objective')} "
         f"objective, {'generator EMA ' + str(ema) if ema else 'no EMA'}, "
         f"{'augmentation ' + '+'.join(augment) if augment else 'no augmentation'}, seed {params.get('train.seed')}."
     )
@@ -111,6 +115,8 @@ def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | No
             f"precision {evaluation['precision']:.3f}, recall {evaluation['recall']:.3f}, "
             f"{evaluation['classes_covered']} of 10 classes covered."
         )
+        if "class_consistency" in evaluation:
+            text += f" Class consistency {evaluation['class_consistency']:.1%}."
     return text
 
 
@@ -133,6 +139,14 @@ def _evaluation_rows(evaluation: dict[str, Any], columns: list[str]) -> list[dic
 def _class_rows(evaluation: dict[str, Any]) -> list[tuple[str, list[str]]]:
     keys = [key for key in ("class_histogram", "raw_class_histogram") if key in evaluation]
     return [(name, [f"{evaluation[key][i]:.1%}" for key in keys]) for i, name in enumerate(CLASS_NAMES)]
+
+
+def _conditional_rows(evaluation: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(class, consistency, FID) per class, for a class-conditional generator's samples."""
+    if "class_consistency_per_class" not in evaluation:
+        return []
+    pairs = zip(evaluation["class_consistency_per_class"], evaluation["fid_per_class"], strict=True)
+    return [(name, f"{share:.1%}", _fmt(fid)) for name, (share, fid) in zip(CLASS_NAMES, pairs, strict=True)]
 
 
 def _validation_rows(validation: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -165,6 +179,9 @@ def _figures(files: ReportFiles, history: pd.DataFrame, steps: pd.DataFrame, met
              {"FID (monitor sample)": history["monitor_fid"]}, "epoch")  # fmt: skip
         plot("monitor_coverage.png", "Per-epoch mode coverage", history["epoch"],
              {"classes covered": history["monitor_classes_covered"]}, "epoch")  # fmt: skip
+    if "monitor_class_consistency" in history:
+        plot("monitor_class_consistency.png", "Per-epoch class consistency (small sample)", history["epoch"],
+             {"class consistency": history["monitor_class_consistency"]}, "epoch")  # fmt: skip
     return drawn
 
 
@@ -192,6 +209,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
     candidates = [
         ("Training progress (fixed noise, one frame per epoch)", files.gif),
         ("Final fixed-noise grid", files.samples / "fixed_noise_grid.png"),
+        ("One row per class (class-conditional; the same latents in each column)", files.samples / "class_grid.png"),
         ("Fresh samples (the sampled generator: the moving average when on)", files.samples / "random_grid.png"),
         ("The same latents through the raw generator", files.samples / "random_grid_raw.png"),
         ("Latent-space walk (spherical interpolation, one row per walk)", files.samples / "latent_walk.png"),
@@ -216,6 +234,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         "generator_columns": columns,
         "evaluation_rows": _evaluation_rows(evaluation, columns) if evaluation else [],
         "class_rows": _class_rows(evaluation) if evaluation else [],
+        "conditional_rows": _conditional_rows(evaluation) if evaluation else [],
         "feature_space_note": FEATURE_SPACE_NOTE,
         "classifier_accuracy": accuracy,
         "images": {caption: os.path.relpath(path, page_dir) for caption, path in candidates if Path(path).exists()},

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from fashion_dcgan.dataset import IMAGE_SHAPE
+from fashion_dcgan.dataset import IMAGE_SHAPE, NUM_CLASSES
 from fashion_dcgan.imaging import make_grid, to_uint8
+from fashion_dcgan.models import is_conditional
 
 
 def latent_batches(seed: int, count: int, latent_dim: int, batch_size: int) -> Iterator[np.ndarray]:
@@ -31,17 +32,43 @@ def fixed_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
     return latents(seed, count, latent_dim)
 
 
-def generate(generator, latents: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Images in [-1, 1], float32 (N, 28, 28, 1), in inference mode."""
+def cycled_labels(count: int) -> np.ndarray:
+    """Class labels 0, 1, ..., 9, 0, 1, ...: what a conditional generator is asked for by default."""
+    return (np.arange(count) % NUM_CLASSES).astype(np.int32)
+
+
+def generate(generator, latents: np.ndarray, batch_size: int = 500, *, labels: np.ndarray | None = None) -> np.ndarray:
+    """Images in [-1, 1], float32 (N, 28, 28, 1), in inference mode.
+
+    A conditional generator draws image i of class ``labels[i]`` (default: ``cycled_labels``, every
+    class in turn); an unconditional one takes no labels.
+    """
+    if not is_conditional(generator):
+        if labels is not None:
+            raise ValueError("this generator is unconditional: it cannot be asked for a class")
+        inputs = lambda i: latents[i : i + batch_size]  # noqa: E731
+    else:
+        labels = cycled_labels(len(latents)) if labels is None else np.asarray(labels, np.int32)
+        if len(labels) != len(latents):
+            raise ValueError(f"{len(labels)} labels for {len(latents)} latent vectors")
+        inputs = lambda i: [latents[i : i + batch_size], labels[i : i + batch_size]]  # noqa: E731
     chunks = [
-        np.asarray(generator(latents[i : i + batch_size], training=False), dtype=np.float32)
-        for i in range(0, len(latents), batch_size)
+        np.asarray(generator(inputs(i), training=False), dtype=np.float32) for i in range(0, len(latents), batch_size)
     ]
     return np.concatenate(chunks) if chunks else np.zeros((0, *IMAGE_SHAPE), np.float32)
 
 
 def render_grid(generator, latents: np.ndarray, cols: int | None = None) -> np.ndarray:
     return make_grid(to_uint8(generate(generator, latents)), cols=cols or math.ceil(math.sqrt(len(latents))))
+
+
+def class_grid(generator, seed: int, per_class: int) -> np.ndarray:
+    """Images (10 * per_class, ...) from a conditional generator, class c in row c; row r of every
+    class uses the same latents, so columns show one latent vector across classes."""
+    dim = int(generator.inputs[0].shape[-1])
+    noise = np.tile(latents(seed, per_class, dim), (NUM_CLASSES, 1))
+    labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int32), per_class)
+    return generate(generator, noise, labels=labels)
 
 
 def slerp(start: np.ndarray, end: np.ndarray, fractions: np.ndarray) -> np.ndarray:

@@ -1,9 +1,10 @@
 """The generator as an MLflow pyfunc model that anyone can call, and its place in the Model Registry.
 
 The model takes a small table, one request per row: ``n`` (how many images), ``seed`` (the latent
-noise) and an optional ``class`` (only for class-conditional generators, which this version does not
-train yet: asking an unconditional generator for a class is an error). It returns uint8 images
-(total n, 28, 28), so ``mlflow models serve`` answers ``/invocations`` with plain pixel arrays.
+noise) and an optional ``class`` (a class name such as "sneaker", case-insensitive, or an index 0-9;
+only for class-conditional generators, which otherwise cycle through the classes; asking an
+unconditional generator for a class is an error). It returns uint8 images (total n, 28, 28), so
+``mlflow models serve`` answers ``/invocations`` with plain pixel arrays.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from fashion_dcgan.dataset import IMAGE_SIZE
+from fashion_dcgan.dataset import IMAGE_SIZE, class_index
 from fashion_dcgan.imaging import to_uint8
+from fashion_dcgan.modelfiles import latent_dim
+from fashion_dcgan.models import is_conditional
 from fashion_dcgan.sampling import generate, latents
 
 log = logging.getLogger(__name__)
@@ -35,16 +38,18 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         rows = pd.DataFrame(model_input)
-        if "class" in rows and rows["class"].notna().any():
+        classes = rows["class"] if "class" in rows else pd.Series([None] * len(rows))
+        conditional = is_conditional(self.generator)
+        if classes.notna().any() and not conditional:
             raise ValueError("this generator is unconditional: leave out the `class` column")
         counts = rows["n"].astype(int)
         if (counts < 1).any() or counts.sum() > MAX_IMAGES:
             raise ValueError(f"each n must be at least 1 and all together at most {MAX_IMAGES:,}")
-        dim = int(self.generator.input_shape[1])
-        images = [
-            to_uint8(generate(self.generator, latents(int(seed), int(n), dim)))
-            for n, seed in zip(counts, rows["seed"], strict=True)
-        ]
+        dim = latent_dim(self.generator)
+        images = []
+        for n, seed, name in zip(counts, rows["seed"], classes, strict=True):
+            labels = None if pd.isna(name) else np.full(int(n), class_index(name), np.int32)
+            images.append(to_uint8(generate(self.generator, latents(int(seed), int(n), dim), labels=labels)))
         return np.concatenate(images)
 
 

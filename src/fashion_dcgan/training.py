@@ -17,7 +17,7 @@ from fashion_dcgan import callbacks as cb
 from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.config import Params
 from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
-from fashion_dcgan.dataset import IMAGE_SHAPE
+from fashion_dcgan.dataset import IMAGE_SHAPE, NUM_CLASSES
 from fashion_dcgan.errors import ParamsError
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.model import DCGAN
@@ -66,8 +66,9 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(params.train.seed)
     model, cfg = params.model, params.train
-    generator = build_generator(model.variant, model.latent_dim, model.generator_width)
-    discriminator = build_discriminator(model.variant, model.discriminator_width, IMAGE_SHAPE)
+    classes = NUM_CLASSES if model.conditional else None
+    generator = build_generator(model.variant, model.latent_dim, model.generator_width, classes)
+    discriminator = build_discriminator(model.variant, model.discriminator_width, IMAGE_SHAPE, classes)
     objective = build_objective(model.objective, params)
     augment = DiffAugment(cfg.augment, seed=cfg.seed) if cfg.augment else None
     gan = DCGAN(generator, discriminator, model.latent_dim, cfg.seed, objective, augment, cfg.ema.decay)
@@ -84,9 +85,9 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
 
 
 def run_name(params: Params) -> str:
-    """A readable MLflow run name: network variant, objective, EMA, augmentation, epochs and seed."""
+    """A readable MLflow run name: variant, objective, conditional, EMA, augmentation, epochs and seed."""
     model, cfg = params.model, params.train
-    parts = [model.variant, model.objective]
+    parts = [model.variant, model.objective, *(["conditional"] if model.conditional else [])]
     parts += [f"ema{cfg.ema.decay:g}"] if cfg.ema.decay else []
     parts += ["+".join(cfg.augment)] if cfg.augment else []
     return "-".join([*parts, f"e{cfg.epochs}", f"s{cfg.seed}"])
@@ -107,14 +108,19 @@ def train(
     monitor: cb.Monitor | None = None,
     verbose: int | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    labels: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train (or resume) and return the trained GAN and the full history.
 
     ``tracker_factory(run_id)`` opens the MLflow run: a new one for ``None``, else the run to
     continue. ``monitor(generator)``, when given, runs after every epoch and returns extra metrics
     and an optional warning. ``extra_callbacks`` run after the pipeline's own (benchmarks use them).
+    ``labels`` (one class index per image) are required for a class-conditional model.
     """
     cfg = params.train
+    class_labels = labels if params.model.conditional else None
+    if params.model.conditional and (labels is None or len(labels) != len(images)):
+        raise ParamsError("model.conditional is true: training needs one class label per image")
     strategy, steps_per_epoch, steps_per_call = _plan(params, len(images))
     with strategy.scope():
         gan = build_gan(params, resolve_precision(cfg.precision), steps_per_call)
@@ -127,7 +133,7 @@ def train(
     with tracker.recording(), sigterm_as_interrupt():
         if state.epoch < cfg.epochs:
             gan.fit(
-                make_dataset(images, cfg.batch_size, cfg.seed, state.epoch, cfg.epochs),
+                make_dataset(images, cfg.batch_size, cfg.seed, state.epoch, cfg.epochs, class_labels),
                 epochs=cfg.epochs,
                 initial_epoch=state.epoch,
                 steps_per_epoch=steps_per_epoch,

@@ -6,8 +6,17 @@ import numpy as np
 import tensorflow as tf
 
 
-def make_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int, last_epoch: int) -> tf.data.Dataset:
+def make_dataset(
+    images: np.ndarray,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    last_epoch: int,
+    labels: np.ndarray | None = None,
+) -> tf.data.Dataset:
     """Batches for epochs ``first_epoch`` .. ``last_epoch - 1``, each a fresh shuffle of the whole set.
+
+    Elements are image batches, or ``(images, labels)`` when ``labels`` are given (int32 classes).
 
     Each epoch's order depends only on (seed, epoch), so a resumed run sees
     exactly the batches an uninterrupted one would.
@@ -15,6 +24,12 @@ def make_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: in
     count = len(images)
     used = (count // batch_size) * batch_size
     pixels = tf.constant(images)
+    classes = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+
+    def gather(index: tf.Tensor):
+        if classes is None:
+            return tf.gather(pixels, index)
+        return tf.gather(pixels, index), tf.gather(classes, index)
 
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
         order = tf.random.experimental.stateless_shuffle(
@@ -25,7 +40,7 @@ def make_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: in
     return (
         tf.data.Dataset.range(first_epoch, last_epoch)
         .flat_map(epoch_batches)
-        .map(lambda index: tf.gather(pixels, index), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
     )
 

@@ -8,8 +8,10 @@ import keras
 import numpy as np
 
 from fashion_dcgan.config import EvaluateParams
+from fashion_dcgan.dataset import NUM_CLASSES
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
 from fashion_dcgan.evaluation.metrics import (
+    class_consistency,
     frechet_distance,
     inception_score,
     kernel_inception_distance,
@@ -44,18 +46,49 @@ def generator_metrics(
     }
 
 
+def conditional_metrics(
+    fake: tuple[np.ndarray, np.ndarray],
+    requested: np.ndarray,
+    real_features: np.ndarray,
+    real_labels: np.ndarray,
+) -> dict[str, Any]:
+    """Does a conditional generator draw what it is asked for? Class consistency (the share of
+    samples the classifier assigns to the requested class), overall and per class, and per-class FID
+    (each class's samples against the real images of that class); per-class lists by class index."""
+    features, probabilities = fake
+    overall, per_class = class_consistency(probabilities.argmax(axis=1), requested)
+    fid_per_class = [
+        frechet_distance(features[requested == c], real_features[real_labels == c])
+        if (requested == c).sum() > 1 and (real_labels == c).sum() > 1
+        else float("nan")
+        for c in range(NUM_CLASSES)
+    ]
+    return {
+        "class_consistency": overall,
+        "class_consistency_per_class": per_class,
+        "fid_per_class": fid_per_class,
+        "fid_per_class_mean": float(np.nanmean(fid_per_class)) if not np.isnan(fid_per_class).all() else float("nan"),
+    }
+
+
 def evaluate_generator(
     classifier: keras.Model,
     samples: dict[str, np.ndarray],
     real: np.ndarray,
     floor: np.ndarray,
     cfg: EvaluateParams,
+    requested: np.ndarray | None = None,
+    real_labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Metrics of each named sample set against ``real``, plus the real-data scales they compare with.
 
     The first set's metrics are top-level keys; every other set's carry its name as a prefix
     (``raw_fid``). ``floor`` (other real images) gives the FID a perfect generator could expect.
+    ``requested`` (the class each sample was drawn for; conditional generators) and ``real_labels``
+    add ``conditional_metrics``.
     """
+    if requested is not None and real_labels is None:
+        raise ValueError("class-conditional samples need the real images' labels")
     extract = FeatureExtractor(classifier)
     real_features = extract(real)
     floor_features, _ = extract(floor)
@@ -65,7 +98,10 @@ def evaluate_generator(
         "n_real": len(real),
     }
     for i, (name, images) in enumerate(samples.items()):
-        metrics = generator_metrics(extract(images), real_features, cfg)
+        fake = extract(images)
+        metrics = generator_metrics(fake, real_features, cfg)
+        if requested is not None:
+            metrics |= conditional_metrics(fake, np.asarray(requested), real_features[0], np.asarray(real_labels))
         out |= metrics if i == 0 else {f"{name}_{key}": value for key, value in metrics.items()}
     return out
 

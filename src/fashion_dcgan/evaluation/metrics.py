@@ -90,6 +90,17 @@ def mode_coverage(predicted: np.ndarray, threshold: float = 0.05) -> ModeCoverag
     return ModeCoverage([float(s) for s in share], int((share >= threshold).sum()), kl)
 
 
+def class_consistency(predicted: np.ndarray, requested: np.ndarray) -> tuple[float, list[float]]:
+    """Share of samples whose predicted class is the requested one: overall, and per requested class
+    (NaN for a class never requested)."""
+    predicted, requested = np.asarray(predicted), np.asarray(requested)
+    hits = predicted == requested
+    per_class = [
+        float(hits[requested == c].mean()) if (requested == c).any() else float("nan") for c in range(NUM_CLASSES)
+    ]
+    return float(hits.mean()) if len(hits) else float("nan"), per_class
+
+
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
 

@@ -1,12 +1,14 @@
-"""A cheap per-epoch mode-collapse check: coverage and FID on a small fixed sample."""
+"""A cheap per-epoch mode-collapse check: coverage and FID on a small fixed sample (and, for a
+class-conditional generator asked for every class in turn, the share it draws as asked)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
-from fashion_dcgan.evaluation.metrics import frechet_distance, mode_coverage
-from fashion_dcgan.sampling import generate, latents
+from fashion_dcgan.evaluation.metrics import class_consistency, frechet_distance, mode_coverage
+from fashion_dcgan.models import is_conditional
+from fashion_dcgan.sampling import cycled_labels, generate, latents
 
 
 class CollapseMonitor:
@@ -30,12 +32,15 @@ class CollapseMonitor:
     def __call__(self, generator) -> tuple[dict[str, float], str | None]:
         """Metrics for this epoch, and a warning when coverage is below the minimum."""
         features, probabilities = self.extractor(generate(generator, self.latents))
-        coverage = mode_coverage(probabilities.argmax(axis=1), self.threshold)
+        predicted = probabilities.argmax(axis=1)
+        coverage = mode_coverage(predicted, self.threshold)
         metrics = {
             "monitor_fid": frechet_distance(features, self.real_features),
             "monitor_classes_covered": float(coverage.classes_covered),
             "monitor_kl_to_uniform": coverage.kl_to_uniform,
         }
+        if is_conditional(generator):  # generate() asked for cycled_labels
+            metrics["monitor_class_consistency"] = class_consistency(predicted, cycled_labels(len(predicted)))[0]
         warning = None
         if coverage.collapsed(self.min_classes):
             warning = (

@@ -8,6 +8,7 @@ import tensorflow as tf
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.ema import GeneratorAverage
 from fashion_dcgan.gan.objective import Objective
+from fashion_dcgan.models import is_conditional
 
 
 class DCGAN(keras.Model):
@@ -16,6 +17,10 @@ class DCGAN(keras.Model):
     What varies is injected: the ``objective`` (losses and the metrics it reports), an optional
     ``augment`` applied to every image the discriminator sees, and an optional moving average of
     the generator (``ema_decay`` > 0), which then is the generator used for sampling.
+
+    With class-conditional networks (``models.is_conditional``) ``fit`` feeds ``(images, labels)``;
+    the fakes of each step are drawn for the real batch's labels, so both networks see the data's
+    class balance, and the discriminator judges every image with its label.
     """
 
     def __init__(
@@ -37,6 +42,7 @@ class DCGAN(keras.Model):
         self.augment = augment if augment else None
         self.noise_seed = keras.random.SeedGenerator(seed)
         self.average = GeneratorAverage(generator, ema_decay) if ema_decay > 0 else None
+        self.conditional = is_conditional(generator)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in objective.metric_names}
         # Both networks are built from their Input layers; nothing is left for fit to build symbolically.
         self.built = True
@@ -78,15 +84,21 @@ class DCGAN(keras.Model):
         start = tf.cast(context.replica_id_in_sync_group, tf.int32) * batch_size
         return latents[start : start + batch_size]
 
-    def _critic(self, images):
-        return self.discriminator(self.augment(images) if self.augment else images, training=True)
+    def _critic(self, images, labels):
+        images = self.augment(images) if self.augment else images
+        return self.discriminator([images, labels] if self.conditional else images, training=True)
 
-    def train_step(self, real_images):
+    def _generate(self, latents, labels):
+        return self.generator([latents, labels] if self.conditional else latents, training=True)
+
+    def train_step(self, data):
+        real_images, labels = data if self.conditional else (data, None)
         batch_size = tf.shape(real_images)[0]
+        both_labels = tf.concat([labels, labels], axis=0) if self.conditional else None
 
         # Discriminator: fakes from the generator in training mode, as the tutorial does, and one
         # discriminator pass over the joined batch.
-        fakes = self.generator(self._latents(batch_size), training=True)
+        fakes = self._generate(self._latents(batch_size), labels)
         images = tf.concat([tf.cast(real_images, fakes.dtype), fakes], axis=0)
         real_gradient = None
         with tf.GradientTape() as tape:
@@ -94,11 +106,11 @@ class DCGAN(keras.Model):
                 # Recorded by the outer tape too: the penalty's own gradient reaches D's weights.
                 with tf.GradientTape() as input_tape:
                     input_tape.watch(images)
-                    logits = tf.cast(self._critic(images), tf.float32)
+                    logits = tf.cast(self._critic(images, both_labels), tf.float32)
                     real_total = tf.reduce_sum(logits[:batch_size])
                 real_gradient = input_tape.gradient(real_total, images)[:batch_size]
             else:
-                logits = tf.cast(self._critic(images), tf.float32)
+                logits = tf.cast(self._critic(images, both_labels), tf.float32)
             values = self.objective.discriminator_loss(logits[:batch_size], logits[batch_size:], real_gradient)
             scaled = self.d_optimizer.scale_loss(values["d_loss"])
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
@@ -107,7 +119,7 @@ class DCGAN(keras.Model):
         # Generator: only its weights move; the discriminator is a fixed critic here.
         latents = self._latents(batch_size)
         with tf.GradientTape() as tape:
-            fake_logits = tf.cast(self._critic(self.generator(latents, training=True)), tf.float32)
+            fake_logits = tf.cast(self._critic(self._generate(latents, labels), labels), tf.float32)
             g_loss = self.objective.generator_loss(fake_logits)
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
@@ -128,5 +140,6 @@ class DCGAN(keras.Model):
             results = {name: tf.reshape(value, [1]) for name, value in results.items()}
         return results
 
-    def call(self, latents, training=False):
-        return self.sampler(latents, training=training)
+    def call(self, inputs, training=False):
+        """Images from the sampling generator: ``latents``, or ``[latents, labels]`` when conditional."""
+        return self.sampler(inputs, training=training)

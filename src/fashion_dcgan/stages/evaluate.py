@@ -22,8 +22,9 @@ PARAMS = ("evaluate",)
 @entry_point
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
-        __doc__, argv, "data", "samples", "samples_raw", "classifier", "discriminator", "train_metrics", "out"
-    )
+        __doc__, argv, "data", "samples", "samples_raw", "labels", "classifier", "discriminator", "train_metrics",
+        "out",
+    )  # fmt: skip
     cfg = load_params(args.params, PARAMS).evaluate
 
     from fashion_dcgan.tracking import check_reachable, tracking_uri
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
     from fashion_dcgan.data.prepare import load_processed, stratified_indices
+    from fashion_dcgan.dataset import CLASS_NAMES, slug
     from fashion_dcgan.evaluation.evaluate import evaluate_generator, probe_discriminator
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import load_model
@@ -48,8 +50,16 @@ def main(argv: list[str] | None = None) -> None:
         except (OSError, ValueError) as error:
             raise DataError(f"{path}: cannot load generated samples ({error}); run the sample stage") from None
 
+    requested = np.load(args.labels)  # empty for an unconditional generator
+    if requested.size and len(requested) != len(samples["sampled"]):
+        raise DataError(
+            f"{args.labels}: {len(requested)} labels for {len(samples['sampled'])} samples; rerun the sample stage"
+        )
     floor_images = train_images[stratified_indices(train_labels, min(len(test_images), len(train_images)))]
-    metrics = evaluate_generator(load_model(args.classifier), samples, test_images, floor_images, cfg)
+    metrics = evaluate_generator(
+        load_model(args.classifier), samples, test_images, floor_images, cfg,
+        requested if requested.size else None, test_labels,
+    )  # fmt: skip
     probe_rows = stratified_indices(train_labels, min(cfg.probe_train_size, len(train_labels)))
     metrics |= probe_discriminator(
         load_model(args.discriminator),
@@ -62,11 +72,20 @@ def main(argv: list[str] | None = None) -> None:
     run_id = json.loads(Path(args.train_metrics).read_text())["mlflow_run_id"]
     tracker = RunLogger(tracking_uri(), run_id, reopen=False)
     scalar = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    for key in ("class_consistency_per_class", "fid_per_class"):
+        # One MLflow metric per class, named: eval/fid_per_class/Sneaker.
+        scalar |= {f"{key}/{slug(name)}": value for name, value in zip(CLASS_NAMES, metrics.get(key, []), strict=False)}
     tracker.log_metrics((f"eval/{k}", v, 0) for k, v in scalar.items())
     tracker.log_artifact(args.out, "evaluation")
     version, what = tracker.within(lambda: register(tracker.client, run_id, metrics["fid"]))
     tracker.set_tags({"registered_model": f"{REGISTERED_MODEL}/{version}"})
     log.info("Model Registry, %s: %s", REGISTERED_MODEL, what)
+    if "class_consistency" in metrics:
+        log.info(
+            "class consistency %.3f, mean per-class FID %.3f",
+            metrics["class_consistency"],
+            metrics["fid_per_class_mean"],
+        )
     log.info(
         "FID %.3f (raw generator %.3f, real floor %.3f), precision %.3f, recall %.3f, classes covered %d",
         metrics["fid"],

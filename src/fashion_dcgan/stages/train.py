@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.tracking import RunLogger
     from fashion_dcgan.training import TrainingPaths, run_name, train
 
-    images, _ = load_processed(args.data, "train")
+    images, labels = load_processed(args.data, "train")
     provenance = {"git_commit": git_commit(), "data_sha256": data_checksums(args.data)}
     tags = {"git_commit": provenance["git_commit"]}
     tags |= {f"data.sha256.{name}": digest for name, digest in provenance["data_sha256"].items()}
@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     monitor = collapse_monitor(params, args.classifier, args.data) if params.train.monitor_samples else None
     name = run_name(params)
-    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id, run_name=name), tags, monitor)
+    result = train(
+        params, images, paths, lambda run_id: RunLogger(uri, run_id, run_name=name), tags, monitor, labels=labels
+    )
 
     final = result.epochs[-1]
     metric_names = list(result.gan.objective.metric_names)
