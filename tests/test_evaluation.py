@@ -137,3 +137,26 @@ def test_per_class_fid_compares_each_class_with_its_own_real_images():
     fids = metrics["fid_per_class"]
     assert fids[3] == pytest.approx(16.0, rel=0.05) and max(fids[:3] + fids[4:]) < 0.1
     assert metrics["class_consistency"] == 1.0 and metrics["fid_per_class_mean"] == pytest.approx(np.mean(fids))
+
+
+def test_probe_solver_finds_liblinears_minimiser():
+    from sklearn.svm import LinearSVC
+
+    from fashion_dcgan.evaluation.probe import fit_squared_hinge_ovr
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 1500)
+    x = np.maximum(rng.normal(size=(10, 300))[labels] * 0.4 + rng.normal(size=(1500, 300)), 0)
+    x = (x - x.mean(0)) / x.std(0)
+    weights, bias, classes = fit_squared_hinge_ovr(x, labels, c=0.01, tol=1e-6)
+    reference = LinearSVC(C=0.01, tol=1e-6, max_iter=20_000, dual=False).fit(x, labels)
+
+    def objective(w, b):
+        y = np.where(labels[:, None] == classes[None, :], 1.0, -1.0)
+        slack = np.maximum(1 - y * (x @ w + b), 0)
+        return 0.5 * ((w * w).sum(0) + b * b) + 0.01 * (slack * slack).sum(0)
+
+    ours, theirs = objective(weights, bias), objective(reference.coef_.T, reference.intercept_)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    np.testing.assert_allclose(weights, reference.coef_.T, rtol=0, atol=1e-3 * np.abs(weights).max())
+    assert (classes[(x @ weights + bias).argmax(1)] == reference.predict(x)).mean() > 0.999

@@ -318,3 +318,25 @@ def test_conditional_training_step_uses_the_labels_under_mixed_precision(images)
     assert not np.allclose(
         np.asarray(projection.embeddings), np.asarray(before.discriminator.get_layer("class_projection").embeddings)
     )
+
+
+def test_an_epoch_checkpointed_but_not_logged_is_logged_on_resume(tmp_path, images):
+    """A kill between the checkpoint write and the MLflow write: the resumed run logs the lost epoch."""
+
+    class LosesEpochs(RunLogger):
+        def log_metrics(self, rows):
+            pass
+
+        def log_image(self, key, image, step):
+            pass
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    paths = TrainingPaths.under(tmp_path / "run")
+    first = train(tiny_params(epochs=1), images, paths, lambda run_id: LosesEpochs(uri, run_id), verbose=0)
+    client = MlflowClient(uri)
+    assert client.get_metric_history(first.run_id, "epoch/d_loss") == []
+    second = train(tiny_params(epochs=2), images, paths, lambda run_id: RunLogger(uri, run_id), verbose=0)
+    assert second.run_id == first.run_id
+    history = sorted(client.get_metric_history(first.run_id, "epoch/d_loss"), key=lambda m: m.step)
+    assert [(m.step, m.value) for m in history] == [(row["epoch"], row["d_loss"]) for row in second.epochs]
+    assert {m.step for m in client.get_metric_history(first.run_id, "step/d_loss")} == {r["step"] for r in second.steps}

@@ -17,6 +17,7 @@ from typing import Any
 
 import keras
 import numpy as np
+from PIL import Image
 
 from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.errors import TrainingDiverged
@@ -175,10 +176,31 @@ class MlflowLogger(keras.callbacks.Callback):
         self.tracker = tracker
 
     def on_epoch_end(self, epoch, logs=None):
-        state, step = self.state, epoch + 1
-        self.tracker.log_metrics(
-            [(f"epoch/{k}", v, step) for k, v in state.summary.items()]
-            + [(f"step/{k}", v, row["step"]) for row in state.window_rows for k, v in row.items() if k != "step"]
-        )
-        if state.grid is not None:
-            self.tracker.log_image("fixed_noise_grid", state.grid, step=step)
+        state = self.state
+        log_epoch(self.tracker, epoch + 1, state.summary, state.window_rows, state.grid)
+
+
+def log_epoch(tracker: Any, epoch: int, summary: dict, window_rows: list[dict], grid: np.ndarray | None) -> None:
+    tracker.log_metrics(
+        [(f"epoch/{k}", v, epoch) for k, v in summary.items() if k != "epoch"]
+        + [(f"step/{k}", v, row["step"]) for row in window_rows for k, v in row.items() if k != "step"]
+    )
+    if grid is not None:
+        tracker.log_image("fixed_noise_grid", grid, step=epoch)
+
+
+def log_unrecorded_epochs(tracker: Any, state: TrainingState, steps_per_epoch: int, grids: Path) -> None:
+    """Log the epochs a restored checkpoint holds but the MLflow run lacks: a kill that lands between
+    the checkpoint write and MlflowLogger leaves the run one epoch short."""
+    logged = tracker.logged_steps("epoch/d_loss")
+    if logged is None:  # a worker's stand-in tracker records nothing
+        return
+    for row in state.epochs:
+        epoch = int(row["epoch"])
+        if epoch in logged:
+            continue
+        windows = [w for w in state.steps if (epoch - 1) * steps_per_epoch < w["step"] <= epoch * steps_per_epoch]
+        path = grids / f"epoch_{epoch:04d}.png"
+        grid = np.asarray(Image.open(path)) if path.is_file() else None
+        log.info("logging epoch %d to MLflow: the checkpoint has it, the run did not", epoch)
+        log_epoch(tracker, epoch, row, windows, grid)

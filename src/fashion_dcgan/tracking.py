@@ -214,6 +214,11 @@ class RunLogger:
             self.client.log_batch(self.run_id, metrics=metrics[i : i + _BATCH])
 
     @_bounded
+    def logged_steps(self, key: str) -> set[int]:
+        """The steps at which metric ``key`` has been logged in this run."""
+        return {metric.step for metric in self.client.get_metric_history(self.run_id, key)}
+
+    @_bounded
     def log_image(self, key: str, image: np.ndarray, step: int) -> None:
         self.client.log_image(self.run_id, image, key=key, step=step)
 

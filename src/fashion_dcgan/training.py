@@ -127,6 +127,7 @@ def train(
     checkpoint, paths, tracker_factory = _chief_or_worker(strategy, gan, paths, tracker_factory)
     tracker, state = _resume_or_start(params, checkpoint, tracker_factory, paths.epoch_grids)
     resumed_from = state.epoch
+    cb.log_unrecorded_epochs(tracker, state, steps_per_epoch, paths.epoch_grids)
     if not tracker.resumed:
         tracker.log_params(params.flat() | _resolved(params, gan, strategy, steps_per_epoch, steps_per_call))
         tracker.set_tags(run_tags or {})
