@@ -57,26 +57,6 @@ def test_an_unconditional_generator_refuses_a_class(store):
         model.predict(pd.DataFrame({"n": [20_000], "seed": [0]}))
 
 
-def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
-    import mlflow
-
-    from fashion_dcgan.sampling import generate, latents
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    images, labels = synthetic_split(64)
-    params = parse_params({**TINY, "model": {**TINY["model"], "conditional": True}})
-    result = train(params, images[..., None].astype(np.float32) / 127.5 - 1.0, TrainingPaths.under(tmp_path),
-                   lambda run_id: RunLogger(uri, run_id), verbose=0, labels=labels)  # fmt: skip
-    mlflow.set_tracking_uri(uri)
-    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/generator")
-    out = model.predict(pd.DataFrame({"n": [2, 3], "seed": [0, 1], "class": ["Sneaker", None]}))
-    assert out.shape == (5, 28, 28) and out.dtype == np.uint8
-    sneakers = generate(result.gan.sampler, latents(0, 2, 8), labels=np.full(2, 7))
-    assert np.abs(out[:2].astype(int) - np.clip(np.rint((sneakers[..., 0] + 1) * 127.5), 0, 255)).max() <= 1
-    with pytest.raises(Exception, match="unknown class 'hat'"):
-        model.predict(pd.DataFrame({"n": [1], "seed": [0], "class": ["hat"]}))
-
-
 def test_the_champion_alias_moves_only_on_a_better_fid(store):
     uri, (first, second) = store
     client = MlflowClient(uri)
@@ -140,3 +120,28 @@ def test_mlflow_models_serve_answers_a_real_request(store):
         server.wait(timeout=30)
     images = np.asarray(answer["predictions"])
     assert images.shape == (3, 28, 28) and images.min() >= 0 and images.max() <= 255
+
+
+# Last: it trains in a store of its own (MLflow caches per-store state in the process).
+def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
+    import mlflow
+
+    from fashion_dcgan.sampling import generate, latents
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    images, labels = synthetic_split(64)
+    params = parse_params({**TINY, "model": {**TINY["model"], "conditional": True}})
+    result = train(params, images[..., None].astype(np.float32) / 127.5 - 1.0, TrainingPaths.under(tmp_path),
+                   lambda run_id: RunLogger(uri, run_id), verbose=0, labels=labels)  # fmt: skip
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/generator")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    out = model.predict(pd.DataFrame({"n": [2, 3], "seed": [0, 1], "class": ["Sneaker", None]}))
+    assert out.shape == (5, 28, 28) and out.dtype == np.uint8
+    sneakers = generate(result.gan.sampler, latents(0, 2, 8), labels=np.full(2, 7))
+    assert np.abs(out[:2].astype(int) - np.clip(np.rint((sneakers[..., 0] + 1) * 127.5), 0, 255)).max() <= 1
+    with pytest.raises(Exception, match="unknown class 'hat'"):
+        model.predict(pd.DataFrame({"n": [1], "seed": [0], "class": ["hat"]}))
