@@ -1,11 +1,15 @@
-"""The GPU path: mixed precision and XLA on by default, seconds per epoch, no NaNs.
+"""The GPU path: mixed precision and XLA on by default, throughput against the counted FLOPs, no NaNs.
 
-    python -m benchmarks.gpu_check [--images 60000] [--epochs 2]
+    python -m benchmarks.gpu_check [--images 60000] [--epochs 2] [--batches 32 256 1024]
 
 With `train.precision: auto` and `train.jit_compile: auto` (the defaults) a visible GPU gets
-mixed_float16 with a LossScaleOptimizer per network, and XLA. Prints seconds per epoch (the first
-epoch, which includes compilation, is reported separately) at batch 32 and 256, the loss scales,
-and whether every loss stayed finite. Runs on the CPU too (slowly), to check the script itself.
+mixed_float16 with a LossScaleOptimizer per network, and XLA. For each batch size it prints seconds
+per epoch (the first epoch, which includes compilation, separately), images/s and GFLOP/s (the FLOPs
+of the tutorial algorithm's step, ``benchmarks.flops``; the default r1 objective's gradient penalty
+does more work than that, so for it the figure is a lower bound), the loss scales, and whether every
+loss stayed finite. Then it times the evaluate stage's computations (``--eval-samples`` generated
+images against the test set, and the discriminator probe). Uses data/processed when it is there,
+else random images of the same shape. Runs on the CPU too (slowly), to check the script itself.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -22,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.flops import step_flops_per_image
 from fashion_dcgan.config import parse_params
 from fashion_dcgan.runtime import resolve_precision
 from fashion_dcgan.tracking import NullRunLogger
@@ -40,26 +46,57 @@ def check(images: np.ndarray, batch: int, epochs: int) -> None:
     scales = [float(getattr(o, "dynamic_scale", 1.0)) for o in (gan.d_optimizer, gan.g_optimizer)]
     first, rest = rows[0]["epoch_seconds"], [row["epoch_seconds"] for row in rows[1:]]
     steady = f"{np.median(rest):.2f}" if rest else "n/a"
+    rate = (len(images) // batch * batch) / float(np.median(rest or [first]))
+    gflops = rate * step_flops_per_image(gan.generator, gan.discriminator) / 1e9
     print(f"batch {batch:>4}: precision {precision}, jit_compile={gan.jit_compile}, "
-          f"first epoch {first:.2f} s (with compilation), then {steady} s/epoch, "
-          f"{len(images) / np.median(rest or [first]):.0f} images/s; loss scales D {scales[0]:.0f} G {scales[1]:.0f}; "
-          f"losses finite: {finite}; final d_loss {rows[-1]['d_loss']:.4f}")  # fmt: skip
+          f"first epoch {first:.2f} s (with compilation), then {steady} s/epoch, {rate:.0f} images/s, "
+          f"{gflops:.0f} GFLOP/s (tutorial-step count); loss scales D {scales[0]:.0f} G {scales[1]:.0f}; "
+          f"losses finite: {finite}; final d_loss {rows[-1]['d_loss']:.4f}", flush=True)  # fmt: skip
     keras.mixed_precision.set_global_policy("float32")
+    return gan
+
+
+def evaluation_time(gan, train_images: np.ndarray, samples: int) -> None:
+    """The evaluate stage's computations at its defaults: both generators' metrics and the probe."""
+    from fashion_dcgan.config import EvaluateParams
+    from fashion_dcgan.evaluation.classifier import train_classifier
+    from fashion_dcgan.evaluation.evaluate import evaluate_generator, probe_discriminator
+    from fashion_dcgan.sampling import generate, latents
+
+    labels = np.arange(len(train_images)) % 10
+    classifier = train_classifier(train_images[:2000], labels[:2000], 1, 128, 0, verbose=0)  # weights don't matter
+    cfg = EvaluateParams()
+    noise = latents(1, samples, gan.latent_dim)
+    start = time.perf_counter()
+    fakes = {"sampled": generate(gan.sampler, noise), "raw": generate(gan.generator, noise)}
+    test = train_images[:10_000]
+    evaluate_generator(classifier, fakes, test, train_images[-10_000:], cfg)
+    middle = time.perf_counter()
+    rows = slice(0, min(cfg.probe_train_size, len(train_images)))
+    probe_discriminator(gan.discriminator, (train_images[rows], labels[rows]), (test, labels[: len(test)]), cfg)
+    end = time.perf_counter()
+    print(f"evaluation ({samples} samples per generator): generator metrics {middle - start:.1f} s, "
+          f"discriminator probe {end - middle:.1f} s, total {end - start:.1f} s", flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=60_000)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 256, 1024])
+    parser.add_argument("--eval-samples", type=int, default=10_000)
     args = parser.parse_args()
     gpus = tf.config.list_physical_devices("GPU")
     devices = [d.name for d in gpus] or "no GPU, CPU only"
-    print(f"devices: {devices}; TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "") if gpus else ""
+    print(f"devices: {devices} {name}; TensorFlow {tf.__version__}, Keras {keras.__version__}", flush=True)
     path = "data/processed/train_images.npy"
     images = np.load(path)[: args.images] if os.path.exists(path) else \
         np.random.default_rng(0).uniform(-1, 1, (args.images, 28, 28, 1)).astype(np.float32)  # fmt: skip
-    for batch in (32, 256):
-        check(images, batch, args.epochs)
+    gan = None
+    for batch in args.batches:
+        gan = check(images, batch, args.epochs)
+    evaluation_time(gan, images, args.eval_samples)
 
 
 if __name__ == "__main__":

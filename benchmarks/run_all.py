@@ -1,12 +1,20 @@
 """All benchmarks in one run, printed as a Markdown table (the README's table comes from here).
 
-    python -m benchmarks.run_all
+    python -m benchmarks.run_all [--quick]
 
-Measures: training images/s of our step against the tutorial's train_on_batch loop at batch 32
-(alternating epochs, medians), ours at batch 256; generator sampling images/s at batch 1,000; wall
-time of the prepare stage on the full data (a fresh process, Great Expectations included); wall time
-of a no-op `dvc repro` (tiny pipeline already run); peak RSS of a training process holding the full
-training set. Figures vary by +-20% on a shared VM: compare ratios measured in the same run.
+Measures:
+- training images/s of ours against the tutorial's train_on_batch loop at batch 32 and 256 (five
+  alternating repeats: median and min-max, the per-repeat ratio, GFLOP/s as a share of the
+  estimated FP32 peak; ``benchmarks.train_speed``);
+- the per-epoch overhead at the defaults: the collapse monitor, the fixed-noise grid, the checkpoint
+  and the MLflow logging, each timed after every epoch, as a share of a full-data epoch;
+- each stage's wall time for the default pipeline (``dvc repro -s`` stage by stage on the full data
+  in a scratch copy of the repo, params.yaml defaults except train.epochs = 1; the 10-epoch train
+  time is estimated from it), and a no-op `dvc repro`;
+- generator sampling images/s at batch 1,000, and the peak RSS of a training process holding the
+  full training set.
+Figures vary by +-20% on a shared VM: compare ratios measured in the same run. ``--quick`` skips the
+pipeline (minutes instead of a quarter of an hour).
 """
 
 from __future__ import annotations
@@ -39,15 +47,62 @@ def env() -> dict[str, str]:
     return variables
 
 
-def training_speed() -> list[tuple[str, str]]:
-    from benchmarks.train_speed import compare, images, run_ours
+def training_speed() -> tuple[list[tuple[str, str]], str]:
+    from benchmarks.flops import fp32_peak
+    from benchmarks.train_speed import compare, epoch_images, images, rows
 
-    theirs, mine, ratio = compare(images(3200), 32, repeats=5)
-    at_256 = float(np.median(run_ours(images(12800), 256, 4)))
+    peak, how = fp32_peak()
+    comparisons = [compare(images(epoch_images(batch, 10.0)), batch, repeats=5) for batch in (32, 256)]
+    return rows(comparisons, peak), how
+
+
+def epoch_overhead() -> list[tuple[str, str]]:
+    """Seconds in each end-of-epoch callback at the defaults, against a full 60,000-image epoch."""
+    from fashion_dcgan import training
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.evaluation.classifier import FeatureExtractor, build_classifier
+    from fashion_dcgan.evaluation.monitor import CollapseMonitor
+    from fashion_dcgan.tracking import RunLogger
+
+    spent: dict[str, list[float]] = {}
+    build = training._callbacks
+
+    def timed(*args, **kwargs):
+        callbacks = build(*args, **kwargs)
+        for callback in callbacks:
+            name, inner = type(callback).__name__, callback.on_epoch_end
+
+            def on_epoch_end(epoch, logs=None, name=name, inner=inner):
+                start = time.perf_counter()
+                inner(epoch, logs)
+                spent.setdefault(name, []).append(time.perf_counter() - start)
+
+            callback.on_epoch_end = on_epoch_end
+        return callbacks
+
+    params = parse_params({"data": {"train_limit": 6400}, "train": {"epochs": 3}})  # the defaults otherwise
+    cfg = params.evaluate
+    data = np.random.default_rng(0).uniform(-1, 1, (6400, 28, 28, 1)).astype(np.float32)
+    monitor = CollapseMonitor(FeatureExtractor(build_classifier()), data[:2000], params.train.monitor_samples,
+                              params.model.latent_dim, 0, cfg.coverage_threshold, cfg.min_classes_covered)  # fmt: skip
+    training._callbacks = timed
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            uri = f"sqlite:///{tmp}/mlflow.db"
+            result = training.train(params, data, training.TrainingPaths.under(Path(tmp)),
+                                    lambda run_id: RunLogger(uri, run_id), monitor=monitor, verbose=0)  # fmt: skip
+    finally:
+        training._callbacks = build
+    full_epoch = 60_000 / float(np.median([row["images_per_second"] for row in result.epochs[1:]]))
+    per_epoch = {name: float(np.median(times[1:])) for name, times in spent.items()}  # epoch 1 warms up
+    shown = ("CollapseCheck", "FixedNoiseGrid", "SaveCheckpoint", "MlflowLogger")
+    total = sum(per_epoch.get(name, 0.0) for name in shown)
+    parts = ", ".join(f"{name} {per_epoch.get(name, 0.0):.2f} s" for name in shown)
     return [
-        ("training, tutorial loop (train_on_batch), batch 32", f"{theirs:.0f} images/s"),
-        ("training, ours (compiled train_step + fit), batch 32", f"{mine:.0f} images/s ({ratio:.2f}x the tutorial)"),
-        ("training, ours, batch 256", f"{at_256:.0f} images/s"),
+        (
+            "per-epoch overhead at the defaults (median of epochs 2-3)",
+            f"{total:.2f} s = {total / full_epoch:.1%} of a full-data epoch ({full_epoch:.0f} s): {parts}",
+        )
     ]
 
 
@@ -74,13 +129,13 @@ def prepare_time(work: Path) -> list[tuple[str, str]]:
     return [("prepare stage, full data (decode, normalise, GX validation, write)", f"{seconds:.1f} s")]
 
 
-def training_rss(work: Path) -> list[tuple[str, str]]:
+def training_rss(processed: Path) -> list[tuple[str, str]]:
     script = (
         "import numpy as np, resource\n"
         "from fashion_dcgan.config import parse_params\n"
         "from fashion_dcgan.data.pipeline import make_dataset\n"
         "from fashion_dcgan.training import build_gan\n"
-        f"images = np.load({str(work / 'data/processed/train_images.npy')!r})\n"
+        f"images = np.load({str(processed / 'train_images.npy')!r})\n"
         "params = parse_params({})\n"
         "gan = build_gan(params, 'float32', 5)\n"
         "gan.fit(make_dataset(images, 32, 0, 0, 1), epochs=1, steps_per_epoch=200, verbose=0)\n"
@@ -91,12 +146,43 @@ def training_rss(work: Path) -> list[tuple[str, str]]:
     return [("peak RSS, training process with the full 60,000-image set (200 steps)", f"{peak_mb:.0f} MiB")]
 
 
-def noop_repro(work: Path) -> list[tuple[str, str]]:
-    repo = work / "repo"
+def scratch_repo(repo: Path) -> Path:
     files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     for name in files:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, repo / name)
+    return repo
+
+
+def stage_times(work: Path) -> list[tuple[str, str]]:
+    """Each stage of the default pipeline, run alone in order; train for one epoch (10 estimated)."""
+    repo = scratch_repo(work / "pipeline")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["epochs"] = 1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run(["git", "init", "-q"], cwd=repo, env=env(), check=True)
+    stages = list(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"])
+    seconds = {}
+    for stage in stages:
+        start = time.perf_counter()
+        subprocess.run(["dvc", "repro", "-s", stage], cwd=repo, env=env(), check=True, capture_output=True)
+        seconds[stage] = time.perf_counter() - start
+        print(f"  stage {stage}: {seconds[stage]:.0f} s", file=sys.stderr, flush=True)
+    history = json.loads((repo / "reports/train_metrics.json").read_text())
+    epoch_s = history["epoch_seconds"]
+    train_10 = seconds["train"] + 9 * epoch_s
+    outside = sum(v for k, v in seconds.items() if k != "train")
+    rows = [(f"stage `{stage}` (full data, defaults)", f"{value:.0f} s") for stage, value in seconds.items()]
+    rows[stages.index("train")] = (
+        "stage `train` (full data, defaults)",
+        f"{seconds['train']:.0f} s for 1 epoch ({epoch_s:.0f} s training); 10 epochs ≈ {train_10 / 60:.0f} min",
+    )
+    rows.append(("default `dvc repro`, everything but training", f"{outside / 60:.1f} min"))
+    return rows
+
+
+def noop_repro(work: Path) -> list[tuple[str, str]]:
+    repo = scratch_repo(work / "repo")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"].update(train_limit=320, test_limit=200)
     params["train"].update(epochs=1, monitor_samples=0)
@@ -114,21 +200,34 @@ def noop_repro(work: Path) -> list[tuple[str, str]]:
 
 
 def main() -> None:
+    import argparse
+
     import tensorflow as tf
 
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="skip the full-data pipeline's stage times")
+    args = parser.parse_args()
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows += training_speed()
+        speed, peak = training_speed()
+        rows += speed
+        rows += epoch_overhead()
         rows += sampling_speed()
-        rows += prepare_time(work)
-        rows += training_rss(work)
+        if not args.quick:
+            rows += stage_times(work)
+            processed = work / "pipeline" / "data" / "processed"
+        else:
+            rows += prepare_time(work)
+            processed = work / "data" / "processed"
+        rows += training_rss(processed)
         rows += noop_repro(work)
     gpus = tf.config.list_physical_devices("GPU")
     cpu = f"GPU: {', '.join(d.name for d in gpus)}" if gpus else "no GPU"
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {cpu}; "
           f"TensorFlow {tf.__version__}, Python {platform.python_version()}")  # fmt: skip
+    print(f"FP32 peak: {peak}")
     print()
     print("| benchmark | result |")
     print("|---|---|")

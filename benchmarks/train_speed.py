@@ -1,17 +1,24 @@
-"""Training throughput: our compiled GAN step versus the tutorial's own `train_on_batch` loop.
+"""Training throughput: our compiled GAN step against the tutorial's own `train_on_batch` loop, and
+against the machine's limit.
 
-Both train the same tutorial architecture on the same images at the same batch size, in one
-process, alternating epoch by epoch; each is warmed up first (graph tracing is not timed).
+Both train the same tutorial architecture with the same algorithm on the same images at the same
+batch size, in one process, alternating epoch by epoch (a slow patch on a shared machine hits
+both); each is warmed up first (graph tracing is not timed). For each batch size it prints the
+median images/s of each over the repeats with the spread (min-max), the ratio ours/tutorial of
+each repeat (median and min-max), and the achieved GFLOP/s (FLOPs of one step counted from the
+layers, ``benchmarks.flops``) as a fraction of the estimated FP32 peak.
 
-    python -m benchmarks.train_speed [--images 6400] [--batch 32] [--repeats 3]
+    python -m benchmarks.train_speed [--batches 32 256] [--repeats 5] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,17 +39,15 @@ def images(count: int = 6400, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1, 1, (count, 28, 28, 1)).astype(np.float32)
 
 
-def ours_params(count: int, batch: int, epochs: int, precision: str = "float32", jit: str | bool = "auto"):
+# Settings the CPU attempts vary (benchmarks.cpu_attempts); the train stage's defaults otherwise.
+OURS: dict = {}
+
+
+def ours_params(count: int, batch: int, epochs: int, precision: str = "float32"):
     """The train stage's configuration with the tutorial's recipe, so both loops run the same algorithm."""
     overrides = {
         "data": {"train_limit": count},
-        "train": {
-            "batch_size": batch,
-            "epochs": epochs,
-            "precision": precision,
-            "jit_compile": jit,
-            "monitor_samples": 0,
-        },
+        "train": {"batch_size": batch, "epochs": epochs, "precision": precision, "monitor_samples": 0, **OURS},
     }
     return parse_params(merge(PRESETS["tutorial"], overrides))
 
@@ -128,30 +133,82 @@ class TutorialEpoch(keras.callbacks.Callback):
             self.rates.append(self.tutorial.run())
 
 
-def compare(data: np.ndarray, batch: int, repeats: int) -> tuple[float, float, float]:
-    """Median images/s of the tutorial loop and ours, and the median of the per-repeat ratios.
+@dataclass
+class Comparison:
+    batch: int
+    tutorial: list[float]  # images/s of each timed repeat
+    ours: list[float]
+    flops_per_image: int
 
-    The two alternate epoch by epoch, so a slow patch on a shared machine hits both.
-    """
+    @property
+    def ratios(self) -> list[float]:
+        return [m / t for m, t in zip(self.ours, self.tutorial, strict=True)]
+
+
+def compare(data: np.ndarray, batch: int, repeats: int) -> Comparison:
+    """``repeats`` alternating timed epochs of the tutorial loop and ours (after a warm-up of each)."""
+    from benchmarks.flops import step_flops_per_image
+
     tutorial = TutorialEpoch(Tutorial(data, batch))
     mine = run_ours(data, batch, repeats + 1, tutorial)
-    theirs = tutorial.rates
-    ratios = [m / t for m, t in zip(mine, theirs, strict=True)]
-    return float(np.median(theirs)), float(np.median(mine)), float(np.median(ratios))
+    flops = step_flops_per_image(tutorial.tutorial.generator, tutorial.tutorial.discriminator)
+    return Comparison(batch, tutorial.rates, mine, flops)
+
+
+def spread(values: list[float], digits: str = ".0f") -> str:
+    """median (min-max)"""
+    return f"{np.median(values):{digits}} ({min(values):{digits}}-{max(values):{digits}})"
+
+
+def rows(comparisons: list[Comparison], peak: float) -> list[tuple[str, str]]:
+    """(benchmark, result) rows: images/s, the ratio and the fraction of peak, for each batch size."""
+    out = []
+    for c in comparisons:
+        n = len(c.ours)
+        for name, rates in (("tutorial loop (train_on_batch)", c.tutorial), ("ours (training.train)", c.ours)):
+            gflops = c.flops_per_image * float(np.median(rates)) / 1e9
+            out.append(
+                (
+                    f"training, {name}, batch {c.batch}",
+                    f"{spread(rates)} images/s over {n} repeats; {gflops:.1f} GFLOP/s = {gflops / peak:.1%} of peak",
+                )
+            )
+        out.append((f"training, ours / tutorial, batch {c.batch}", f"{spread(c.ratios, '.2f')}x (per-repeat ratios)"))
+    return out
+
+
+def epoch_images(batch: int, seconds: float, rate_guess: float = 300.0) -> int:
+    """Images per timed epoch: about ``seconds`` of work, a whole number of batches, at least 10 steps."""
+    return max(10, round(seconds * rate_guess / batch)) * batch
 
 
 def main() -> None:
+    from benchmarks.flops import fp32_peak
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=6400, help="images per timed epoch")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 256])
+    parser.add_argument("--repeats", type=int, default=5, help="timed epochs of each loop (alternating)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="about this long per timed epoch")
+    parser.add_argument("--threads", type=int, nargs=2, metavar=("INTRA", "INTER"), help="TensorFlow thread pools")
+    parser.add_argument("--steps-per-execution", type=int, help="ours: train.steps_per_execution")
+    parser.add_argument("--jit", action="store_true", help="ours: train.jit_compile true (XLA)")
+    parser.add_argument("--json", action="store_true", help="also print one JSON line of the figures")
     args = parser.parse_args()
-    theirs, mine, ratio = compare(images(args.images), args.batch, args.repeats)
-    print(f"device: {'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}, {os.cpu_count()} cores")
-    print(f"{'loop':<40}{'batch':>6}{'images/s':>12}")
-    print(f"{'tutorial (train_on_batch)':<40}{args.batch:>6}{theirs:>12.0f}")
-    print(f"{'ours (training.train, tutorial preset)':<40}{args.batch:>6}{mine:>12.0f}")
-    print(f"ratio ours / tutorial (median of {args.repeats} alternating epochs): {ratio:.2f}x")
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads[0])
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads[1])
+    if args.steps_per_execution:
+        OURS["steps_per_execution"] = args.steps_per_execution
+    if args.jit:
+        OURS["jit_compile"] = True
+    peak, how = fp32_peak()
+    comparisons = [compare(images(epoch_images(b, args.seconds)), b, args.repeats) for b in args.batches]
+    print(f"device: {'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}; peak: {how}")
+    print(f"one training step: {comparisons[0].flops_per_image / 1e6:.1f} MFLOP per image (benchmarks.flops)")
+    for name, value in rows(comparisons, peak):
+        print(f"{name:<50} {value}")
+    if args.json:
+        print(json.dumps([{"batch": c.batch, "tutorial": c.tutorial, "ours": c.ours} for c in comparisons]))
 
 
 if __name__ == "__main__":

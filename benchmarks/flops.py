@@ -1,0 +1,75 @@
+"""FLOPs of one GAN training step, counted from the layers, and the machine's FP32 peak, estimated.
+
+Counted: the multiply-adds of Dense, Conv2D and Conv2DTranspose layers (2 FLOPs each); batch norm,
+activations, dropout and the optimizer update are elementwise and left out (under 2% here). A
+backward pass costs twice its forward pass (gradients with respect to inputs and to weights).
+
+One step of the tutorial's algorithm, per real image in the batch:
+  discriminator update: G forward (1 F_G) + D forward and backward on real and fake (3 F_D x 2)
+  generator update:     G forward and backward (3 F_G) + D forward and backward (3 F_D)
+  total:                4 F_G + 9 F_D
+The tutorial's loop and ours do exactly this work, so the same count serves both.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import keras
+
+
+def forward_flops(model: keras.Model) -> int:
+    """FLOPs of one image's forward pass through the model's Dense and (transposed) convolution layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            total += 2 * int(layer.kernel.shape[0]) * layer.units
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
+            # Every input pixel scatters a k x k x out kernel: count by the input's spatial size.
+            _, height, width, channels = layer.input.shape
+            kernel = math.prod(layer.kernel_size)
+            total += 2 * height * width * kernel * channels * layer.filters
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, height, width, _ = layer.output.shape
+            channels = layer.input.shape[-1]
+            total += 2 * height * width * math.prod(layer.kernel_size) * channels * layer.filters
+    return total
+
+
+def step_flops_per_image(generator: keras.Model, discriminator: keras.Model) -> int:
+    """FLOPs of one training step, per real image of the batch (see the module docstring)."""
+    return 4 * forward_flops(generator) + 9 * forward_flops(discriminator)
+
+
+def _cpu_info() -> dict[str, str]:
+    path = Path("/proc/cpuinfo")
+    if not path.exists():
+        return {}
+    info: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    return info
+
+
+def fp32_peak() -> tuple[float, str]:
+    """(GFLOP/s, how it was estimated): cores x clock x FP32 lanes x 2 (fused multiply-add) x FMA units."""
+    info = _cpu_info()
+    cores = os.cpu_count() or 1
+    flags = set(info.get("flags", "").split())
+    mhz = float(info.get("cpu MHz", "0") or 0)
+    model = re.sub(r"\s+", " ", info.get("model name", "unknown CPU"))
+    lanes, isa = (16, "AVX-512") if "avx512f" in flags else (8, "AVX2") if "avx2" in flags else (4, "SSE")
+    fma = 2 if "fma" in flags or "avx512f" in flags else 1
+    units = 2  # server cores with AVX-512 have two FMA units; an upper bound (some have one)
+    if not mhz:
+        return float("nan"), f"{model}: clock unknown, no peak estimate"
+    peak = cores * mhz / 1000 * lanes * fma * units
+    how = (
+        f"{model}: {cores} cores x {mhz / 1000:.2f} GHz x {lanes} FP32 lanes ({isa}) x {fma} (FMA) x {units} FMA "
+        f"units = {peak:.0f} GFLOP/s (an upper bound: turbo ignored, two FMA units assumed)"
+    )
+    return peak, how
