@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
 from fashion_dcgan.dataset import IMAGE_SHAPE
 from fashion_dcgan.evaluation.classifier import FeatureExtractor, build_classifier
@@ -43,13 +44,21 @@ class _OneClassGenerator:
         return np.repeat(self.image[None], len(latents), axis=0)
 
 
-def test_monitor_warns_on_a_collapsed_generator():
+@pytest.fixture(scope="module")
+def blob_classifier() -> keras.Model:
+    """A classifier that tells every one of the 300 blob images' classes apart."""
     keras.utils.set_random_seed(0)
     classifier = build_classifier()
     images, labels = blobs(300, 0)
     classifier.compile("adam", "sparse_categorical_crossentropy")
-    classifier.fit(images, labels, epochs=15, batch_size=32, verbose=0)
-    monitor = CollapseMonitor(FeatureExtractor(classifier), images, 100, 4, seed=0, threshold=0.05, min_classes=8)
+    classifier.fit(images, labels, epochs=60, batch_size=32, verbose=0)
+    assert (classifier.predict(images, verbose=0).argmax(axis=1) == labels).all()
+    return classifier
+
+
+def test_monitor_warns_on_a_collapsed_generator(blob_classifier):
+    images, _ = blobs(300, 0)
+    monitor = CollapseMonitor(FeatureExtractor(blob_classifier), images, 100, 4, seed=0, threshold=0.05, min_classes=8)
     metrics, warning = monitor(_OneClassGenerator(images[0]))
     assert metrics["monitor_classes_covered"] == 1
     assert warning is not None and "mode collapse" in warning
@@ -79,16 +88,11 @@ class _ConditionalBlobs:
         return np.stack([images[np.flatnonzero(blob_labels == label)[0]] for label in labels])
 
 
-def test_monitor_reports_class_consistency_for_a_conditional_generator():
+def test_monitor_reports_class_consistency_for_a_conditional_generator(blob_classifier):
     from fashion_dcgan.evaluation.evaluate import conditional_metrics
 
-    keras.utils.set_random_seed(0)
-    classifier = build_classifier()
     images, labels = blobs(300, 0)
-    classifier.compile("adam", "sparse_categorical_crossentropy")
-    classifier.fit(images, labels, epochs=60, batch_size=32, verbose=0)
-    assert (classifier.predict(images, verbose=0).argmax(axis=1) == labels).all()
-    extractor = FeatureExtractor(classifier)
+    extractor = FeatureExtractor(blob_classifier)
     monitor = CollapseMonitor(extractor, images, 100, 4, seed=0, threshold=0.05, min_classes=8)
     obeying, _ = monitor(_ConditionalBlobs(obey=True))
     ignoring, _ = monitor(_ConditionalBlobs(obey=False))
