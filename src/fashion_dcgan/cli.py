@@ -25,7 +25,7 @@ BATCH = 1000
 def cmd_sample(args: argparse.Namespace) -> None:
     import shutil
 
-    from fashion_dcgan.dataset import IMAGE_SHAPE
+    from fashion_dcgan.dataset import IMAGE_SHAPE, NUM_CLASSES
 
     out = Path(args.out)
     if out.suffix not in MAX_SAMPLES:
@@ -58,7 +58,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
         from fashion_dcgan.imaging import make_grid, save_png, to_uint8
 
         images = np.concatenate([to_uint8(batch) for batch in batches])
-        save_png(out, make_grid(images, cols=args.cols or math.ceil(math.sqrt(args.n))))
+        # A conditional generator without --class cycles through the classes: one column per class.
+        cycling = is_conditional(generator) and label is None
+        save_png(out, make_grid(images, cols=args.cols or (NUM_CLASSES if cycling else math.ceil(math.sqrt(args.n)))))
     print(f"wrote {args.n} samples to {out}")
 
 
