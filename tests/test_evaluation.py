@@ -139,17 +139,23 @@ def test_per_class_fid_compares_each_class_with_its_own_real_images():
     assert metrics["class_consistency"] == 1.0 and metrics["fid_per_class_mean"] == pytest.approx(np.mean(fids))
 
 
-def test_parallel_probe_predicts_exactly_what_linearsvc_predicts():
+def test_parallel_probe_predicts_what_linearsvc_predicts():
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    from fashion_dcgan.evaluation.probe import linear_probe
+    from fashion_dcgan.evaluation.probe import PROBE_TOL, linear_probe
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 1500)
     x = np.maximum(rng.normal(size=(10, 200))[labels] * 0.4 + rng.normal(size=(1500, 200)), 0)
     train, test = slice(0, 1000), slice(1000, None)
     scaler = StandardScaler().fit(x[train])
-    reference = LinearSVC(C=0.01, max_iter=5000, dual="auto").fit(scaler.transform(x[train]), labels[train])
-    expected = float((reference.predict(scaler.transform(x[test])) == labels[test]).mean())
-    assert linear_probe(x[train], labels[train], x[test], labels[test], c=0.01) == expected
+
+    def accuracy(tol: float) -> float:
+        svm = LinearSVC(C=0.01, tol=tol, max_iter=5000, dual="auto").fit(scaler.transform(x[train]), labels[train])
+        return float((svm.predict(scaler.transform(x[test])) == labels[test]).mean())
+
+    ours = linear_probe(x[train], labels[train], x[test], labels[test], c=0.01)
+    assert ours == accuracy(PROBE_TOL)  # the same problems, spread over the cores
+    # The looser stopping point predicts within a few test images of scikit-learn's default tolerance.
+    assert abs(ours - accuracy(1e-4)) <= 0.01

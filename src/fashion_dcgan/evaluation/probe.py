@@ -17,6 +17,7 @@ from sklearn.svm import LinearSVC
 from fashion_dcgan.models import discriminator_conv_layers
 
 GRID = 4
+PROBE_TOL = 1e-2
 
 
 def adaptive_max_pool(maps: np.ndarray, grid: int = GRID) -> np.ndarray:
@@ -49,8 +50,13 @@ def linear_probe(
     """Test accuracy of a standardised linear L2-SVM (squared hinge, L2 penalty, one-vs-rest).
 
     The same ten binary problems ``LinearSVC`` solves one after another (liblinear is single-threaded),
-    spread over the cores.
+    spread over the cores. liblinear stops at ``PROBE_TOL`` (its gradient-norm criterion relative to the
+    start): on 10,000 x 3,072 discriminator features that took 156 s against 247 s at scikit-learn's
+    default 1e-4, with test accuracy 0.8589 against 0.8592, far inside the 0.35% standard error of an
+    accuracy measured on 10,000 test images.
     """
-    svm = make_pipeline(StandardScaler(), OneVsRestClassifier(LinearSVC(C=c, max_iter=5000, dual="auto"), n_jobs=-1))
+    svm = make_pipeline(
+        StandardScaler(), OneVsRestClassifier(LinearSVC(C=c, tol=PROBE_TOL, max_iter=5000, dual="auto"), n_jobs=-1)
+    )
     svm.fit(train_features, train_labels)
     return float((svm.predict(test_features) == test_labels).mean())
