@@ -8,8 +8,9 @@ the generator's layers see B images forward-only (the fakes of the discriminator
 forward and backward (the generator update); the discriminator's layers see 2B forward and backward
 (real and fake) and B forward and backward. Each Adam update is timed alone too. The whole step is
 timed through ``fit`` (the train stage's path, ``steps_per_execution`` 10); what the pieces do not
-account for is the framework's own cost: the losses, the tape, tf.data, dispatch. All timings are
-medians of compiled ``tf.function`` calls after a warm-up.
+account for is the framework's own cost: the losses, the tape, tf.data, dispatch (each piece also
+carries one call's dispatch, so this remainder is a lower bound). All timings are medians of compiled
+``tf.function`` calls after a warm-up.
 """
 
 from __future__ import annotations
