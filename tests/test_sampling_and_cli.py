@@ -216,6 +216,8 @@ def test_conditional_generator_draws_each_requested_class(model_files):
     assert np.allclose(grid[7 * 3 : 8 * 3], generate(generator, latents(0, 3, 100), labels=np.full(3, 7)), atol=1e-6)
     with pytest.raises(ValueError, match="labels for"):
         generate(generator, noise, labels=np.zeros(3))
+    with pytest.raises(ValueError, match="must be 0-9"):
+        generate(generator, noise, labels=np.full(10, 10))
     unconditional = load_generator(model_files / "generator.keras")
     with pytest.raises(ValueError, match="unconditional"):
         generate(unconditional, noise, labels=np.zeros(10))

@@ -51,6 +51,8 @@ def generate(generator, latents: np.ndarray, batch_size: int = 500, *, labels: n
         labels = cycled_labels(len(latents)) if labels is None else np.asarray(labels, np.int32)
         if len(labels) != len(latents):
             raise ValueError(f"{len(labels)} labels for {len(latents)} latent vectors")
+        if len(labels) and not 0 <= labels.min() <= labels.max() < NUM_CLASSES:
+            raise ValueError(f"class labels must be 0-{NUM_CLASSES - 1}, got {labels.min()}-{labels.max()}")
         inputs = lambda i: [latents[i : i + batch_size], labels[i : i + batch_size]]  # noqa: E731
     chunks = [
         np.asarray(generator(inputs(i), training=False), dtype=np.float32) for i in range(0, len(latents), batch_size)
