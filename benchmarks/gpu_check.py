@@ -34,7 +34,7 @@ from fashion_dcgan.tracking import NullRunLogger
 from fashion_dcgan.training import TrainingPaths, train
 
 
-def check(images: np.ndarray, batch: int, epochs: int) -> None:
+def check(images: np.ndarray, batch: int, epochs: int):
     """The train stage's entry point at the params.yaml defaults (precision and jit_compile stay "auto")."""
     params = parse_params({"data": {"train_limit": len(images)}, "train": {"batch_size": batch, "epochs": epochs,
                            "monitor_samples": 0}})  # fmt: skip
