@@ -208,20 +208,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the full-data pipeline's stage times")
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
+
+    def add(new_rows: list[tuple[str, str]]) -> None:
+        rows.extend(new_rows)
+        for name, value in new_rows:  # as they come, so a failure later loses nothing
+            print(f"| {name} | {value} |", file=sys.stderr, flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         speed, peak = training_speed()
-        rows += speed
-        rows += epoch_overhead()
-        rows += sampling_speed()
+        add(speed)
+        add(epoch_overhead())
+        add(sampling_speed())
         if not args.quick:
-            rows += stage_times(work)
+            add(stage_times(work))
             processed = work / "pipeline" / "data" / "processed"
         else:
-            rows += prepare_time(work)
+            add(prepare_time(work))
             processed = work / "data" / "processed"
-        rows += training_rss(processed)
-        rows += noop_repro(work)
+        add(training_rss(processed))
+        add(noop_repro(work))
     gpus = tf.config.list_physical_devices("GPU")
     cpu = f"GPU: {', '.join(d.name for d in gpus)}" if gpus else "no GPU"
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
