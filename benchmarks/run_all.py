@@ -165,7 +165,9 @@ def stage_times(work: Path) -> list[tuple[str, str]]:
     seconds = {}
     for stage in stages:
         start = time.perf_counter()
-        subprocess.run(["dvc", "repro", "-s", stage], cwd=repo, env=env(), check=True, capture_output=True)
+        done = subprocess.run(["dvc", "repro", "-s", stage], cwd=repo, env=env(), capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"stage {stage} failed:\n{(done.stdout + done.stderr)[-3000:]}")
         seconds[stage] = time.perf_counter() - start
         print(f"  stage {stage}: {seconds[stage]:.0f} s", file=sys.stderr, flush=True)
     history = json.loads((repo / "reports/train_metrics.json").read_text())
