@@ -9,6 +9,7 @@ import numpy as np
 
 from fashion_dcgan.dataset import IMAGE_SHAPE, NUM_CLASSES
 from fashion_dcgan.imaging import make_grid, to_uint8
+from fashion_dcgan.modelfiles import latent_dim
 from fashion_dcgan.models import is_conditional
 
 
@@ -67,8 +68,7 @@ def render_grid(generator, latents: np.ndarray, cols: int | None = None) -> np.n
 def class_grid(generator, seed: int, per_class: int) -> np.ndarray:
     """Images (10 * per_class, ...) from a conditional generator, class c in row c; row r of every
     class uses the same latents, so columns show one latent vector across classes."""
-    dim = int(generator.inputs[0].shape[-1])
-    noise = np.tile(latents(seed, per_class, dim), (NUM_CLASSES, 1))
+    noise = np.tile(latents(seed, per_class, latent_dim(generator)), (NUM_CLASSES, 1))
     labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int32), per_class)
     return generate(generator, noise, labels=labels)
 
