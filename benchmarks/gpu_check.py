@@ -57,26 +57,29 @@ def check(images: np.ndarray, batch: int, epochs: int):
 
 
 def evaluation_time(gan, train_images: np.ndarray, samples: int) -> None:
-    """The evaluate stage's computations at its defaults: both generators' metrics and the probe."""
+    """The reference and evaluate stages' computations at their defaults."""
     from fashion_dcgan.config import EvaluateParams
     from fashion_dcgan.evaluation.classifier import train_classifier
-    from fashion_dcgan.evaluation.evaluate import evaluate_generator, probe_discriminator
+    from fashion_dcgan.evaluation.evaluate import evaluate_generator, probe_accuracy, probe_train_set, real_reference
+    from fashion_dcgan.evaluation.probe import discriminator_features
     from fashion_dcgan.sampling import generate, latents
 
     labels = np.arange(len(train_images)) % 10
     classifier = train_classifier(train_images[:2000], labels[:2000], 1, 128, 0, verbose=0)  # weights don't matter
     cfg = EvaluateParams()
-    noise = latents(1, samples, gan.latent_dim)
+    test = (train_images[:10_000], labels[:10_000])
+    probe_train = probe_train_set(train_images, labels, cfg)
     start = time.perf_counter()
-    fakes = {"sampled": generate(gan.sampler, noise), "raw": generate(gan.generator, noise)}
-    test = train_images[:10_000]
-    evaluate_generator(classifier, fakes, test, train_images[-10_000:], cfg)
+    untrained = keras.models.clone_model(gan.discriminator)
+    reference = real_reference(classifier, test, train_images[-10_000:], probe_train, untrained, cfg)
     middle = time.perf_counter()
-    rows = slice(0, min(cfg.probe_train_size, len(train_images)))
-    probe_discriminator(gan.discriminator, (train_images[rows], labels[rows]), (test, labels[: len(test)]), cfg)
+    noise = latents(1, samples, gan.latent_dim)
+    fakes = {"sampled": generate(gan.sampler, noise), "raw": generate(gan.generator, noise)}
+    evaluate_generator(classifier, fakes, reference, cfg)
+    probe_accuracy(lambda x: discriminator_features(gan.discriminator, x), probe_train, test, cfg)
     end = time.perf_counter()
-    print(f"evaluation ({samples} samples per generator): generator metrics {middle - start:.1f} s, "
-          f"discriminator probe {end - middle:.1f} s, total {end - start:.1f} s", flush=True)  # fmt: skip
+    print(f"reference stage's computations {middle - start:.1f} s; evaluate stage's ({samples} samples per "
+          f"generator, metrics and probe) {end - middle:.1f} s", flush=True)  # fmt: skip
 
 
 def main() -> None:

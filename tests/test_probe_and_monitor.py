@@ -107,3 +107,27 @@ def test_monitor_reports_class_consistency_for_a_conditional_generator(blob_clas
     )
     assert ignored["class_consistency_per_class"] == [1.0] + [0.0] * 9
     assert ignored["fid_per_class"][0] < min(ignored["fid_per_class"][1:])
+
+
+def test_reference_holds_what_evaluate_compares_with(blob_classifier, tmp_path):
+    from fashion_dcgan.config import EvaluateParams
+    from fashion_dcgan.errors import DataError
+    from fashion_dcgan.evaluation.evaluate import Reference, evaluate_generator, real_reference
+
+    cfg = EvaluateParams(kid_subsets=3, kid_subset_size=50, probe_train_size=200, is_splits=2)
+    real, floor, train = blobs(100, 1), blobs(100, 2)[0], blobs(200, 0)
+    keras.utils.set_random_seed(0)
+    untrained = build_discriminator("tutorial", 8, IMAGE_SHAPE)
+    reference = real_reference(blob_classifier, real, floor, train, untrained, cfg)
+    reference.save(tmp_path / "reference")
+    loaded = Reference.load(tmp_path / "reference")
+    assert loaded.metrics == reference.metrics and np.array_equal(loaded.features, reference.features)
+    assert np.array_equal(loaded.labels, real[1])
+    assert reference.metrics["probe_accuracy_raw_pixels"] > 0.9  # blobs are linearly separable
+    assert reference.metrics["fid_real_floor"] < 1.0 and reference.metrics["n_real"] == 100
+    # The real images themselves, as "samples": FID zero, and the reference's figures carried over.
+    metrics = evaluate_generator(blob_classifier, {"sampled": real[0]}, loaded, cfg)
+    assert metrics["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["probe_accuracy_random_weights"] == reference.metrics["probe_accuracy_random_weights"]
+    with pytest.raises(DataError, match="run the reference stage"):
+        Reference.load(tmp_path / "missing")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
 from fashion_dcgan.config import EvaluateParams
+from fashion_dcgan.data.prepare import stratified_indices
 from fashion_dcgan.dataset import NUM_CLASSES
+from fashion_dcgan.errors import DataError
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
 from fashion_dcgan.evaluation.metrics import (
     class_consistency,
@@ -19,6 +25,7 @@ from fashion_dcgan.evaluation.metrics import (
     mode_coverage,
 )
 from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
+from fashion_dcgan.files import atomic_dir
 
 
 def generator_metrics(
@@ -71,57 +78,102 @@ def conditional_metrics(
     }
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What every generator is compared with, computed once per data, classifier and params (the
+    reference stage): the classifier's features and probabilities of the real test images with their
+    labels, and the figures that do not depend on training (the FID between real image sets, the real
+    images' IS, the probe's raw-pixel and random-weight baselines)."""
+
+    features: np.ndarray
+    probabilities: np.ndarray
+    labels: np.ndarray
+    metrics: dict[str, Any]
+
+    def save(self, directory: str | Path) -> None:
+        with atomic_dir(directory) as tmp:
+            np.savez(tmp / "features.npz", features=self.features, probabilities=self.probabilities, labels=self.labels)
+            (tmp / "metrics.json").write_text(json.dumps(self.metrics, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Reference:
+        directory = Path(directory)
+        try:
+            with np.load(directory / "features.npz") as arrays:
+                features, probabilities, labels = arrays["features"], arrays["probabilities"], arrays["labels"]
+            metrics = json.loads((directory / "metrics.json").read_text())
+        except (OSError, ValueError, KeyError) as error:
+            raise DataError(
+                f"{directory}: cannot load the evaluation reference ({error}); run the reference stage"
+            ) from None
+        return cls(features, probabilities, labels, metrics)
+
+
+def real_reference(
+    classifier: keras.Model,
+    real: tuple[np.ndarray, np.ndarray],
+    floor: np.ndarray,
+    probe_train: tuple[np.ndarray, np.ndarray],
+    untrained_discriminator: keras.Model,
+    cfg: EvaluateParams,
+) -> Reference:
+    """The reference for ``real`` (images, labels): ``floor`` (other real images) gives the FID a
+    perfect generator could expect; ``probe_train`` trains the probe's baselines, tested on ``real``."""
+    extract = FeatureExtractor(classifier)
+    features, probabilities = extract(real[0])
+    floor_features, _ = extract(floor)
+    metrics = {
+        "fid_real_floor": frechet_distance(floor_features, features),
+        "inception_score_real": inception_score(probabilities, cfg.is_splits)[0],
+        "n_real": len(real[0]),
+        "probe_accuracy_random_weights": probe_accuracy(
+            lambda x: discriminator_features(untrained_discriminator, x), probe_train, real, cfg
+        ),
+        "probe_accuracy_raw_pixels": probe_accuracy(
+            lambda x: np.asarray(x, np.float32).reshape(len(x), -1), probe_train, real, cfg
+        ),
+        "probe_train_size": len(probe_train[0]),
+    }
+    return Reference(features, probabilities, np.asarray(real[1]), metrics)
+
+
 def evaluate_generator(
     classifier: keras.Model,
     samples: dict[str, np.ndarray],
-    real: np.ndarray,
-    floor: np.ndarray,
+    reference: Reference,
     cfg: EvaluateParams,
     requested: np.ndarray | None = None,
-    real_labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Metrics of each named sample set against ``real``, plus the real-data scales they compare with.
+    """Metrics of each named sample set against the reference's real images, with its figures.
 
     The first set's metrics are top-level keys; every other set's carry its name as a prefix
-    (``raw_fid``). ``floor`` (other real images) gives the FID a perfect generator could expect.
-    ``requested`` (the class each sample was drawn for; conditional generators) and ``real_labels``
-    add ``conditional_metrics``.
+    (``raw_fid``). ``requested`` (the class each sample was drawn for; conditional generators) adds
+    ``conditional_metrics``.
     """
-    if requested is not None and real_labels is None:
-        raise ValueError("class-conditional samples need the real images' labels")
     extract = FeatureExtractor(classifier)
-    real_features = extract(real)
-    floor_features, _ = extract(floor)
-    out: dict[str, Any] = {
-        "fid_real_floor": frechet_distance(floor_features, real_features[0]),
-        "inception_score_real": inception_score(real_features[1], cfg.is_splits)[0],
-        "n_real": len(real),
-    }
+    real_features = (reference.features, reference.probabilities)
+    out: dict[str, Any] = dict(reference.metrics)
     for i, (name, images) in enumerate(samples.items()):
         fake = extract(images)
         metrics = generator_metrics(fake, real_features, cfg)
         if requested is not None:
-            metrics |= conditional_metrics(fake, np.asarray(requested), real_features[0], np.asarray(real_labels))
+            metrics |= conditional_metrics(fake, np.asarray(requested), reference.features, reference.labels)
         out |= metrics if i == 0 else {f"{name}_{key}": value for key, value in metrics.items()}
     return out
 
 
-def probe_discriminator(
-    discriminator: keras.Model,
+def probe_accuracy(
+    features: Callable[[np.ndarray], np.ndarray],
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     cfg: EvaluateParams,
-) -> dict[str, float]:
-    """The paper's linear probe on the trained discriminator, beside raw pixels and random weights."""
-    keras.utils.set_random_seed(cfg.seed)
-    untrained = keras.models.clone_model(discriminator)  # same architecture, fresh initial weights
+) -> float:
+    """The paper's linear probe: an L2-SVM on ``features`` of ``train``, its accuracy on ``test``."""
+    return linear_probe(features(train[0]), train[1], features(test[0]), test[1], cfg.probe_c)
 
-    def accuracy(features) -> float:
-        return linear_probe(features(train[0]), train[1], features(test[0]), test[1], cfg.probe_c)
 
-    return {
-        "probe_accuracy": accuracy(lambda x: discriminator_features(discriminator, x)),
-        "probe_accuracy_random_weights": accuracy(lambda x: discriminator_features(untrained, x)),
-        "probe_accuracy_raw_pixels": accuracy(lambda x: np.asarray(x, np.float32).reshape(len(x), -1)),
-        "probe_train_size": len(train[0]),
-    }
+def probe_train_set(images: np.ndarray, labels: np.ndarray, cfg: EvaluateParams) -> tuple[np.ndarray, np.ndarray]:
+    """The probe's training images: a class-stratified ``probe_train_size`` of the training split
+    (the same rows for the trained discriminator and for its baselines)."""
+    rows = stratified_indices(labels, min(cfg.probe_train_size, len(labels)))
+    return images[rows], labels[rows]

@@ -1,5 +1,8 @@
 """DVC stage `evaluate`: generative metrics of both generators and the discriminator linear probe.
 
+Everything that does not depend on training (the real images' features, the real-data FID floor,
+the probe's baselines) comes from the reference stage.
+
 FID, KID and the Inception Score are computed in the feature space of our own
 Fashion-MNIST classifier (Inception-v3 weights cannot be downloaded here), so
 they compare runs of this project, not published numbers.
@@ -22,8 +25,8 @@ PARAMS = ("evaluate",)
 @entry_point
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
-        __doc__, argv, "data", "samples", "samples_raw", "labels", "classifier", "discriminator", "train_metrics",
-        "out",
+        __doc__, argv, "data", "reference", "samples", "samples_raw", "labels", "classifier", "discriminator",
+        "train_metrics", "out",
     )  # fmt: skip
     cfg = load_params(args.params, PARAMS).evaluate
 
@@ -33,16 +36,20 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from fashion_dcgan.data.prepare import load_processed, stratified_indices
+    from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.dataset import CLASS_NAMES, slug
-    from fashion_dcgan.evaluation.evaluate import evaluate_generator, probe_discriminator
+    from fashion_dcgan.evaluation.evaluate import Reference, evaluate_generator, probe_accuracy, probe_train_set
+    from fashion_dcgan.evaluation.probe import discriminator_features
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import load_model
     from fashion_dcgan.serving import REGISTERED_MODEL, register
     from fashion_dcgan.tracking import RunLogger
 
+    reference = Reference.load(args.reference)
     train_images, train_labels = load_processed(args.data, "train")
     test_images, test_labels = load_processed(args.data, "test")
+    if not np.array_equal(test_labels, reference.labels):
+        raise DataError(f"{args.reference}: made from other test data than {args.data}; rerun the reference stage")
     samples = {}
     for name, path in (("sampled", args.samples), ("raw", args.samples_raw)):
         try:
@@ -55,15 +62,13 @@ def main(argv: list[str] | None = None) -> None:
         raise DataError(
             f"{args.labels}: {len(requested)} labels for {len(samples['sampled'])} samples; rerun the sample stage"
         )
-    floor_images = train_images[stratified_indices(train_labels, min(len(test_images), len(train_images)))]
     metrics = evaluate_generator(
-        load_model(args.classifier), samples, test_images, floor_images, cfg,
-        requested if requested.size else None, test_labels,
-    )  # fmt: skip
-    probe_rows = stratified_indices(train_labels, min(cfg.probe_train_size, len(train_labels)))
-    metrics |= probe_discriminator(
-        load_model(args.discriminator),
-        (train_images[probe_rows], train_labels[probe_rows]),
+        load_model(args.classifier), samples, reference, cfg, requested if requested.size else None
+    )
+    discriminator = load_model(args.discriminator)
+    metrics["probe_accuracy"] = probe_accuracy(
+        lambda x: discriminator_features(discriminator, x),
+        probe_train_set(train_images, train_labels, cfg),
         (test_images, test_labels),
         cfg,
     )
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     tracker = RunLogger(tracking_uri(), run_id, reopen=False)
     scalar = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     for key in ("class_consistency_per_class", "fid_per_class"):
-        # One MLflow metric per class, named: eval/fid_per_class/Sneaker.
+        # One MLflow metric per class, named: eval/fid_per_class/sneaker.
         scalar |= {f"{key}/{slug(name)}": value for name, value in zip(CLASS_NAMES, metrics.get(key, []), strict=False)}
     tracker.log_metrics((f"eval/{k}", v, 0) for k, v in scalar.items())
     tracker.log_artifact(args.out, "evaluation")
