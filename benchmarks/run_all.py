@@ -167,7 +167,11 @@ def stage_times(work: Path) -> list[tuple[str, str]]:
         start = time.perf_counter()
         done = subprocess.run(["dvc", "repro", "-s", stage], cwd=repo, env=env(), capture_output=True, text=True)
         if done.returncode:
-            raise SystemExit(f"stage {stage} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+            kept = Path(tempfile.gettempdir()) / "run_all_failed_pipeline"  # for a post-mortem
+            shutil.copytree(repo, kept, ignore=shutil.ignore_patterns("data", "cache"), dirs_exist_ok=True)
+            raise SystemExit(
+                f"stage {stage} failed (scratch pipeline kept in {kept}):\n{(done.stdout + done.stderr)[-3000:]}"
+            )
         seconds[stage] = time.perf_counter() - start
         print(f"  stage {stage}: {seconds[stage]:.0f} s", file=sys.stderr, flush=True)
     history = json.loads((repo / "reports/train_metrics.json").read_text())
