@@ -25,7 +25,7 @@ from fashion_dcgan.evaluation.metrics import (
     mode_coverage,
 )
 from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
-from fashion_dcgan.files import atomic_dir
+from fashion_dcgan.files import atomic_dir, write_json
 
 
 def generator_metrics(
@@ -93,7 +93,7 @@ class Reference:
     def save(self, directory: str | Path) -> None:
         with atomic_dir(directory) as tmp:
             np.savez(tmp / "features.npz", features=self.features, probabilities=self.probabilities, labels=self.labels)
-            (tmp / "metrics.json").write_text(json.dumps(self.metrics, indent=2, sort_keys=True) + "\n")
+            write_json(tmp / "metrics.json", self.metrics)
 
     @classmethod
     def load(cls, directory: str | Path) -> Reference:
@@ -126,9 +126,7 @@ def real_reference(
         "fid_real_floor": frechet_distance(floor_features, features),
         "inception_score_real": inception_score(probabilities, cfg.is_splits)[0],
         "n_real": len(real[0]),
-        "probe_accuracy_random_weights": probe_accuracy(
-            lambda x: discriminator_features(untrained_discriminator, x), probe_train, real, cfg
-        ),
+        "probe_accuracy_random_weights": probe_discriminator(untrained_discriminator, probe_train, real, cfg),
         "probe_accuracy_raw_pixels": probe_accuracy(
             lambda x: np.asarray(x, np.float32).reshape(len(x), -1), probe_train, real, cfg
         ),
@@ -170,6 +168,16 @@ def probe_accuracy(
 ) -> float:
     """The paper's linear probe: an L2-SVM on ``features`` of ``train``, its accuracy on ``test``."""
     return linear_probe(features(train[0]), train[1], features(test[0]), test[1], cfg.probe_c)
+
+
+def probe_discriminator(
+    discriminator: keras.Model,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    cfg: EvaluateParams,
+) -> float:
+    """The probe on a discriminator's pooled conv features (the trained one, or its random-weight twin)."""
+    return probe_accuracy(lambda x: discriminator_features(discriminator, x), train, test, cfg)
 
 
 def probe_train_set(images: np.ndarray, labels: np.ndarray, cfg: EvaluateParams) -> tuple[np.ndarray, np.ndarray]:

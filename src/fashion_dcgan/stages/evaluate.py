@@ -38,8 +38,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.dataset import CLASS_NAMES, slug
-    from fashion_dcgan.evaluation.evaluate import Reference, evaluate_generator, probe_accuracy, probe_train_set
-    from fashion_dcgan.evaluation.probe import discriminator_features
+    from fashion_dcgan.evaluation.evaluate import Reference, evaluate_generator, probe_discriminator, probe_train_set
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import load_model
     from fashion_dcgan.serving import REGISTERED_MODEL, register
@@ -65,9 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics = evaluate_generator(
         load_model(args.classifier), samples, reference, cfg, requested if requested.size else None
     )
-    discriminator = load_model(args.discriminator)
-    metrics["probe_accuracy"] = probe_accuracy(
-        lambda x: discriminator_features(discriminator, x),
+    metrics["probe_accuracy"] = probe_discriminator(
+        load_model(args.discriminator),
         probe_train_set(train_images, train_labels, cfg),
         (test_images, test_labels),
         cfg,
