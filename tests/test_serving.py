@@ -59,23 +59,40 @@ def test_an_unconditional_generator_refuses_a_class(store):
 
 def test_the_champion_alias_moves_only_on_a_better_fid(store):
     uri, (first, second) = store
-    client = MlflowClient(uri)
-    logger = RunLogger(uri, first, reopen=False)
-    version_1, said = logger.within(lambda: register(client, first, 300.0))
+    client = RunLogger(uri, first, reopen=False).client
+    version_1, said = register(client, first, 300.0)
     assert "new champion" in said and client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == version_1
-    version_2, said = logger.within(lambda: register(client, second, 320.0))
+    version_2, said = register(client, second, 320.0)
     assert "does not beat the champion" in said and version_2 != version_1
     assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == version_1
-    again, said = logger.within(lambda: register(client, second, 250.0))  # re-evaluated: same version, better FID
+    again, said = register(client, second, 250.0)  # re-evaluated: same version, better FID
     assert again == version_2 and "new champion" in said
     champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
     assert champion.version == version_2 and champion.tags["fid"] == "250"
+    model_id = champion.source.removeprefix("models:/")
+    assert champion.run_id == second and client.get_logged_model(model_id).source_run_id == second
+
+
+def test_registering_ignores_the_process_wide_registry_uri(store, tmp_path):
+    """A registry URI set for another store earlier in the process (a previous stage or test) must
+    not send the registration there: it used to fail with "Registered Model ... not found"."""
+    import mlflow
+
+    uri, (first, _) = store
+    elsewhere = f"sqlite:///{tmp_path / 'other.db'}"
+    previous = mlflow.get_registry_uri()
+    mlflow.set_registry_uri(elsewhere)
+    try:
+        version, _ = RunLogger(uri, first, reopen=False).with_client(lambda client: register(client, first, 300.0))
+    finally:
+        mlflow.set_registry_uri(previous)
+    assert MlflowClient(uri, registry_uri=uri).get_model_version(REGISTERED_MODEL, version).run_id == first
+    assert not MlflowClient(elsewhere, registry_uri=elsewhere).search_registered_models()
 
 
 def test_sample_from_the_registry(store, tmp_path, monkeypatch):
     uri, (first, _) = store
-    logger = RunLogger(uri, first, reopen=False)
-    logger.within(lambda: register(MlflowClient(uri), first, 300.0))  # a champion exists, whatever ran before
+    register(RunLogger(uri, first, reopen=False).client, first, 300.0)  # a champion exists, whatever ran before
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     out = tmp_path / "champion.png"
     main(["sample", "--model", f"models:/{REGISTERED_MODEL}@{CHAMPION}", "--n", "4", "--out", str(out)])

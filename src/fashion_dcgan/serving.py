@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fashion_dcgan.dataset import IMAGE_SIZE, class_index
+from fashion_dcgan.errors import TrackingError
 from fashion_dcgan.imaging import to_uint8
 from fashion_dcgan.modelfiles import latent_dim
 from fashion_dcgan.models import is_conditional
@@ -81,15 +82,41 @@ def log_generator(generator, name: str = "generator") -> None:
         )
 
 
+def logged_generator_id(client, run_id: str, name: str = "generator") -> str:
+    """The id of the generator model logged by run ``run_id`` (the last one, if it was logged twice)."""
+    run = client.get_run(run_id)
+    found = client.search_logged_models(
+        [run.info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}' AND name = '{name}'",
+        order_by=[{"field_name": "creation_timestamp", "ascending": False}],
+        max_results=1,
+    )
+    if not found:
+        raise TrackingError(f"MLflow run {run_id} logged no model named {name!r}; rerun the train stage")
+    return found[0].model_id
+
+
 def register(client, run_id: str, fid: float, name: str = REGISTERED_MODEL) -> tuple[str, str]:
-    # (mlflow.register_model uses the fluent API's tracking URI: call this inside RunLogger.within.)
     """Register the run's generator (once per run), record its FID on the version, and move the
     ``champion`` alias to it only when its FID beats the current champion's. Returns (version, what
-    happened, in words)."""
+    happened, in words).
+
+    Everything goes through ``client`` (MLflow's fluent ``register_model`` opens its own client on
+    the process-wide registry URI, which need not be this store).
+    """
     from mlflow.exceptions import MlflowException
 
     existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    version = existing[0].version if existing else mlflow.register_model(f"runs:/{run_id}/generator", name).version
+    if existing:
+        version = existing[0].version
+    else:
+        model_id = logged_generator_id(client, run_id)
+        try:
+            client.create_registered_model(name)
+        except MlflowException as error:
+            if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        version = client.create_model_version(name, f"models:/{model_id}", run_id=run_id, model_id=model_id).version
     client.set_model_version_tag(name, version, "fid", f"{fid:.6g}")
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)

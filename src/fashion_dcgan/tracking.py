@@ -146,7 +146,9 @@ class RunLogger:
         self._mlflow = mlflow
         self.resumed = False
         with _store_lock(uri), _store_errors(uri):
-            self.client = MlflowClient(tracking_uri=uri)
+            # The registry URI too: without it a client takes whatever mlflow.set_registry_uri set
+            # last in this process (another store's), and registers into the wrong file.
+            self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             self.client.search_experiments(max_results=1)  # creates the schema of a new store
             if run_id is not None and self._exists(run_id):
                 self.run_id = run_id
@@ -257,6 +259,11 @@ class RunLogger:
         self._mlflow.set_registry_uri(self.uri)
         with self._mlflow.start_run(run_id=self.run_id):
             return action()
+
+    @_bounded
+    def with_client(self, action):
+        """``action(client)``, with the store's failures reported as one line (Model Registry calls)."""
+        return action(self.client)
 
     @_bounded
     def end(self, status: str = "FINISHED") -> None:

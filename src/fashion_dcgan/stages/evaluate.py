@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         scalar |= {f"{key}/{slug(name)}": value for name, value in zip(CLASS_NAMES, metrics.get(key, []), strict=False)}
     tracker.log_metrics((f"eval/{k}", v, 0) for k, v in scalar.items())
     tracker.log_artifact(args.out, "evaluation")
-    version, what = tracker.within(lambda: register(tracker.client, run_id, metrics["fid"]))
+    version, what = tracker.with_client(lambda client: register(client, run_id, metrics["fid"]))
     tracker.set_tags({"registered_model": f"{REGISTERED_MODEL}/{version}"})
     log.info("Model Registry, %s: %s", REGISTERED_MODEL, what)
     if "class_consistency" in metrics:
