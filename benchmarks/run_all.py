@@ -193,7 +193,6 @@ def noop_repro(work: Path) -> list[tuple[str, str]]:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"].update(train_limit=320, test_limit=200)
     params["train"].update(epochs=1, monitor_samples=0)
-    params["classifier"].update(epochs=1)
     params["sample"].update(n_samples=200)
     params["evaluate"].update(probe_train_size=200, kid_subsets=5, kid_subset_size=50)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))

@@ -24,7 +24,6 @@ SMALL = {
     "data": {"train_limit": 320, "test_limit": 200},
     "train": {"epochs": 2, "monitor_samples": 100, "log_every_steps": 4, "steps_per_execution": 2},
     "sample": {"n_samples": 200, "walk_rows": 3, "walk_steps": 4},
-    "classifier": {"epochs": 1},
     "evaluate": {"kid_subsets": 5, "kid_subset_size": 50, "probe_train_size": 200},
 }
 
@@ -106,6 +105,10 @@ def test_repro_produces_validated_data_models_samples_metrics_and_report(repo):
     for key in ("fid", "fid_real_floor", "kid", "kid_stderr", "inception_score", "classes_covered", "probe_accuracy",
                 "probe_accuracy_random_weights", "probe_accuracy_raw_pixels"):  # fmt: skip
         assert isinstance(metrics[key], (int, float)), key
+    # The pinned feature space, scored on this slice of the real test set.
+    classifier = json.loads((repo / "reports/classifier_metrics.json").read_text())
+    assert classifier["weights"] == "pinned" and classifier["test_images"] == SMALL["data"]["test_limit"]
+    assert classifier["test_accuracy"] > 0.85
 
 
 def test_report_parses_and_links_only_existing_files(repo):

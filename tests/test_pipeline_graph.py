@@ -23,7 +23,13 @@ DYNAMIC = {
     for name in ("build_objective", "objective_class")
 }
 # Files a module reads that are not Python imports.
-DATA_FILES = {"fashion_dcgan.report": ["src/fashion_dcgan/templates"]}
+DATA_FILES = {
+    "fashion_dcgan.report": ["src/fashion_dcgan/templates"],
+    "fashion_dcgan.evaluation.pinned": [
+        "src/fashion_dcgan/evaluation/classifier.weights.json",
+        "src/fashion_dcgan/evaluation/classifier.weights.npz",
+    ],
+}
 
 
 def module_file(module: str) -> Path | None:

@@ -223,6 +223,31 @@ def preset_overrides(name: str) -> dict[str, str]:
             for key, value in flatten(PRESETS[name]).items()}  # fmt: skip
 
 
+def cmd_pin_classifier(args: argparse.Namespace) -> None:
+    """Pin the classifier stage's trained weights (maintainers: a new feature space invalidates every FID)."""
+    import json
+
+    from fashion_dcgan.config import load_params
+    from fashion_dcgan.dataset import SPLIT_SIZES
+    from fashion_dcgan.evaluation.pinned import WEIGHTS, pin
+    from fashion_dcgan.modelfiles import load_model
+
+    cfg = load_params(args.params, ("classifier",)).classifier
+    metrics = json.loads(Path(args.metrics).read_text())
+    if cfg.weights != "train" or metrics.get("weights") != "train":
+        raise PipelineError(
+            f"{args.model}: not trained here; set classifier.weights: train and run `dvc repro classifier`"
+        )
+    if metrics["train_images"] != SPLIT_SIZES["train"] or metrics["test_images"] != SPLIT_SIZES["test"]:
+        raise PipelineError(
+            f"{args.metrics}: trained or scored on a subset; unset data.train_limit and data.test_limit"
+        )
+    recipe = cfg.model_dump(exclude={"weights"})
+    out = Path(args.out) if args.out else WEIGHTS
+    digest = pin(load_model(args.model), recipe, metrics["test_accuracy"], metrics["train_images"], out)
+    print(f"pinned {args.model} as {out} (sha256 {digest}); its recipe {recipe} must be ClassifierParams' defaults")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fashion-dcgan", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -260,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("name", choices=sorted(PRESETS), help="the preset")
     preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     preset.set_defaults(func=cmd_preset)
+
+    pinning = commands.add_parser("pin-classifier", help="make a classifier trained here the pinned feature space")
+    pinning.add_argument("--model", default="models/classifier.keras", help="(default: %(default)s)")
+    pinning.add_argument("--metrics", default="reports/classifier_metrics.json", help="(default: %(default)s)")
+    pinning.add_argument("--params", default="params.yaml", help="(default: %(default)s)")
+    pinning.add_argument("--out", help="weights file to write (default: the package's pinned weights)")
+    pinning.set_defaults(func=cmd_pin_classifier)
     return parser
 
 

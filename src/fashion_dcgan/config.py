@@ -104,9 +104,24 @@ class SampleParams(_Section):
 
 
 class ClassifierParams(_Section):
+    weights: Literal["pinned", "train"] = "pinned"
+    """pinned: the checked-in, checksummed weights (evaluation/pinned.py), so that FIDs compare across
+    machines; train: train the classifier here with the recipe below."""
     seed: int = Field(0, ge=0, le=2**31 - 1)
     epochs: int = Field(5, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=65_536)
+    # The defaults are the recipe the pinned weights were trained with (tests check the card agrees).
+
+    @model_validator(mode="after")
+    def _recipe_of_pinned(self) -> ClassifierParams:
+        if self.weights == "pinned":
+            for key, field in type(self).model_fields.items():
+                if key != "weights" and getattr(self, key) != field.default:
+                    raise ValueError(
+                        f"{key} is {getattr(self, key)}, but the pinned weights were trained with "
+                        f"{field.default}; set classifier.weights: train to train with your recipe"
+                    )
+        return self
 
 
 class EvaluateParams(_Section):

@@ -44,8 +44,8 @@ GENERATOR_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage",
                      "classes_covered", "kl_to_uniform", "class_consistency", "fid_per_class_mean")  # fmt: skip
 FEATURE_SPACE_NOTE = (
     "FID, KID, the Inception Score and the k-NN metrics use our own Fashion-MNIST classifier's penultimate "
-    "features instead of Inception-v3 (whose weights cannot be downloaded here): compare them between runs of "
-    "this project, not with published values."
+    "features instead of Inception-v3 (whose weights cannot be downloaded here): compare them between runs "
+    "measured with the same classifier weights (the pinned ones by default), not with published values."
 )
 
 
@@ -200,9 +200,11 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
     figures = _figures(files, history, steps, provenance["metric_names"])
 
     evaluation = read_json(files.eval_metrics, "evaluation metrics") if files.eval_metrics.exists() else None
-    accuracy = None
+    accuracy = weights = None
     if files.classifier_metrics.exists():
-        accuracy = read_json(files.classifier_metrics, "classifier metrics")["test_accuracy"]
+        classifier = read_json(files.classifier_metrics, "classifier metrics")
+        accuracy = classifier["test_accuracy"]
+        weights = f"pinned weights, sha256 {classifier['sha256'][:12]}" if "sha256" in classifier else "trained here"
     validation = read_json(files.validation / "validation.json", "the validation results")
     columns = ["sampled generator", "raw generator"] if evaluation and "raw_fid" in evaluation else ["value"]
     page_dir = files.html.parent
@@ -237,6 +239,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         "conditional_rows": _conditional_rows(evaluation) if evaluation else [],
         "feature_space_note": FEATURE_SPACE_NOTE,
         "classifier_accuracy": accuracy,
+        "classifier_weights": weights,
         "images": {caption: os.path.relpath(path, page_dir) for caption, path in candidates if Path(path).exists()},
         "validation_rows": _validation_rows(validation),
         "validation_link": os.path.relpath(files.validation / "index.html", page_dir),

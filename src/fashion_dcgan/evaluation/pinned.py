@@ -1,0 +1,77 @@
+"""The pinned feature space: the classifier weights that FID, KID, IS and the k-NN metrics are measured with.
+
+Inception-v3's weights are pinned (one file and its checksum) so that FIDs compare across papers.
+Ours are pinned for the same reason: retraining even the same recipe on other hardware gives other
+weights, and the seed alone moves a generator's FID by a quarter (README, "Evaluation"). A FID is
+comparable to another only when both name the same ``sha256``.
+
+``classifier.weights.npz`` holds the arrays of ``build_classifier()`` in ``get_weights()`` order, and
+``classifier.weights.json`` its SHA-256, the recipe that trained it and the test accuracy it reached.
+They were written by ``fashion-dcgan pin-classifier`` from the classifier stage's output with
+``classifier.weights: train`` and the default recipe, on the full training set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fashion_dcgan.errors import ModelFileError
+from fashion_dcgan.files import atomic_path, file_sha256, write_json
+
+WEIGHTS = Path(__file__).with_name("classifier.weights.npz")
+
+
+def card_path(weights: Path) -> Path:
+    return weights.with_suffix(".json")
+
+
+def read_card(weights: Path = WEIGHTS) -> dict[str, Any]:
+    try:
+        return json.loads(card_path(weights).read_text())
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{card_path(weights)}: cannot read the pinned classifier's card ({error})") from None
+
+
+def load_pinned(weights: Path = WEIGHTS):
+    """The pinned classifier, after checking its weights file against the card's SHA-256."""
+    from fashion_dcgan.evaluation.classifier import build_classifier
+
+    card = read_card(weights)
+    restore = f"restore it (git checkout -- {weights}) or set classifier.weights: train in params.yaml"
+    try:
+        digest = file_sha256(weights)
+    except OSError as error:
+        raise ModelFileError(f"{weights}: cannot read the pinned classifier weights ({error}); {restore}") from None
+    if digest != card["sha256"]:
+        raise ModelFileError(
+            f"{weights}: SHA-256 {digest[:12]}... is not the pinned {card['sha256'][:12]}... "
+            f"(a Git LFS pointer or a damaged file?); {restore}"
+        )
+    model = build_classifier()
+    with np.load(weights, allow_pickle=False) as arrays:
+        model.set_weights([arrays[f"w{i}"] for i in range(len(arrays.files))])
+    return model
+
+
+def pin(model, recipe: dict[str, int], test_accuracy: float, train_images: int, weights: Path = WEIGHTS) -> str:
+    """Write ``model``'s weights and their card (each atomically); returns the SHA-256."""
+    import keras
+    import tensorflow as tf
+
+    with atomic_path(weights) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+        digest = file_sha256(tmp)
+    card = {
+        "sha256": digest,
+        "recipe": recipe,
+        "train_images": train_images,
+        "test_accuracy": test_accuracy,
+        "made_with": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    write_json(card_path(weights), card)
+    return digest
