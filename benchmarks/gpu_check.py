@@ -59,17 +59,17 @@ def check(images: np.ndarray, batch: int, epochs: int):
 def evaluation_time(gan, train_images: np.ndarray, samples: int) -> None:
     """The reference and evaluate stages' computations at their defaults."""
     from fashion_dcgan.config import EvaluateParams
-    from fashion_dcgan.evaluation.classifier import train_classifier
     from fashion_dcgan.evaluation.evaluate import (
         evaluate_generator,
         probe_discriminator,
         probe_train_set,
         real_reference,
     )
+    from fashion_dcgan.evaluation.pinned import load_pinned
     from fashion_dcgan.sampling import generate, latents
 
     labels = np.arange(len(train_images)) % 10
-    classifier = train_classifier(train_images[:2000], labels[:2000], 1, 128, 0, verbose=0)  # weights don't matter
+    classifier = load_pinned()  # the classifier stage's default feature space
     cfg = EvaluateParams()
     test = (train_images[:10_000], labels[:10_000])
     probe_train = probe_train_set(train_images, labels, cfg)

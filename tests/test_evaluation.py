@@ -176,3 +176,16 @@ def test_probe_at_its_tolerance_predicts_what_the_exact_optimum_predicts():
     expected = float((exact.predict(scaler.transform(x[test])) == labels[test]).mean())
     # PROBE_TOL stops early; within one test image of the exact optimum here (0.2% of 500).
     assert abs(linear_probe(x[train], labels[train], x[test], labels[test], c=0.01) - expected) <= 1 / 500
+
+
+def test_probe_solver_says_when_it_stops_short_of_its_tolerance(caplog):
+    from fashion_dcgan.evaluation.probe import fit_linear_svm
+
+    x, labels = _probe_data()
+    with caplog.at_level("WARNING"):
+        fit_linear_svm(x[:300], labels[:300], 1.0, tol=1e-12, max_iter=1)
+    assert "1 Newton steps without reaching tolerance" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        fit_linear_svm(x[:300], labels[:300], 1.0)
+    assert "Newton" not in caplog.text

@@ -7,12 +7,15 @@ information the discriminator learned without labels.
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from fashion_dcgan.models import discriminator_conv_layers
 
+log = logging.getLogger(__name__)
 GRID = 4
 # Newton stops at this share of the starting gradient norm. On the 10,000 x 3,072 pooled features of
 # a trained discriminator (2-core CPU; benchmarks/probe_solver.py, results/probe_solver.md): 13.5-18.6 s,
@@ -87,6 +90,8 @@ def fit_linear_svm(
         # only piecewise constant).
         w = _line_search(x, y, w, step, g, c)
         g, active = gradient(w)
+    else:
+        log.warning("linear probe: %d Newton steps without reaching tolerance %g; the probe may be off", max_iter, tol)
     return w[:-1], w[-1], classes
 
 
