@@ -69,7 +69,7 @@ def evaluation_time(gan, train_images: np.ndarray, samples: int) -> None:
     from fashion_dcgan.sampling import generate, latents
 
     labels = np.arange(len(train_images)) % 10
-    classifier = load_pinned()  # the classifier stage's default feature space
+    classifier, _ = load_pinned()  # the classifier stage's default feature space
     cfg = EvaluateParams()
     test = (train_images[:10_000], labels[:10_000])
     probe_train = probe_train_set(train_images, labels, cfg)

@@ -22,7 +22,8 @@ def test_the_pinned_weights_match_their_card_and_the_default_recipe():
     assert file_sha256(WEIGHTS) == card["sha256"]
     assert card["recipe"] == ClassifierParams().model_dump(exclude={"weights"})
     assert card["train_images"] == 60_000 and card["test_accuracy"] > 0.91
-    model = load_pinned()
+    model, loaded_card = load_pinned()
+    assert loaded_card == card
     assert [w.shape for w in model.get_weights()] == [w.shape for w in build_classifier().get_weights()]
 
 
@@ -48,7 +49,7 @@ def test_pin_round_trips_the_weights(tmp_path):
     weights = tmp_path / "c.weights.npz"
     digest = pin(model, {"seed": 3, "epochs": 1, "batch_size": 8}, 0.5, 100, weights)
     assert json.loads(card_path(weights).read_text())["sha256"] == digest == file_sha256(weights)
-    loaded = load_pinned(weights).get_weights()
+    loaded = load_pinned(weights)[0].get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), loaded, strict=True))
 
 
@@ -84,6 +85,9 @@ def test_pin_classifier_takes_only_a_full_data_classifier_trained_here(project, 
     metrics = project / "reports/classifier_metrics.json"
     metrics.parent.mkdir()
     out = ["pin-classifier", "--out", str(project / "c.weights.npz")]
+    with pytest.raises(SystemExit):
+        main(out)  # the classifier stage has not run: no metrics yet
+    assert "cannot read the classifier stage's metrics" in capsys.readouterr().err
     for made, refused in (({"weights": "pinned"}, "not trained here"), ({"train_images": 960}, "on a subset")):
         metrics.write_text(json.dumps({"weights": "train", "train_images": 60_000, "test_images": 10_000} | made))
         with pytest.raises(SystemExit):

@@ -225,15 +225,14 @@ def preset_overrides(name: str) -> dict[str, str]:
 
 def cmd_pin_classifier(args: argparse.Namespace) -> None:
     """Pin the classifier stage's trained weights (maintainers: a new feature space invalidates every FID)."""
-    import json
-
     from fashion_dcgan.config import load_params
     from fashion_dcgan.dataset import SPLIT_SIZES
     from fashion_dcgan.evaluation.pinned import WEIGHTS, pin
+    from fashion_dcgan.files import read_json
     from fashion_dcgan.modelfiles import load_model
 
     cfg = load_params(args.params, ("classifier",)).classifier
-    metrics = json.loads(Path(args.metrics).read_text())
+    metrics = read_json(args.metrics, "the classifier stage's metrics")
     if cfg.weights != "train" or metrics.get("weights") != "train":
         raise PipelineError(
             f"{args.model}: not trained here; set classifier.weights: train and run `dvc repro classifier`"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fashion_dcgan.errors import OutputError, first_line
+from fashion_dcgan.errors import DataError, OutputError, first_line
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -108,6 +108,14 @@ def write_text(target: str | Path, text: str) -> None:
 
 def write_json(target: str | Path, payload: Any) -> None:
     write_text(target, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """A pipeline output's JSON; a missing or garbled file is one DataError line naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot read {what} ({error}); run `dvc repro` to produce it") from None
 
 
 def write_csv(target: str | Path, rows: list[dict[str, Any]]) -> None:

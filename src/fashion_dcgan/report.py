@@ -7,7 +7,6 @@ tracks, not from MLflow tags read back.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 
 from fashion_dcgan.dataset import CLASS_NAMES
 from fashion_dcgan.errors import DataError
-from fashion_dcgan.files import write_text
+from fashion_dcgan.files import read_json, write_text
 from fashion_dcgan.imaging import save_gif
 from fashion_dcgan.pages import render
 from fashion_dcgan.plots import line_plot
@@ -66,13 +65,6 @@ class ReportFiles:
     markdown: Path
     gif: Path
     figures: Path
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: cannot read {what} ({error}); run `dvc repro` to produce it") from None
 
 
 def read_csv(path: Path, what: str) -> pd.DataFrame:

@@ -36,8 +36,8 @@ def read_card(weights: Path = WEIGHTS) -> dict[str, Any]:
         raise ModelFileError(f"{card_path(weights)}: cannot read the pinned classifier's card ({error})") from None
 
 
-def load_pinned(weights: Path = WEIGHTS):
-    """The pinned classifier, after checking its weights file against the card's SHA-256."""
+def load_pinned(weights: Path = WEIGHTS) -> tuple[Any, dict[str, Any]]:
+    """The pinned classifier and its card, after checking the weights file against the card's SHA-256."""
     from fashion_dcgan.evaluation.classifier import build_classifier
 
     card = read_card(weights)
@@ -54,7 +54,7 @@ def load_pinned(weights: Path = WEIGHTS):
     model = build_classifier()
     with np.load(weights, allow_pickle=False) as arrays:
         model.set_weights([arrays[f"w{i}"] for i in range(len(arrays.files))])
-    return model
+    return model, card
 
 
 def pin(model, recipe: dict[str, int], test_accuracy: float, train_images: int, weights: Path = WEIGHTS) -> str:

@@ -26,13 +26,13 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.dataset import SPLIT_SIZES
     from fashion_dcgan.evaluation.classifier import FeatureExtractor, train_classifier
-    from fashion_dcgan.evaluation.pinned import load_pinned, read_card
+    from fashion_dcgan.evaluation.pinned import load_pinned
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import save_model
 
     test_images, test_labels = load_processed(args.data, "test")
     if cfg.weights == "pinned":
-        model, card = load_pinned(), read_card()
+        model, card = load_pinned()
         about = {"weights": "pinned", "sha256": card["sha256"], "train_images": card["train_images"]}
     else:
         train_images, train_labels = load_processed(args.data, "train")

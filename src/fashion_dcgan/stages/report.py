@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, argv, *FILES)
     params = load_params(args.params, PARAMS)
 
-    from fashion_dcgan.report import ReportFiles, read_json, write_report
+    from fashion_dcgan.files import read_json
+    from fashion_dcgan.report import ReportFiles, write_report
     from fashion_dcgan.tracking import RunLogger, check_reachable, tracking_uri
 
     uri = tracking_uri()
