@@ -36,9 +36,9 @@ from fashion_dcgan.training import TrainingPaths, train
 
 def check(images: np.ndarray, batch: int, epochs: int):
     """The train stage's entry point at the params.yaml defaults (precision and jit_compile stay "auto")."""
-    params = parse_params({"data": {"train_limit": len(images)}, "train": {"batch_size": batch, "epochs": epochs,
-                           "monitor_samples": 0}})  # fmt: skip
-    precision = resolve_precision(params.train.precision)
+    params = parse_params({"data": {"train_limit": len(images)}, "train": {"batch_size": batch, "epochs": epochs},
+                           "runtime": {"monitor_samples": 0}})  # fmt: skip
+    precision = resolve_precision(params.runtime.precision)
     with tempfile.TemporaryDirectory() as tmp:
         result = train(params, images, TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0)
     gan, rows = result.gan, result.epochs

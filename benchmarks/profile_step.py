@@ -85,7 +85,7 @@ def step_seconds(gan, batch: int, steps: int = 100) -> float:
 
 
 def profile(batch: int) -> list[tuple[str, float]]:
-    params = parse_params(merge(PRESETS["tutorial"], {"train": {"precision": "float32"}}))
+    params = parse_params(merge(PRESETS["tutorial"], {"runtime": {"precision": "float32"}}))
     gan = build_gan(params, "float32", steps_per_call=10)
     totals: dict[str, float] = defaultdict(float)
     for network, passes in ((gan.generator, ((batch, False), (batch, True))),

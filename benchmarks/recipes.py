@@ -31,16 +31,24 @@ import keras
 
 EMA = {"ema": {"decay": 0.999}}
 PAPER_ADAM = {"learning_rate_d": 2e-4, "learning_rate_g": 2e-4, "beta_1": 0.5}
+R1 = {"objective": {"name": "r1", "every": 1}}  # the penalty on every step
+LAZY_R1 = {"objective": {"name": "r1", "every": 16}}
+BF16 = {"runtime": {"precision": "mixed_bfloat16"}}
+# Every recipe runs in float32 unless it says otherwise (runtime.precision: auto would pick bfloat16
+# on a CPU with bfloat16 units, and results measured before it existed are float32).
 RECIPES: dict[str, dict] = {
     "tutorial": {},
     "ema": {"train": EMA},
     "ema+adam": {"train": {**EMA, **PAPER_ADAM}},
     "ema+hinge": {"model": {"objective": "hinge"}, "train": EMA},  # hinge's defaults: 2e-4, beta1 0.5
-    "ema+r1": {"model": {"objective": "r1"}, "train": EMA},  # r1's defaults: 2e-4, beta1 0.5, gamma 1
+    "ema+r1": {"model": R1, "train": EMA},  # r1's defaults: 2e-4, beta1 0.5, gamma 1
+    "ema+r1+bf16": {"model": R1, "train": EMA, **BF16},
+    "ema+lazy-r1": {"model": LAZY_R1, "train": EMA},  # the penalty every 16th step, weight 16 gamma
+    "ema+lazy-r1+bf16": {"model": LAZY_R1, "train": EMA, **BF16},  # the default recipe on this CPU
     "ema+adam+diffaug": {"train": {**EMA, **PAPER_ADAM, "augment": ["translation", "cutout"]}},
     "ema+paper-variant": {"model": {"variant": "paper"}, "train": EMA},  # the paper variant: 2e-4, beta1 0.5
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
-    "ema+r1+conditional": {"model": {"objective": "r1", "conditional": True}, "train": EMA},
+    "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},
 }
 COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "kl_to_uniform")
 CONDITIONAL_COLUMNS = ("class_consistency", "fid_per_class_mean")
@@ -50,7 +58,8 @@ def params_for(recipe: str, seed: int, epochs: int):
     from fashion_dcgan.config import PRESETS, merge, parse_params
 
     raw = merge(PRESETS["tutorial"], RECIPES[recipe])
-    raw = merge(raw, {"train": {"seed": seed, "epochs": epochs, "monitor_samples": 0}})
+    raw = merge({"runtime": {"precision": "float32"}}, raw)
+    raw = merge(raw, {"train": {"seed": seed, "epochs": epochs}, "runtime": {"monitor_samples": 0}})
     return parse_params(raw, f"recipe {recipe}")
 
 

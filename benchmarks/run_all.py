@@ -83,7 +83,7 @@ def epoch_overhead() -> list[tuple[str, str]]:
     params = parse_params({"data": {"train_limit": 6400}, "train": {"epochs": 3}})  # the defaults otherwise
     cfg = params.evaluate
     data = np.random.default_rng(0).uniform(-1, 1, (6400, 28, 28, 1)).astype(np.float32)
-    monitor = CollapseMonitor(FeatureExtractor(build_classifier()), data[:2000], params.train.monitor_samples,
+    monitor = CollapseMonitor(FeatureExtractor(build_classifier()), data[:2000], params.runtime.monitor_samples,
                               params.model.latent_dim, 0, cfg.coverage_threshold, cfg.min_classes_covered)  # fmt: skip
     training._callbacks = timed
     try:
@@ -192,7 +192,8 @@ def noop_repro(work: Path) -> list[tuple[str, str]]:
     repo = scratch_repo(work / "repo")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"].update(train_limit=320, test_limit=200)
-    params["train"].update(epochs=1, monitor_samples=0)
+    params["train"].update(epochs=1)
+    params["runtime"].update(monitor_samples=0)
     params["sample"].update(n_samples=200)
     params["evaluate"].update(probe_train_size=200, kid_subsets=5, kid_subset_size=50)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))

@@ -47,7 +47,8 @@ def ours_params(count: int, batch: int, epochs: int, precision: str = "float32")
     """The train stage's configuration with the tutorial's recipe, so both loops run the same algorithm."""
     overrides = {
         "data": {"train_limit": count},
-        "train": {"batch_size": batch, "epochs": epochs, "precision": precision, "monitor_samples": 0, **OURS},
+        "train": {"batch_size": batch, "epochs": epochs},
+        "runtime": {"precision": precision, "monitor_samples": 0, **OURS},
     }
     return parse_params(merge(PRESETS["tutorial"], overrides))
 
@@ -190,8 +191,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs of each loop (alternating)")
     parser.add_argument("--seconds", type=float, default=10.0, help="about this long per timed epoch")
     parser.add_argument("--threads", type=int, nargs=2, metavar=("INTRA", "INTER"), help="TensorFlow thread pools")
-    parser.add_argument("--steps-per-execution", type=int, help="ours: train.steps_per_execution")
-    parser.add_argument("--jit", action="store_true", help="ours: train.jit_compile true (XLA)")
+    parser.add_argument("--steps-per-execution", type=int, help="ours: runtime.steps_per_execution")
+    parser.add_argument("--jit", action="store_true", help="ours: runtime.jit_compile true (XLA)")
     parser.add_argument("--json", action="store_true", help="also print one JSON line of the figures")
     args = parser.parse_args()
     if args.threads:

@@ -124,11 +124,29 @@ requires_mirror = pytest.mark.skipif(
 )
 
 
+# The tiny networks and settings every in-process training test starts from.
+TINY_TRAINING = {
+    "data": {"train_limit": 64},
+    "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
+    "train": {"batch_size": 16, "epochs": 1},
+    "runtime": {"precision": "float32", "log_every_steps": 2, "fixed_noise_size": 4, "monitor_samples": 0,
+                "steps_per_execution": 1},
+}  # fmt: skip
+
+
+def tiny_params(model: dict | None = None, runtime: dict | None = None, **train):
+    """:data:`TINY_TRAINING` with ``model``, ``runtime`` and ``train`` overrides, validated."""
+    from fashion_dcgan.config import merge, parse_params
+
+    return parse_params(merge(TINY_TRAINING, {"model": model or {}, "train": train, "runtime": runtime or {}}))
+
+
 # A tiny project for running the train stage as a real subprocess.
 TINY = {
     "data": {"train_limit": 960},
     "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
-    "train": {"batch_size": 8, "epochs": 3, "log_every_steps": 20, "fixed_noise_size": 4, "monitor_samples": 0},
+    "train": {"batch_size": 8, "epochs": 3},
+    "runtime": {"log_every_steps": 20, "fixed_noise_size": 4, "monitor_samples": 0},
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -20,15 +22,16 @@ def test_repo_params_are_the_schema_defaults_on_the_tutorial_networks():
 def test_tutorial_preset_resolves_keras_adam_defaults():
     params = parse_params(PRESETS["tutorial"])
     assert params.adam() == (1e-3, 1e-3, 0.9, 0.999)
-    assert (params.model.objective, params.train.ema.decay, params.train.augment) == ("bce", 0.0, [])
+    assert (params.model.objective.name, params.train.ema.decay, params.train.augment) == ("bce", 0.0, [])
 
 
 def test_optimizer_settings_come_from_params_then_objective_then_variant():
     paper = parse_params({"model": {"variant": "paper"}})
     assert paper.adam() == (2e-4, 2e-4, 0.5, 0.999)
-    assert parse_params(PRESETS["tutorial"]).adam(objective_defaults=(5e-4, 0.0)) == (5e-4, 5e-4, 0.0, 0.999)
+    assert parse_params(PRESETS["tutorial"]).adam(objective_defaults=(5e-4, 0.0, 0.9)) == (5e-4, 5e-4, 0.0, 0.9)
     explicit = parse_params({"model": {"variant": "paper"}, "train": {"learning_rate_g": 1e-3, "beta_1": 0.0}})
-    assert explicit.adam((5e-4, 0.3)) == (5e-4, 1e-3, 0.0, 0.999)
+    assert explicit.adam((5e-4, 0.3, 0.9)) == (5e-4, 1e-3, 0.0, 0.9)
+    assert parse_params({"train": {"beta_2": 0.99}}).adam((5e-4, 0.3, 0.9))[3] == 0.99
 
 
 @pytest.mark.parametrize(
@@ -40,11 +43,14 @@ def test_optimizer_settings_come_from_params_then_objective_then_variant():
         ({"train": {"batch_size": 1.5}}, "train.batch_size"),
         ({"train": {"batch_size": 128}, "data": {"train_limit": 100}}, "train.batch_size"),
         ({"model": {"variant": "huge"}}, "model.variant"),
-        ({"train": {"precision": "fp8"}}, "train.precision"),
-        ({"train": {"jit_compile": "yes"}}, "train.jit_compile"),
+        ({"runtime": {"precision": "fp8"}}, "runtime.precision"),
+        ({"runtime": {"jit_compile": "yes"}}, "runtime.jit_compile"),
         ({"train": {"epoch": 3}}, "train.epoch"),
         ({"trian": {"epochs": 3}}, "trian"),
-        ({"train": {"label_smoothing": 0.7}}, "train.label_smoothing"),
+        ({"model": {"objective": {"name": "bce", "label_smoothing": 0.7}}}, "model.objective.label_smoothing"),
+        ({"model": {"objective": {"name": "bce", "gamma": 1.0}}}, "model.objective.gamma"),
+        ({"model": {"objective": {"name": "r1", "every": 0}}}, "model.objective.every"),
+        ({"model": {"objective": {"gamma": 1.0}}}, "model.objective"),
         ({"data": {"sources": []}}, "data.sources"),
         ({"model": {"objective": "wgan"}}, "model.objective"),
         ({"train": {"ema": {"decay": 1.0}}}, "train.ema.decay"),
@@ -60,6 +66,28 @@ def test_bad_values_name_the_key_in_one_line(raw, key):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"train": {"precision": "float32"}}, "train.precision: moved to runtime.precision"),
+        ({"train": {"label_smoothing": 0.1}}, "train.label_smoothing: moved to model.objective.label_smoothing"),
+        ({"model": {"r1_gamma": 2.0}}, "model.r1_gamma: moved to model.objective.gamma"),
+        ({"model": {"objective": "wgan"}}, "model.objective: unknown name 'wgan'; choose one of 'bce', 'hinge'"),
+    ],
+)
+def test_keys_of_an_earlier_params_yaml_say_where_they_went(raw, message):
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        parse_params(raw)
+
+
+def test_an_objective_is_named_alone_or_with_its_settings():
+    assert parse_params({"model": {"objective": "hinge"}}).model.objective.name == "hinge"
+    assert parse_params({"model": {"objective": "r1"}}).model.objective == parse_params({}).model.objective
+    wgan = parse_params({"model": {"objective": {"name": "wgan_gp", "weight": 5.0}}}).model.objective
+    assert (wgan.name, wgan.weight) == ("wgan_gp", 5.0)
+    assert parse_params({}).flat()["model.objective.every"] == 16
+
+
 def test_unreadable_files_are_params_errors(tmp_path):
     with pytest.raises(ParamsError, match="cannot read"):
         load_params(tmp_path / "missing.yaml")
@@ -71,11 +99,19 @@ def test_unreadable_files_are_params_errors(tmp_path):
         load_params(tmp_path / "list.yaml")
 
 
-def test_training_hash_ignores_epochs_but_not_what_shapes_training():
+def test_training_hash_ignores_epochs_and_runtime_but_not_what_shapes_training():
     base = parse_params({})
     assert parse_params({"train": {"epochs": 20}}).training_hash() == base.training_hash()
     assert parse_params({"sample": {"seed": 5}}).training_hash() == base.training_hash()
-    for change in ({"train": {"seed": 1}}, {"model": {"latent_dim": 64}}, {"data": {"train_limit": 1000}}):
+    runtime = {"precision": "float32", "strategy": "default", "jit_compile": True, "steps_per_execution": 1,
+               "log_every_steps": 7, "fixed_noise_size": 9, "monitor_samples": 0}  # fmt: skip
+    assert parse_params({"runtime": runtime}).training_hash() == base.training_hash()
+    for change in (
+        {"train": {"seed": 1}},
+        {"model": {"latent_dim": 64}},
+        {"data": {"train_limit": 1000}},
+        {"model": {"objective": {"name": "r1", "every": 1}}},
+    ):
         assert parse_params(change).training_hash() != base.training_hash()
 
 
@@ -115,4 +151,8 @@ def test_a_stage_view_allows_only_what_the_stage_declares(tmp_path):
 def test_merge_overrides_nested_keys():
     merged = merge(PRESETS["tutorial"], {"train": {"ema": {"decay": 0.5}, "seed": 3}})
     assert merged["train"]["ema"] == {"decay": 0.5} and merged["train"]["seed"] == 3
-    assert merged["train"]["beta_2"] == 0.999 and PRESETS["tutorial"]["train"]["ema"] == {"decay": 0.0}
+    assert merged["train"]["beta_2"] is None and PRESETS["tutorial"]["train"]["ema"] == {"decay": 0.0}
+    # A value that replaces a mapping with a name (or the reverse) replaces it whole.
+    assert merge({"model": {"objective": {"name": "r1", "gamma": 2}}}, {"model": {"objective": "bce"}}) == {
+        "model": {"objective": "bce"}
+    }

@@ -26,8 +26,9 @@ for strategy in ("default", "mirrored"):
     params = parse_params({
         "data": {"train_limit": 128},
         "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
-        "train": {"batch_size": 16, "epochs": 3, "precision": "float32", "strategy": strategy, "monitor_samples": 0,
-                  "fixed_noise_size": 4, "steps_per_execution": 1, "ema": {"decay": 0.9}},
+        "train": {"batch_size": 16, "epochs": 3, "ema": {"decay": 0.9}},
+        "runtime": {"precision": "float32", "strategy": strategy, "monitor_samples": 0, "fixed_noise_size": 4,
+                    "steps_per_execution": 1},
     })
     root = Path(tempfile.mkdtemp())
     result = train(params, images, TrainingPaths.under(root), lambda run_id: NullRunLogger(), verbose=0)
@@ -74,8 +75,9 @@ images = np.random.default_rng(0).uniform(-1, 1, (128, 28, 28, 1)).astype("float
 params = parse_params({
     "data": {"train_limit": 128},
     "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
-    "train": {"batch_size": 16, "epochs": 2, "precision": "float32", "strategy": "multi_worker",
-              "monitor_samples": 0, "fixed_noise_size": 4, "steps_per_execution": 1},
+    "train": {"batch_size": 16, "epochs": 2},
+    "runtime": {"precision": "float32", "strategy": "multi_worker", "monitor_samples": 0, "fixed_noise_size": 4,
+                "steps_per_execution": 1},
 })
 uri = f"sqlite:///{root / 'mlflow.db'}"
 result = train(params, images, TrainingPaths.under(root), lambda run_id: RunLogger(uri, run_id), verbose=0)
@@ -117,4 +119,4 @@ def test_multi_worker_strategy_with_two_local_workers(tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("fashion-dcgan").experiment_id])
     assert run.info.run_id == chief["run_id"] and other["run_id"] == ""
-    assert run.info.status == "FINISHED" and run.data.params["train.replicas"] == "2"
+    assert run.info.status == "FINISHED" and run.data.params["runtime.replicas"] == "2"

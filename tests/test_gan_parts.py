@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_dcgan.config import parse_params
+from fashion_dcgan.config import ModelParams, parse_params, union_members
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.bce import NonSaturatingBCE
 from fashion_dcgan.gan.ema import GeneratorAverage
@@ -15,9 +15,21 @@ from fashion_dcgan.gan.hinge import Hinge
 from fashion_dcgan.gan.model import DCGAN
 from fashion_dcgan.gan.r1 import NonSaturatingR1
 from fashion_dcgan.gan.registry import OBJECTIVES, build_objective, objective_class
+from fashion_dcgan.gan.wgan_gp import WassersteinGP
 
 REAL = tf.constant([[2.0], [-1.0]])
 FAKE = tf.constant([[0.5], [-3.0]])
+STEP = tf.constant(0, tf.int64)
+
+
+def fixed_critic(images):
+    """Answers REAL for the real half of a joined batch and FAKE for the other (closed-form checks)."""
+    return tf.concat([REAL, FAKE], axis=0)
+
+
+def losses(objective):
+    images = tf.zeros((2, 28, 28, 1))
+    return objective.discriminator_loss(fixed_critic, images, images, STEP)
 
 
 def softplus(x):
@@ -26,7 +38,7 @@ def softplus(x):
 
 def test_bce_matches_its_closed_form_with_label_smoothing():
     objective = NonSaturatingBCE(label_smoothing=0.1)
-    values = objective.discriminator_loss(REAL, FAKE)
+    values = losses(objective)
     # -[t log s(l) + (1 - t) log(1 - s(l))] = t softplus(-l) + (1 - t) softplus(l)
     real_terms = [0.9 * softplus(-r) + 0.1 * softplus(r) for r in (2.0, -1.0)]
     fake_terms = [softplus(f) for f in (0.5, -3.0)]
@@ -37,7 +49,7 @@ def test_bce_matches_its_closed_form_with_label_smoothing():
 
 
 def test_hinge_matches_its_closed_form():
-    values = Hinge().discriminator_loss(REAL, FAKE)
+    values = losses(Hinge())
     # relu(1 - r): 0 and 2; relu(1 + f): 1.5 and 0.
     assert float(values["d_loss"]) == pytest.approx(1.0 + 0.75)
     assert float(values["d_real_score"]) == pytest.approx(0.5) and float(values["d_fake_score"]) == pytest.approx(-1.25)
@@ -45,11 +57,40 @@ def test_hinge_matches_its_closed_form():
 
 
 def test_r1_adds_half_gamma_times_the_mean_squared_gradient_norm():
-    gradient = tf.fill((2, 28, 28, 1), 0.1)  # squared norm 784 * 0.01 = 7.84 per image
-    values = NonSaturatingR1(gamma=2.0).discriminator_loss(REAL, FAKE, gradient)
-    bce = np.mean([softplus(-2.0), softplus(1.0)]) + np.mean([softplus(0.5), softplus(-3.0)])
+    # D(x) = sum(x) * 0.1 has gradient 0.1 at every pixel: squared norm 784 * 0.01 = 7.84 per image.
+    critic = _linear_critic(0.1)
+    real, fake = tf.fill((2, 28, 28, 1), 0.01), tf.fill((2, 28, 28, 1), -0.01)
+    values = NonSaturatingR1(gamma=2.0).discriminator_loss(critic, real, fake, STEP)
+    real_logit, fake_logit = 0.1 * 784 * 0.01, -0.1 * 784 * 0.01
+    bce = softplus(-real_logit) + softplus(fake_logit)
     assert float(values["r1_penalty"]) == pytest.approx(7.84, rel=1e-5)
     assert float(values["d_loss"]) == pytest.approx(bce + 7.84, rel=1e-5)
+
+
+def test_lazy_r1_applies_k_times_the_penalty_on_every_kth_step_only():
+    critic = _linear_critic(0.1)
+    real, fake = tf.fill((2, 28, 28, 1), 0.01), tf.fill((2, 28, 28, 1), -0.01)
+    lazy = NonSaturatingR1(gamma=2.0, every=4)
+    penalties = [float(lazy.discriminator_loss(critic, real, fake, tf.constant(s, tf.int64))["r1_penalty"])
+                 for s in range(8)]  # fmt: skip
+    assert penalties == pytest.approx([4 * 7.84, 0, 0, 0, 4 * 7.84, 0, 0, 0], rel=1e-5)
+    assert np.mean(penalties) == pytest.approx(7.84, rel=1e-5)  # the every-step penalty on average
+    plain = lazy.discriminator_loss(critic, real, fake, tf.constant(1, tf.int64))
+    eager = NonSaturatingR1(gamma=2.0).discriminator_loss(critic, real, fake, STEP)
+    assert float(plain["d_loss"]) == pytest.approx(float(eager["d_loss"]) - 7.84, rel=1e-5)
+
+
+def test_wgan_gp_penalises_the_distance_of_the_critics_gradient_norm_from_one():
+    # D(x) = 0.01 * sum(x): the gradient norm is 0.01 * sqrt(784) = 0.28 at every interpolate, so the
+    # penalty is 10 * (0.28 - 1)^2 = 5.184 whatever the interpolation weights.
+    critic = _linear_critic(0.01)
+    real, fake = tf.fill((3, 28, 28, 1), 1.0), tf.fill((3, 28, 28, 1), -1.0)
+    values = WassersteinGP(weight=10.0, seed=0).discriminator_loss(critic, real, fake, STEP)
+    distance = 0.01 * 784 * 1.0 - 0.01 * 784 * -1.0  # mean D(real) - mean D(fake) = 15.68
+    assert float(values["gradient_penalty"]) == pytest.approx(5.184, rel=1e-4)
+    assert float(values["wasserstein"]) == pytest.approx(distance, rel=1e-5)
+    assert float(values["d_loss"]) == pytest.approx(-distance + 5.184, rel=1e-4)
+    assert float(WassersteinGP().generator_loss(FAKE)) == pytest.approx(1.25)
 
 
 def _linear_critic(weight: float) -> keras.Model:
@@ -73,15 +114,17 @@ def test_r1_penalty_in_the_training_step_is_the_critics_real_input_gradient():
     assert float(logs["r1_penalty"]) == pytest.approx(0.5 * 4.0 * 784 * 0.01**2, rel=1e-4)
 
 
-def test_every_registered_objective_declares_its_metrics():
-    assert set(OBJECTIVES) == {"bce", "hinge", "r1"}
+def test_every_registered_objective_has_settings_and_declares_its_metrics():
+    settings = union_members(ModelParams.model_fields["objective"].annotation)
+    assert set(OBJECTIVES) == set(settings) == {"bce", "hinge", "r1", "wgan_gp"}
     for name in OBJECTIVES:
-        cls = objective_class(name)
-        assert cls.name == name and cls.metric_names[:2] == ("d_loss", "g_loss")
-    params = parse_params({"model": {"objective": "r1", "r1_gamma": 3.0}, "train": {"label_smoothing": 0.2}})
-    assert build_objective("r1", params).gamma == 3.0
-    assert build_objective("bce", params).label_smoothing == 0.2
-    with pytest.raises(KeyError, match="registered: bce, hinge, r1"):
+        assert objective_class(name).metric_names[:2] == ("d_loss", "g_loss")
+        assert isinstance(build_objective(settings[name](), seed=0), objective_class(name))
+    r1 = parse_params({"model": {"objective": {"name": "r1", "gamma": 3.0, "every": 4}}}).model.objective
+    assert (build_objective(r1, 0).gamma, build_objective(r1, 0).every) == (3.0, 4)
+    bce = parse_params({"model": {"objective": {"name": "bce", "label_smoothing": 0.2}}}).model.objective
+    assert build_objective(bce, 0).label_smoothing == 0.2
+    with pytest.raises(KeyError, match="registered: bce, hinge, r1, wgan_gp"):
         objective_class("wgan")
 
 

@@ -97,7 +97,7 @@ def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkey
         ({"train": {"epochs": "ten"}}, "train.epochs"),
         ({"train": {"batch_size": 10_000}, "data": {"train_limit": 960}}, "train.batch_size"),
         ({"model": {"variant": "stylegan"}}, "model.variant"),
-        ({"train": {"precision": "half"}}, "train.precision"),
+        ({"runtime": {"precision": "half"}}, "runtime.precision"),
         ({"train": {"learning_rat_d": 0.1}}, "train.learning_rat_d"),
     ],
 )
@@ -203,7 +203,8 @@ def test_a_warning_during_fit_starts_on_its_own_line(project):
     images, labels = (np.load(project / "data/processed" / f"test_{kind}.npy") for kind in ("images", "labels"))
     save_model(train_classifier(images, labels, 1, 25, 0, verbose=0), project / "models/classifier.keras")
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["train"].update(epochs=1, monitor_samples=50)
+    params["train"].update(epochs=1)
+    params["runtime"].update(monitor_samples=50)
     params["evaluate"] = {"min_classes_covered": 10}  # an untrained generator is flagged
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 

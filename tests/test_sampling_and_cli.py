@@ -106,18 +106,19 @@ def test_cli_rejects_bad_arguments(capsys):
 
 def test_params_from_run_rebuilds_typed_sections():
     flat = {"train.epochs": "3", "train.learning_rate_d": "null", "data.sources": "['/a', 'http://b']",
-            "train.jit_compile": "auto", "train.steps_per_epoch": "20", "model.latent_dim": "100",
-            "train.ema.decay": "0.999", "train.augment": "['cutout']"}  # fmt: skip
+            "runtime.jit_compile": "auto", "train.steps_per_epoch": "20", "model.latent_dim": "100",
+            "train.ema.decay": "0.999", "train.augment": "['cutout']", "model.objective.name": "r1",
+            "model.objective.every": "4", "runtime.precision_resolved": "float32"}  # fmt: skip
     assert params_from_run(flat) == {
         "train": {
             "epochs": 3,
             "learning_rate_d": None,
-            "jit_compile": "auto",
             "ema": {"decay": 0.999},
             "augment": ["cutout"],
         },
+        "runtime": {"jit_compile": "auto"},
         "data": {"sources": ["/a", "http://b"]},
-        "model": {"latent_dim": 100},
+        "model": {"latent_dim": 100, "objective": {"name": "r1", "every": 4}},
     }
 
 
@@ -175,7 +176,7 @@ def test_preset_writes_the_tutorial_recipe_and_keeps_comments(tmp_path, capsys):
     text = (REPO / "params.yaml").read_text().replace("  augment: []", "  augment: [translation]")
     path.write_text(text)
     before = load_params(path)
-    assert (before.model.objective, before.train.ema.decay, before.train.augment) == ("r1", 0.999, ["translation"])
+    assert (before.model.objective.name, before.train.ema.decay, before.train.augment) == ("r1", 0.999, ["translation"])
     main(["preset", "tutorial", "--params", str(path)])
     written = path.read_text()
     assert load_params(path) == parse_params(merge(parse_params({}).model_dump(), PRESETS["tutorial"]))

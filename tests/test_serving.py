@@ -17,17 +17,10 @@ import pytest
 from mlflow import MlflowClient
 
 from fashion_dcgan.cli import main
-from fashion_dcgan.config import parse_params
 from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL, register
 from fashion_dcgan.tracking import RunLogger
 from fashion_dcgan.training import TrainingPaths, train
-from tests.conftest import synthetic_split
-
-TINY = {
-    "data": {"train_limit": 64},
-    "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
-    "train": {"batch_size": 16, "epochs": 1, "fixed_noise_size": 4, "monitor_samples": 0, "precision": "float32"},
-}
+from tests.conftest import synthetic_split, tiny_params
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +31,7 @@ def store(tmp_path_factory):
     images = synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
     runs = []
     for seed in (1, 2):
-        params = parse_params({**TINY, "train": {**TINY["train"], "seed": seed}})
+        params = tiny_params(seed=seed)
         result = train(params, images, TrainingPaths.under(root / str(seed)), lambda run_id: RunLogger(uri, run_id),
                        verbose=0)  # fmt: skip
         runs.append(result.run_id)
@@ -147,7 +140,7 @@ def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     images, labels = synthetic_split(64)
-    params = parse_params({**TINY, "model": {**TINY["model"], "conditional": True}})
+    params = tiny_params({"conditional": True})
     result = train(params, images[..., None].astype(np.float32) / 127.5 - 1.0, TrainingPaths.under(tmp_path),
                    lambda run_id: RunLogger(uri, run_id), verbose=0, labels=labels)  # fmt: skip
     previous = mlflow.get_tracking_uri()

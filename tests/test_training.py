@@ -14,15 +14,7 @@ from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
 from fashion_dcgan.errors import TrainingDiverged
 from fashion_dcgan.tracking import RunLogger
 from fashion_dcgan.training import TrainingPaths, build_gan, train
-from tests.conftest import REPO, synthetic_split
-
-TINY = {"data": {"train_limit": 64}, "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
-        "train": {"batch_size": 16, "epochs": 1, "log_every_steps": 2, "fixed_noise_size": 4, "monitor_samples": 0,
-                  "precision": "float32", "steps_per_execution": 1}}  # fmt: skip
-
-
-def tiny_params(model=None, **train_overrides):
-    return parse_params(merge(TINY, {"model": model or {}, "train": train_overrides}))
+from tests.conftest import REPO, synthetic_split, tiny_params
 
 
 @pytest.fixture(autouse=True)
@@ -63,8 +55,8 @@ def test_same_seed_same_losses(tmp_path, images):
 
 
 def test_steps_per_execution_does_not_change_results(tmp_path, images):
-    one, _, _ = run(tmp_path, tiny_params(epochs=2, steps_per_execution=1), images, "one")
-    three, _, _ = run(tmp_path, tiny_params(epochs=2, steps_per_execution=3), images, "three")
+    one, _, _ = run(tmp_path, tiny_params(epochs=2, runtime={"steps_per_execution": 1}), images, "one")
+    three, _, _ = run(tmp_path, tiny_params(epochs=2, runtime={"steps_per_execution": 3}), images, "three")
     assert [row["d_loss"] for row in one.epochs] == [row["d_loss"] for row in three.epochs]
     assert three.steps[-1]["step"] == one.steps[-1]["step"] == 8
 
@@ -80,6 +72,9 @@ def test_steps_per_execution_divides_the_epoch():
 RECIPES = {
     "tutorial": ({}, {}),
     "ema+augment+r1": ({"objective": "r1"}, {"ema": {"decay": 0.9}, "augment": ["translation", "cutout"]}),
+    # Lazy R1 penalises steps 0 and 2 of the 8: the resumed epoch must keep that count.
+    "lazy-r1": ({"objective": {"name": "r1", "every": 2}}, {}),
+    "wgan_gp": ({"objective": "wgan_gp"}, {}),  # its interpolation's random stream is checkpointed
 }
 
 
@@ -107,7 +102,7 @@ def test_resume_continues_the_same_run_and_matches_uninterrupted(tmp_path, image
 
 def test_changed_configuration_starts_fresh(tmp_path, images):
     first, _, paths = run(tmp_path, tiny_params(epochs=1), images)
-    second, _, _ = run(tmp_path, tiny_params(epochs=1, label_smoothing=0.1), images)
+    second, _, _ = run(tmp_path, tiny_params({"objective": {"name": "bce", "label_smoothing": 0.1}}), images)
     assert second.resumed_from_epoch == 0 and second.run_id != first.run_id
     assert json.loads((paths.checkpoints / "state.json").read_text())["mlflow_run_id"] == second.run_id
 
@@ -141,7 +136,7 @@ def test_mlflow_run_holds_params_metrics_images_and_model(tmp_path, images):
 
 
 def test_mixed_float16_on_cpu_scales_losses_and_stays_finite(images):
-    params = tiny_params(precision="mixed_float16")
+    params = tiny_params(runtime={"precision": "mixed_float16"})
     gan = build_gan(params, "mixed_float16")
     assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
@@ -193,11 +188,26 @@ def test_tutorial_preset_reproduces_the_stored_reference_losses(tmp_path):
     reference = json.loads((REPO / "tests/data/reference_tutorial_losses.json").read_text())
     pixels = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
     images = pixels[..., None].astype(np.float32) / 127.5 - 1.0
-    settings = {"batch_size": 16, "epochs": 2, "precision": "float32", "monitor_samples": 0, "fixed_noise_size": 4,
-                "log_every_steps": 2}  # fmt: skip
-    raw = merge(PRESETS["tutorial"], {"data": {"train_limit": 64}, "train": settings})
-    result, _, _ = run(tmp_path, parse_params(raw), images)
+    runtime = {"precision": "float32", "monitor_samples": 0, "fixed_noise_size": 4, "log_every_steps": 2}
+    raw = merge(PRESETS["tutorial"], {"data": {"train_limit": 64}, "train": {"batch_size": 16, "epochs": 2}})
+    result, _, _ = run(tmp_path, parse_params(merge(raw, {"runtime": runtime})), images)
     keys = ("epoch", "d_loss", "g_loss", "d_real", "d_fake")
+    assert [{k: row[k] for k in keys} for row in result.epochs] == reference["epochs"]
+    assert result.steps == reference["steps"]
+
+
+def test_r1_on_every_step_reproduces_the_stored_reference_losses(tmp_path):
+    """The default recipe with the penalty on every step, on the full-size networks: bit-identical to
+    tests/data/reference_default_losses.json, made by the training step before objectives owned their
+    penalties (commit d6b45d7, when R1 was a branch of the step)."""
+    reference = json.loads((REPO / "tests/data/reference_default_losses.json").read_text())
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
+    images = pixels[..., None].astype(np.float32) / 127.5 - 1.0
+    runtime = {"precision": "float32", "monitor_samples": 0, "fixed_noise_size": 4, "log_every_steps": 2}
+    raw = {"data": {"train_limit": 64}, "model": {"objective": {"name": "r1", "every": 1}},
+           "train": {"batch_size": 16, "epochs": 2}, "runtime": runtime}  # fmt: skip
+    result, _, _ = run(tmp_path, parse_params(raw), images)
+    keys = ("epoch", "d_loss", "g_loss", "d_real", "d_fake", "r1_penalty")
     assert [{k: row[k] for k in keys} for row in result.epochs] == reference["epochs"]
     assert result.steps == reference["steps"]
 
@@ -211,7 +221,7 @@ def test_run_names_say_what_was_trained():
     assert run_name(parse_params({"model": {"conditional": True}})) == "tutorial-r1-conditional-ema0.999-e10-s42"
 
 
-@pytest.mark.parametrize("objective", ["hinge", "r1"])
+@pytest.mark.parametrize("objective", ["hinge", "r1", "wgan_gp"])
 def test_other_objectives_train_through_the_registry(tmp_path, images, objective):
     result, uri, _ = run(tmp_path, tiny_params({"objective": objective}, epochs=1), images)
     names = build_gan(tiny_params({"objective": objective}), "float32").objective.metric_names
@@ -221,13 +231,90 @@ def test_other_objectives_train_through_the_registry(tmp_path, images, objective
     assert {f"epoch/{name}" for name in names} <= set(logged)
 
 
-@pytest.mark.parametrize("objective", ["bce", "hinge", "r1"])
+@pytest.mark.parametrize("objective", ["bce", "hinge", "r1", "wgan_gp"])
 def test_each_objective_stays_finite_under_mixed_precision(images, objective):
-    gan = build_gan(tiny_params({"objective": objective}, precision="mixed_float16", ema={"decay": 0.9},
-                                augment=["translation"]), "mixed_float16")  # fmt: skip
+    gan = build_gan(tiny_params({"objective": objective}, ema={"decay": 0.9}, augment=["translation"]),
+                    "mixed_float16")  # fmt: skip
     history = gan.fit(make_dataset(images, 16, 0, 0, 1), epochs=1, steps_per_epoch=4, verbose=0).history
     assert all(np.isfinite(history[name][0]) for name in gan.objective.metric_names)
     assert float(gan.d_optimizer.dynamic_scale) > 1
+
+
+@pytest.mark.parametrize("objective", ["bce", "r1", "wgan_gp"])
+def test_a_bfloat16_step_keeps_logits_losses_and_the_average_in_float32(images, objective):
+    gan = build_gan(tiny_params({"objective": objective}, ema={"decay": 0.9}), "mixed_bfloat16")
+    assert gan.generator.layers[0].compute_dtype == "bfloat16"
+    assert not isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)  # bfloat16 has float32's range
+    history = gan.fit(make_dataset(images, 16, 0, 0, 1), epochs=1, steps_per_epoch=4, verbose=0).history
+    assert all(np.isfinite(history[name][0]) for name in gan.objective.metric_names)
+    logs = gan.train_step(images[:16])
+    assert all(value.dtype == "float32" for value in logs.values())
+    assert {w.dtype for w in gan.sampler.weights} == {"float32"}
+    assert gan.discriminator.layers[0].compute_dtype == "bfloat16"  # the convolutions run in bfloat16
+    assert gan.discriminator.layers[-1].compute_dtype == "float32"  # the logit does not
+
+
+@pytest.fixture
+def bf16_cpu(monkeypatch):
+    """A CPU that lists AMX-BF16, whatever this one lists (the step itself runs on any CPU)."""
+    from fashion_dcgan import runtime
+
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+
+
+@pytest.mark.parametrize(
+    ("gpu", "flags", "expected"),
+    [
+        (False, {"avx2", "amx_bf16", "amx_tile"}, "mixed_bfloat16"),
+        (False, {"avx2", "avx512_bf16"}, "mixed_bfloat16"),
+        (False, {"avx2", "avx512f"}, "float32"),
+        (True, {"avx2"}, "mixed_float16"),
+        (True, {"amx_bf16"}, "mixed_float16"),
+    ],
+)
+def test_auto_precision_follows_the_hardware(monkeypatch, gpu, flags, expected):
+    from fashion_dcgan import runtime
+
+    monkeypatch.setattr(runtime, "gpu_available", lambda: gpu)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset(flags))
+    assert runtime.resolve_precision("auto") == expected
+    assert runtime.resolve_precision("float32") == "float32"
+
+
+def test_bfloat16_by_name_without_the_hardware_is_a_one_line_error(monkeypatch):
+    from fashion_dcgan import runtime
+    from fashion_dcgan.errors import ParamsError
+
+    monkeypatch.setattr(runtime, "gpu_available", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    with pytest.raises(ParamsError, match=r"^runtime\.precision: mixed_bfloat16 needs .*use auto or float32$"):
+        runtime.resolve_precision("mixed_bfloat16")
+
+
+def test_cpu_flags_come_from_proc_cpuinfo():
+    from fashion_dcgan.runtime import cpu_flags
+
+    with open("/proc/cpuinfo") as handle:
+        line = next(line for line in handle if line.startswith("flags"))
+    assert cpu_flags() == frozenset(line.split(":", 1)[1].split()) and "fpu" in cpu_flags()
+
+
+def test_a_resumed_bfloat16_run_matches_an_uninterrupted_one(tmp_path, images, bf16_cpu):
+    bf16 = {"precision": "mixed_bfloat16"}
+    straight, _, _ = run(tmp_path, tiny_params(epochs=2, runtime=bf16), images, "straight")
+    run(tmp_path, tiny_params(epochs=1, runtime=bf16), images, "resumed")
+    second, _, _ = run(tmp_path, tiny_params(epochs=2, runtime=bf16), images, "resumed")
+    assert second.resumed_from_epoch == 1 and second.steps == straight.steps
+    assert second.gan.dtype_policy.name == "mixed_bfloat16"
+
+
+def test_a_runtime_change_resumes_and_a_recipe_change_starts_fresh(tmp_path, images, bf16_cpu):
+    first, _, _ = run(tmp_path, tiny_params(epochs=1), images)
+    runtime = {"steps_per_execution": 2, "log_every_steps": 4, "fixed_noise_size": 9, "precision": "mixed_bfloat16"}
+    resumed, _, _ = run(tmp_path, tiny_params(epochs=2, runtime=runtime), images)
+    assert resumed.resumed_from_epoch == 1 and resumed.run_id == first.run_id
+    fresh, _, _ = run(tmp_path, tiny_params({"objective": {"name": "r1", "every": 4}}, epochs=2), images)
+    assert fresh.resumed_from_epoch == 0 and fresh.run_id != first.run_id
 
 
 def _damage(path, how: str) -> None:
@@ -308,7 +395,7 @@ def test_conditional_gan_trains_on_labels_and_resumes_exactly(tmp_path, images):
 
 def test_conditional_training_step_uses_the_labels_under_mixed_precision(images):
     labels = synthetic_split(64)[1]
-    gan = build_gan(tiny_params({"conditional": True, "objective": "r1"}, precision="mixed_float16"), "mixed_float16")
+    gan = build_gan(tiny_params({"conditional": True, "objective": "r1"}), "mixed_float16")
     history = gan.fit(make_dataset(images, 16, 0, 0, 1, labels), epochs=1, steps_per_epoch=4, verbose=0).history
     assert all(np.isfinite(history[name][0]) for name in gan.objective.metric_names)
     # The projection embeddings of the classes seen moved away from their initial values.

@@ -133,16 +133,21 @@ def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
     """
     import yaml
 
-    from fashion_dcgan.config import Params
+    from fashion_dcgan.config import Params, union_members
+
+    def keys_of(annotation: Any) -> dict[str, Any]:
+        # A union selected by name (model.objective) takes the keys of all its members.
+        members = union_members(annotation).values() or [annotation]
+        return {key: field for member in members for key, field in getattr(member, "model_fields", {}).items()}
 
     nested: dict[str, Any] = {}
     for name, text in flat.items():
         *path, key = name.split(".")
         model: Any = Params
         for part in path:
-            fields = getattr(model, "model_fields", {})
+            fields = keys_of(model)
             model = fields[part].annotation if part in fields else None
-        if key not in getattr(model, "model_fields", {}):
+        if key not in keys_of(model):
             continue
         target = nested
         for part in path:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fashion_dcgan.dataset import MIRROR, SPLIT_SIZES, UPSTREAM
 from fashion_dcgan.errors import ParamsError
-from fashion_dcgan.gan.registry import OBJECTIVES
 
 DEFAULT_SOURCES = [MIRROR, *UPSTREAM]
 
@@ -38,6 +39,41 @@ class DataParams(_Section):
     """Largest allowed deviation of any class's share from 1/10."""
 
 
+# Each GAN objective's settings, selected by ``name`` (the key of its module in gan/registry.py; a
+# test checks the two agree). Adding an objective adds its class here and to ObjectiveParams.
+class BceObjective(_Section):
+    """The tutorial's binary cross-entropy, non-saturating for the generator."""
+
+    name: Literal["bce"] = "bce"
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
+    """One-sided: real targets become 1 - label_smoothing."""
+
+
+class HingeObjective(_Section):
+    """Hinge loss: the discriminator is a margin classifier."""
+
+    name: Literal["hinge"] = "hinge"
+
+
+class R1Objective(_Section):
+    """Non-saturating loss plus an R1 penalty gamma/2 ||grad_x D(x)||^2 on real images."""
+
+    name: Literal["r1"] = "r1"
+    gamma: float = Field(1.0, gt=0, le=1e4, allow_inf_nan=False)
+    every: int = Field(16, ge=1, le=1000)
+    """Lazy regularization: the penalty on every k-th step only, weighted gamma * k (StyleGAN2)."""
+
+
+class WganGpObjective(_Section):
+    """Wasserstein critic with a gradient penalty weight * (||grad D(x_hat)|| - 1)^2 on interpolates."""
+
+    name: Literal["wgan_gp"] = "wgan_gp"
+    weight: float = Field(10.0, gt=0, le=1e4, allow_inf_nan=False)
+
+
+ObjectiveParams = Annotated[BceObjective | HingeObjective | R1Objective | WganGpObjective, Field(discriminator="name")]
+
+
 class ModelParams(_Section):
     variant: Literal["tutorial", "paper"] = "tutorial"
     latent_dim: int = Field(100, ge=1, le=4096)
@@ -45,19 +81,18 @@ class ModelParams(_Section):
     """Channels of the generator's 7x7 projection; the next layer has half."""
     discriminator_width: int = Field(64, ge=1, le=2048)
     """Channels of the discriminator's first conv; the second has twice."""
-    objective: str = "r1"
-    """GAN objective from fashion_dcgan.gan.registry: bce (the tutorial's), hinge, r1 (the measured best)."""
-    r1_gamma: float = Field(1.0, gt=0, le=1e4, allow_inf_nan=False)
-    """Weight of the R1 penalty (objective r1 only)."""
+    objective: ObjectiveParams = Field(default_factory=R1Objective)
+    """The GAN objective and its own settings: {name: r1, gamma: 1.0, every: 16}; a bare name means its defaults."""
     conditional: bool = False
     """Class-conditional: the generator takes a class label, the discriminator has a projection head."""
 
-    @field_validator("objective")
+    @model_validator(mode="before")
     @classmethod
-    def _registered(cls, name: str) -> str:
-        if name not in OBJECTIVES:
-            raise ValueError(f"unknown objective {name!r}; registered: {', '.join(OBJECTIVES)}")
-        return name
+    def _objective_by_name(cls, raw: Any) -> Any:
+        # `objective: bce` (or `dvc exp run -S model.objective=bce`) selects that objective's defaults.
+        if isinstance(raw, dict) and isinstance(raw.get("objective"), str):
+            raw = {**raw, "objective": {"name": raw["objective"]}}
+        return raw
 
 
 class EmaParams(_Section):
@@ -66,29 +101,36 @@ class EmaParams(_Section):
 
 
 class TrainParams(_Section):
+    """The training recipe: everything here shapes the trained model (``epochs`` only extends it)."""
+
     seed: int = Field(42, ge=0, le=2**31 - 1)
     epochs: int = Field(10, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
-    optimizer: Literal["adam"] = "adam"
     learning_rate_d: float | None = Field(None, gt=0, allow_inf_nan=False)
     learning_rate_g: float | None = Field(None, gt=0, allow_inf_nan=False)
     beta_1: float | None = Field(None, ge=0, lt=1)
-    beta_2: float = Field(0.999, ge=0, lt=1)
-    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
-    """One-sided: real labels become 1 - label_smoothing (objective bce)."""
+    beta_2: float | None = Field(None, ge=0, lt=1)
     ema: EmaParams = Field(default_factory=EmaParams)
     augment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
     """Differentiable augmentation of every image the discriminator sees (DiffAugment)."""
-    precision: Literal["auto", "float32", "mixed_float16"] = "auto"
+
+
+class RuntimeParams(_Section):
+    """Where and how training runs, and what it records: nothing here changes the trained model
+    beyond floating-point rounding, so changing it resumes from the checkpoints."""
+
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
+    """auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX-BF16 or AVX512-BF16, else float32."""
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     """tf.distribute strategy; auto = mirrored over all GPUs when there are several, else default."""
     jit_compile: Literal["auto"] | bool = "auto"
-    log_every_steps: int = Field(50, ge=1)
     steps_per_execution: int = Field(10, ge=1, le=10_000)
     """Training steps per compiled call (at most; a divisor of the steps per epoch is used).
 
     Fewer Python round trips per step; callbacks and the progress bar see every Nth step.
     """
+    log_every_steps: int = Field(50, ge=1)
+    """Per-step metrics: the mean over each window of this many steps (at least steps_per_execution)."""
     fixed_noise_size: int = Field(25, ge=1, le=400)
     monitor_samples: int = Field(1000, ge=0, le=100_000)
     """Samples drawn after each epoch for the mode-collapse alarm (0 turns it off)."""
@@ -149,6 +191,7 @@ class Params(_Section):
     data: DataParams = Field(default_factory=DataParams)
     model: ModelParams = Field(default_factory=ModelParams)
     train: TrainParams = Field(default_factory=TrainParams)
+    runtime: RuntimeParams = Field(default_factory=RuntimeParams)
     sample: SampleParams = Field(default_factory=SampleParams)
     classifier: ClassifierParams = Field(default_factory=ClassifierParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
@@ -164,26 +207,25 @@ class Params(_Section):
             )
         return self
 
-    def adam(self, objective_defaults: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
+    def adam(self, objective_defaults: tuple[float, float, float] | None = None) -> tuple[float, float, float, float]:
         """(learning_rate_d, learning_rate_g, beta_1, beta_2): what params.yaml sets, else the objective's
-        defaults (learning rate, beta_1), else the network variant's."""
-        default_rate, default_beta = objective_defaults or VARIANT_ADAM[self.model.variant]
+        defaults (learning rate, beta_1, beta_2), else the network variant's."""
+        default_rate, default_beta_1, default_beta_2 = objective_defaults or VARIANT_ADAM[self.model.variant]
         train = self.train
-        beta_1 = train.beta_1 if train.beta_1 is not None else default_beta
-        return train.learning_rate_d or default_rate, train.learning_rate_g or default_rate, beta_1, train.beta_2
+        beta_1 = train.beta_1 if train.beta_1 is not None else default_beta_1
+        beta_2 = train.beta_2 if train.beta_2 is not None else default_beta_2
+        return train.learning_rate_d or default_rate, train.learning_rate_g or default_rate, beta_1, beta_2
 
     def training_hash(self) -> str:
-        """Hash of everything that shapes training; a checkpoint is only resumed when it matches.
+        """Hash of the recipe (what shapes training); a checkpoint is only resumed when it matches.
 
-        ``train.epochs`` and logging cadence are left out so that a run can be
-        extended (resume with more epochs) without starting over.
+        ``runtime`` is not part of it by construction; ``train.epochs`` is left out so that a run can
+        be extended (resume with more epochs) without starting over.
         """
         shaping = {
             "data": self.data.model_dump(include={"train_limit"}),
             "model": self.model.model_dump(),
-            "train": self.train.model_dump(
-                exclude={"epochs", "log_every_steps", "steps_per_execution", "monitor_samples", "strategy"}
-            ),
+            "train": self.train.model_dump(exclude={"epochs"}),
         }
         blob = json.dumps(shaping, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -205,7 +247,7 @@ def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 # The tutorial keeps Keras' Adam defaults; the paper variant uses the DCGAN paper's lr 2e-4 and beta1 0.5.
-VARIANT_ADAM = {"tutorial": (1e-3, 0.9), "paper": (2e-4, 0.5)}
+VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999)}
 
 
 # Named sets of overrides on params.yaml. "tutorial" is the Keras tutorial's recipe exactly: its
@@ -217,8 +259,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate_d": None,
             "learning_rate_g": None,
             "beta_1": None,
-            "beta_2": 0.999,
-            "label_smoothing": 0.0,
+            "beta_2": None,
             "ema": {"decay": 0.0},
             "augment": [],
         },
@@ -230,15 +271,37 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``overrides`` applied key by key, recursing into nested mappings."""
     out = dict(base)
     for key, value in overrides.items():
-        out[key] = merge(out.get(key) or {}, value) if isinstance(value, dict) else value
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 
+# Keys that an earlier params.yaml had, and where they live now.
+MOVED = {
+    **{f"train.{key}": f"runtime.{key}" for key in RuntimeParams.model_fields},
+    "train.label_smoothing": "model.objective.label_smoothing (objective bce)",
+    "model.r1_gamma": "model.objective.gamma (objective r1)",
+    "train.optimizer": "nowhere: the optimizer is always Adam; delete the key",
+}
+
+
+def union_members(annotation: Any) -> dict[str, type[_Section]]:
+    """The sections of a union selected by ``name`` (such as ``model.objective``), by name; else {}."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return {}
+    members = typing.get_args(annotation)
+    return {member.model_fields["name"].default: member for member in members if hasattr(member, "model_fields")}
+
+
 def _key_name(loc: tuple) -> str:
-    """The dotted params key of an error location; the parts after it name union branches or list items."""
+    """The dotted params key of an error location; the parts after it name list items."""
     model: Any = Params
     names = []
     for part in loc:
+        if part in union_members(model):  # pydantic puts the selected member's name into the location
+            model = union_members(model)[part]
+            continue
         fields = getattr(model, "model_fields", None)
         if not fields:
             break
@@ -255,6 +318,10 @@ def _describe(error: ValidationError) -> str:
         key = _key_name(item["loc"])
         if not key:
             text = item["msg"].removeprefix("Value error, ")
+        elif item["type"] == "union_tag_invalid":
+            text = f"unknown name {item['ctx']['tag']!r}; choose one of {item['ctx']['expected_tags']}"
+        elif item["type"] == "extra_forbidden" and key in MOVED:
+            text = f"moved to {MOVED[key]}"
         elif item["type"] == "extra_forbidden":
             text = "unknown key (check its spelling against the documented params.yaml)"
         else:

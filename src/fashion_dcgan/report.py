@@ -97,7 +97,7 @@ def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | No
     conditional = "class-conditional " if params.get("model.conditional") else ""
     text = (
         f"{epochs} epochs of the {conditional}{params.get('model.variant')} networks with the "
-        f"{params.get('model.objective')} "
+        f"{params.get('model.objective.name', params.get('model.objective'))} "
         f"objective, {'generator EMA ' + str(ema) if ema else 'no EMA'}, "
         f"{'augmentation ' + '+'.join(augment) if augment else 'no augmentation'}, seed {params.get('train.seed')}."
     )

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
+from fashion_dcgan.errors import ParamsError
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived; like Ctrl-C, the run is recorded as KILLED and training resumes on the next run."""
@@ -18,9 +20,39 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+# CPU features with which oneDNN runs bfloat16 matrix products in hardware (AMX tiles, AVX-512 BF16).
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    return any(flag in cpu_flags() for flag in BF16_FLAGS)
+
+
 def resolve_precision(setting: str) -> str:
+    """The Keras dtype policy for ``runtime.precision``: float16 on a GPU, bfloat16 on a CPU with
+    bfloat16 units, float32 otherwise; ``mixed_bfloat16`` asked for by name needs one or the other."""
     if setting == "auto":
-        return "mixed_float16" if gpu_available() else "float32"
+        if gpu_available():
+            return "mixed_float16"
+        return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+    if setting == "mixed_bfloat16" and not (gpu_available() or cpu_has_bf16()):
+        raise ParamsError(
+            "runtime.precision: mixed_bfloat16 needs a GPU or a CPU with bfloat16 units "
+            f"({' or '.join(BF16_FLAGS)} in /proc/cpuinfo), and this machine has neither; use auto or float32"
+        )
     return setting
 
 

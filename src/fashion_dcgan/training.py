@@ -69,7 +69,7 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
     classes = NUM_CLASSES if model.conditional else None
     generator = build_generator(model.variant, model.latent_dim, model.generator_width, classes)
     discriminator = build_discriminator(model.variant, model.discriminator_width, IMAGE_SHAPE, classes)
-    objective = build_objective(model.objective, params)
+    objective = build_objective(model.objective, cfg.seed)
     augment = DiffAugment(cfg.augment, seed=cfg.seed) if cfg.augment else None
     gan = DCGAN(generator, discriminator, model.latent_dim, cfg.seed, objective, augment, cfg.ema.decay)
     rate_d, rate_g, beta_1, beta_2 = adam_settings(params, objective)
@@ -79,7 +79,7 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
         # Each of the two optimizers scales its own loss; compile's auto_scale_loss would wrap neither.
         return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "mixed_float16" else optimizer
 
-    gan.compile(adam(rate_d), adam(rate_g), jit_compile=cfg.jit_compile, steps_per_execution=steps_per_call)
+    gan.compile(adam(rate_d), adam(rate_g), jit_compile=params.runtime.jit_compile, steps_per_execution=steps_per_call)
     gan.build_optimizers()
     return gan
 
@@ -87,7 +87,7 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
 def run_name(params: Params) -> str:
     """A readable MLflow run name: variant, objective, conditional, EMA, augmentation, epochs and seed."""
     model, cfg = params.model, params.train
-    parts = [model.variant, model.objective, *(["conditional"] if model.conditional else [])]
+    parts = [model.variant, model.objective.name, *(["conditional"] if model.conditional else [])]
     parts += [f"ema{cfg.ema.decay:g}"] if cfg.ema.decay else []
     parts += ["+".join(cfg.augment)] if cfg.augment else []
     return "-".join([*parts, f"e{cfg.epochs}", f"s{cfg.seed}"])
@@ -96,7 +96,7 @@ def run_name(params: Params) -> str:
 def adam_settings(params: Params, objective) -> tuple[float, float, float, float]:
     """(learning_rate_d, learning_rate_g, beta_1, beta_2) after params, objective and variant defaults."""
     defaults = objective.optimizer_defaults
-    return params.adam((defaults.learning_rate, defaults.beta_1) if defaults else None)
+    return params.adam((defaults.learning_rate, defaults.beta_1, defaults.beta_2) if defaults else None)
 
 
 def train(
@@ -123,7 +123,7 @@ def train(
         raise ParamsError("model.conditional is true: training needs one class label per image")
     strategy, steps_per_epoch, steps_per_call = _plan(params, len(images))
     with strategy.scope():
-        gan = build_gan(params, resolve_precision(cfg.precision), steps_per_call)
+        gan = build_gan(params, resolve_precision(params.runtime.precision), steps_per_call)
     checkpoint, paths, tracker_factory = _chief_or_worker(strategy, gan, paths, tracker_factory)
     tracker, state = _resume_or_start(params, checkpoint, tracker_factory, paths.epoch_grids)
     resumed_from = state.epoch
@@ -159,37 +159,38 @@ def _plan(params: Params, count: int) -> tuple[tf.distribute.Strategy, int, int]
     cfg = params.train
     if not gpu_available():
         tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(cfg.strategy)
+    strategy = make_strategy(params.runtime.strategy)
     if cfg.batch_size % strategy.num_replicas_in_sync:
         raise ParamsError(
             f"train.batch_size ({cfg.batch_size}) must be a multiple of the {strategy.num_replicas_in_sync} "
-            f"replicas of train.strategy={cfg.strategy}"
+            f"replicas of runtime.strategy={params.runtime.strategy}"
         )
     steps_per_epoch = count // cfg.batch_size
-    return strategy, steps_per_epoch, steps_per_execution(steps_per_epoch, cfg.steps_per_execution)
+    return strategy, steps_per_epoch, steps_per_execution(steps_per_epoch, params.runtime.steps_per_execution)
 
 
 def _resolved(params: Params, gan: DCGAN, strategy, steps_per_epoch: int, steps_per_call: int) -> dict[str, Any]:
     """Settings that ``auto`` or ``null`` in params.yaml resolved to, logged beside the params."""
-    rate_d, rate_g, beta_1, _ = adam_settings(params, gan.objective)
+    rate_d, rate_g, beta_1, beta_2 = adam_settings(params, gan.objective)
     return {
-        "train.precision_resolved": gan.dtype_policy.name,
+        "runtime.precision_resolved": gan.dtype_policy.name,
         "train.steps_per_epoch": steps_per_epoch,
-        "train.steps_per_execution_resolved": steps_per_call,
-        "train.replicas": strategy.num_replicas_in_sync,
+        "runtime.steps_per_execution_resolved": steps_per_call,
+        "runtime.replicas": strategy.num_replicas_in_sync,
         "train.learning_rate_d_resolved": rate_d,
         "train.learning_rate_g_resolved": rate_g,
         "train.beta_1_resolved": beta_1,
+        "train.beta_2_resolved": beta_2,
     }
 
 
 def _callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose) -> list:
-    cfg = params.train
-    noise = fixed_noise(cfg.seed, cfg.fixed_noise_size, params.model.latent_dim)
+    cfg, runtime = params.train, params.runtime
+    noise = fixed_noise(cfg.seed, runtime.fixed_noise_size, params.model.latent_dim)
     before_progress_bar = [
         cb.StopOnSignal(),
         cb.DivergenceGuard(),
-        cb.MetricHistory(state, gan.objective.metric_names, steps_per_epoch, cfg.log_every_steps, cfg.batch_size),
+        cb.MetricHistory(state, gan.objective.metric_names, steps_per_epoch, runtime.log_every_steps, cfg.batch_size),
     ]
     # The progress bar ends its line before the epoch's own log lines (the monitor's warning) appear.
     progress_bar = [keras.callbacks.ProgbarLogger()] if verbose else []

@@ -7,11 +7,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from fashion_dcgan.gan.objective import Objective, discriminator_probabilities
+from fashion_dcgan.gan.objective import Objective, discriminator_probabilities, joined_logits
 
 
 class NonSaturatingBCE(Objective):
-    name = "bce"
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, label_smoothing: float = 0.0):
@@ -19,10 +18,11 @@ class NonSaturatingBCE(Objective):
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> NonSaturatingBCE:
-        return cls(settings.train.label_smoothing)
+    def from_settings(cls, settings: Any, seed: int) -> NonSaturatingBCE:
+        return cls(settings.label_smoothing)
 
-    def discriminator_loss(self, real_logits, fake_logits, real_gradient=None):
+    def discriminator_loss(self, critic, real, fake, step):
+        real_logits, fake_logits = joined_logits(critic, real, fake)
         # One loss over the joined batch, exactly as the tutorial computes it.
         batch = tf.shape(real_logits)[0]
         targets = tf.concat([tf.fill((batch, 1), 1.0 - self.label_smoothing), tf.zeros((batch, 1))], axis=0)

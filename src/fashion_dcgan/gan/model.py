@@ -65,7 +65,7 @@ class DCGAN(keras.Model):
     def training_variables(self) -> list:
         """Everything a checkpoint must hold to resume exactly, in a deterministic order."""
         parts = [part for part in (self.average, self.augment) if part is not None]
-        extra = [variable for part in parts for variable in part.variables]
+        extra = [variable for part in parts for variable in part.variables] + self.objective.variables
         return [*self.variables, *extra, *self.d_optimizer.variables, *self.g_optimizer.variables]
 
     def build_optimizers(self) -> None:
@@ -84,9 +84,17 @@ class DCGAN(keras.Model):
         start = tf.cast(context.replica_id_in_sync_group, tf.int32) * batch_size
         return latents[start : start + batch_size]
 
-    def _critic(self, images, labels):
-        images = self.augment(images) if self.augment else images
-        return self.discriminator([images, labels] if self.conditional else images, training=True)
+    def _critic(self, labels):
+        """The discriminator as a function of images, for a batch of any multiple of ``labels``."""
+
+        def critic(images):
+            images = self.augment(images) if self.augment else images
+            if self.conditional:
+                repeats = tf.shape(images)[0] // tf.shape(labels)[0]
+                images = [images, tf.tile(labels, [repeats] + [1] * (labels.shape.rank - 1))]
+            return tf.cast(self.discriminator(images, training=True), tf.float32)
+
+        return critic
 
     def _generate(self, latents, labels):
         return self.generator([latents, labels] if self.conditional else latents, training=True)
@@ -94,24 +102,14 @@ class DCGAN(keras.Model):
     def train_step(self, data):
         real_images, labels = data if self.conditional else (data, None)
         batch_size = tf.shape(real_images)[0]
-        both_labels = tf.concat([labels, labels], axis=0) if self.conditional else None
+        critic = self._critic(labels)
 
-        # Discriminator: fakes from the generator in training mode, as the tutorial does, and one
-        # discriminator pass over the joined batch.
+        # Discriminator: fakes from the generator in training mode, as the tutorial does; the
+        # objective computes its losses and any penalty from the critic and both batches.
         fakes = self._generate(self._latents(batch_size), labels)
-        images = tf.concat([tf.cast(real_images, fakes.dtype), fakes], axis=0)
-        real_gradient = None
+        real_images = tf.cast(real_images, fakes.dtype)
         with tf.GradientTape() as tape:
-            if self.objective.needs_real_gradient:
-                # Recorded by the outer tape too: the penalty's own gradient reaches D's weights.
-                with tf.GradientTape() as input_tape:
-                    input_tape.watch(images)
-                    logits = tf.cast(self._critic(images, both_labels), tf.float32)
-                    real_total = tf.reduce_sum(logits[:batch_size])
-                real_gradient = input_tape.gradient(real_total, images)[:batch_size]
-            else:
-                logits = tf.cast(self._critic(images, both_labels), tf.float32)
-            values = self.objective.discriminator_loss(logits[:batch_size], logits[batch_size:], real_gradient)
+            values = self.objective.discriminator_loss(critic, real_images, fakes, self.d_optimizer.iterations)
             scaled = self.d_optimizer.scale_loss(values["d_loss"])
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables, strict=True))
@@ -119,8 +117,7 @@ class DCGAN(keras.Model):
         # Generator: only its weights move; the discriminator is a fixed critic here.
         latents = self._latents(batch_size)
         with tf.GradientTape() as tape:
-            fake_logits = tf.cast(self._critic(self._generate(latents, labels), labels), tf.float32)
-            g_loss = self.objective.generator_loss(fake_logits)
+            g_loss = self.objective.generator_loss(critic(self._generate(latents, labels)))
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))

@@ -1,11 +1,23 @@
-"""What a GAN objective declares: its two losses, its optimizer defaults and the metrics it reports."""
+"""What a GAN objective declares: its two losses, any penalty they carry, its optimizer defaults and
+the metrics it reports.
+
+An objective sees the critic (the discriminator as a function of images, logits out in float32) and
+both image batches, so a gradient penalty lives in its own module and the training step has no
+objective-specific code.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import tensorflow as tf
+
+# The discriminator as the objective sees it: images (augmented, labelled and in the compute
+# precision inside) to float32 logits of shape (batch, 1). Its batch may be any multiple of the
+# real batch: a conditional critic repeats the real batch's labels.
+Critic = Callable[[tf.Tensor], tf.Tensor]
 
 
 @dataclass(frozen=True)
@@ -14,36 +26,48 @@ class OptimizerDefaults:
 
     learning_rate: float
     beta_1: float
+    beta_2: float = 0.999
 
 
 class Objective:
     """Base class: subclasses set the class attributes and implement both losses.
 
     ``metric_names`` lists everything the training step reports for this objective, in display
-    order; it always starts with ``d_loss`` and ``g_loss``. Logits arrive as float32, whatever the
-    compute precision. Losses follow Keras' convention under tf.distribute: the replica's batch mean
-    divided by the number of replicas (``keras.losses`` and :func:`replica_mean` do this), so the
-    gradients summed over replicas are those of the global batch mean.
+    order; it always starts with ``d_loss`` and ``g_loss``. Losses follow Keras' convention under
+    tf.distribute: the replica's batch mean divided by the number of replicas (``keras.losses`` and
+    :func:`replica_mean` do this), so the gradients summed over replicas are those of the global
+    batch mean.
     """
 
-    name: ClassVar[str]
     metric_names: ClassVar[tuple[str, ...]]
     optimizer_defaults: ClassVar[OptimizerDefaults | None] = None
-    # True: the step also passes d(sum of real logits)/d(real images) to discriminator_loss.
-    needs_real_gradient: ClassVar[bool] = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Objective:
+    def from_settings(cls, settings: Any, seed: int) -> Objective:
+        """The objective configured from its own section of params (``model.objective``)."""
         return cls()
 
-    def discriminator_loss(
-        self, real_logits: tf.Tensor, fake_logits: tf.Tensor, real_gradient: tf.Tensor | None = None
-    ) -> dict[str, tf.Tensor]:
-        """``d_loss`` (what the discriminator minimises) and any extra metrics of this objective."""
+    @property
+    def variables(self) -> list:
+        """State a checkpoint must hold to resume exactly (random streams); none by default."""
+        return []
+
+    def discriminator_loss(self, critic: Critic, real: tf.Tensor, fake: tf.Tensor, step: tf.Tensor) -> dict:
+        """``d_loss`` (what the discriminator minimises) and any extra metrics of this objective.
+
+        ``step`` counts the discriminator's updates so far (for penalties applied every k-th step).
+        """
         raise NotImplementedError
 
     def generator_loss(self, fake_logits: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError
+
+
+def joined_logits(critic: Critic, real: tf.Tensor, fake: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Real and fake logits from one critic pass over the joined batch, as the tutorial computes them."""
+    batch = tf.shape(real)[0]
+    logits = critic(tf.concat([real, fake], axis=0))
+    return logits[:batch], logits[batch:]
 
 
 def discriminator_probabilities(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -56,3 +80,14 @@ def replica_mean(values: tf.Tensor) -> tf.Tensor:
     mean = tf.reduce_mean(values)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return mean / replicas if replicas > 1 else mean
+
+
+def squared_gradient_norms(critic: Critic, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(logits, ||d critic / d image||^2 per image) in float32; recorded by any outer tape, so a penalty
+    on the norms reaches the critic's weights."""
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        logits = critic(images)
+        total = tf.reduce_sum(logits)
+    gradient = tf.cast(tape.gradient(total, images), tf.float32)
+    return logits, tf.reduce_sum(tf.square(gradient), axis=[1, 2, 3])

@@ -2,6 +2,10 @@
 
 R1 = gamma / 2 * E_x ||grad_x D(x)||^2 over real images: it keeps the discriminator flat on the
 data, which makes the game converge locally where plain GAN training oscillates.
+
+Lazy regularization (Karras et al., 2020, StyleGAN2): the penalty is computed on every k-th
+discriminator step only, weighted gamma * k, so that its average weight is unchanged while the
+second differentiation through the discriminator is paid once in k steps.
 """
 
 from __future__ import annotations
@@ -10,27 +14,50 @@ from typing import Any
 
 import tensorflow as tf
 
-from fashion_dcgan.gan.objective import Objective, OptimizerDefaults, discriminator_probabilities, replica_mean
+from fashion_dcgan.gan.objective import (
+    Objective,
+    OptimizerDefaults,
+    discriminator_probabilities,
+    joined_logits,
+    replica_mean,
+)
 
 
 class NonSaturatingR1(Objective):
-    name = "r1"
+    # r1_penalty: the penalty added to d_loss on this step (gamma * k / 2 ||grad||^2 on a penalised
+    # step, 0 between): its mean over steps is the every-step penalty's, whatever k is.
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "r1_penalty")
     optimizer_defaults = OptimizerDefaults(learning_rate=2e-4, beta_1=0.5)
-    needs_real_gradient = True
 
-    def __init__(self, gamma: float = 1.0):
+    def __init__(self, gamma: float = 1.0, every: int = 1):
         self.gamma = gamma
+        self.every = every
 
     @classmethod
-    def from_settings(cls, settings: Any) -> NonSaturatingR1:
-        return cls(settings.model.r1_gamma)
+    def from_settings(cls, settings: Any, seed: int) -> NonSaturatingR1:
+        return cls(settings.gamma, settings.every)
 
-    def discriminator_loss(self, real_logits, fake_logits, real_gradient=None):
+    def discriminator_loss(self, critic, real, fake, step):
+        if self.every == 1:
+            return self._penalised(critic, real, fake, self.gamma)
+        return tf.cond(
+            tf.equal(step % self.every, 0),
+            lambda: self._penalised(critic, real, fake, self.gamma * self.every),
+            lambda: self._losses(*joined_logits(critic, real, fake), tf.zeros(tf.shape(real)[:1])),
+        )
+
+    def _penalised(self, critic, real, fake, weight: float) -> dict:
+        # The real images' gradient comes from the same joined pass the losses use.
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            real_logits, fake_logits = joined_logits(critic, real, fake)
+            total = tf.reduce_sum(real_logits)
+        squared_norms = tf.reduce_sum(tf.square(tf.cast(tape.gradient(total, real), tf.float32)), axis=[1, 2, 3])
+        return self._losses(real_logits, fake_logits, 0.5 * weight * squared_norms)
+
+    def _losses(self, real_logits, fake_logits, penalty) -> dict:
         # softplus(-l) = -log sigmoid(l) and softplus(l) = -log(1 - sigmoid(l)): BCE on logits.
         bce = replica_mean(tf.nn.softplus(-real_logits)) + replica_mean(tf.nn.softplus(fake_logits))
-        squared_norms = tf.reduce_sum(tf.square(tf.cast(real_gradient, tf.float32)), axis=[1, 2, 3])
-        penalty = 0.5 * self.gamma * squared_norms
         return {
             "d_loss": bce + replica_mean(penalty),
             **discriminator_probabilities(real_logits, fake_logits),

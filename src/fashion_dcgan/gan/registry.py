@@ -1,7 +1,8 @@
 """The GAN objectives, by the name ``model.objective`` uses in params.yaml.
 
 Adding an objective is one module that defines an :class:`~fashion_dcgan.gan.objective.Objective`
-subclass, plus one line here. Reading the names imports nothing heavy (the schema checks them).
+subclass, one line here, and the class of its settings in ``config.py`` (a test checks that the
+names agree). Only training imports this module.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ OBJECTIVES = {
     "bce": "fashion_dcgan.gan.bce:NonSaturatingBCE",
     "hinge": "fashion_dcgan.gan.hinge:Hinge",
     "r1": "fashion_dcgan.gan.r1:NonSaturatingR1",
+    "wgan_gp": "fashion_dcgan.gan.wgan_gp:WassersteinGP",
 }
 
 
@@ -23,6 +25,6 @@ def objective_class(name: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def build_objective(name: str, settings: Any) -> Any:
-    """The objective ``name`` configured from ``settings`` (the model and train params, read by attribute)."""
-    return objective_class(name).from_settings(settings)
+def build_objective(settings: Any, seed: int) -> Any:
+    """The objective that ``settings`` (the ``model.objective`` section) names, configured from it."""
+    return objective_class(settings.name).from_settings(settings, seed)

@@ -17,7 +17,7 @@ from fashion_dcgan.errors import entry_point
 from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.sample")
-PARAMS = ("sample", "train.seed", "train.fixed_noise_size", "report.gif_frame_seconds")
+PARAMS = ("sample", "train.seed", "runtime.fixed_noise_size", "report.gif_frame_seconds")
 
 
 @entry_point
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
 
     save_png(
         out / "fixed_noise_grid.png",
-        render_grid(generator, fixed_noise(params.train.seed, params.train.fixed_noise_size, dim)),
+        render_grid(generator, fixed_noise(params.train.seed, params.runtime.fixed_noise_size, dim)),
     )
     fresh = latents(cfg.seed, 64, dim)
     save_png(out / "random_grid.png", render_grid(generator, fresh, cols=8))

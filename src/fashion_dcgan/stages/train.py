@@ -17,7 +17,9 @@ from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.train")
 # evaluate.*: the per-epoch collapse monitor uses the evaluation's definition of a covered class.
-PARAMS = ("data.train_limit", "model", "train", "evaluate.coverage_threshold", "evaluate.min_classes_covered")
+PARAMS = (
+    "data.train_limit", "model", "train", "runtime", "evaluate.coverage_threshold", "evaluate.min_classes_covered",
+)  # fmt: skip
 
 
 def collapse_monitor(params, classifier_path: str, data: str):
@@ -31,7 +33,7 @@ def collapse_monitor(params, classifier_path: str, data: str):
     return CollapseMonitor(
         FeatureExtractor(load_model(classifier_path)),
         test_images,
-        params.train.monitor_samples,
+        params.runtime.monitor_samples,
         params.model.latent_dim,
         params.train.seed,
         cfg.coverage_threshold,
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from fashion_dcgan.runtime import make_strategy
 
-    make_strategy(params.train.strategy)  # multi-worker collectives must be set up before any other TF op
+    make_strategy(params.runtime.strategy)  # multi-worker collectives must be set up before any other TF op
 
     from fashion_dcgan.data.prepare import data_checksums, load_processed
     from fashion_dcgan.files import write_csv, write_json
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.generator), Path(args.generator_raw), Path(args.discriminator), Path(args.checkpoints),
         Path(args.epochs),
     )  # fmt: skip
-    monitor = collapse_monitor(params, args.classifier, args.data) if params.train.monitor_samples else None
+    monitor = collapse_monitor(params, args.classifier, args.data) if params.runtime.monitor_samples else None
     name = run_name(params)
     result = train(
         params, images, paths, lambda run_id: RunLogger(uri, run_id, run_name=name), tags, monitor, labels=labels
