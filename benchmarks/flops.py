@@ -73,3 +73,23 @@ def fp32_peak() -> tuple[float, str]:
         f"units = {peak:.0f} GFLOP/s (an upper bound: turbo ignored, two FMA units assumed)"
     )
     return peak, how
+
+
+def bf16_peak() -> tuple[float, str]:
+    """(GFLOP/s, how it was estimated) of bfloat16 matrix products: AMX tiles where the CPU has them
+    (Intel gives 1,024 BF16 FLOP per cycle per core for Sapphire Rapids' AMX-TMUL), else AVX512-BF16's
+    VDPBF16PS (32 products summed in pairs per 512-bit instruction: 64 FLOP, on two FMA units)."""
+    info = _cpu_info()
+    cores = os.cpu_count() or 1
+    flags = set(info.get("flags", "").split())
+    mhz = float(info.get("cpu MHz", "0") or 0)
+    if "amx_bf16" in flags:
+        per_cycle, how = 1024, "AMX-BF16 tiles, 1,024 FLOP/cycle/core"
+    elif "avx512_bf16" in flags:
+        per_cycle, how = 128, "AVX512-BF16 (VDPBF16PS), 64 FLOP x 2 units/cycle/core"
+    else:
+        return float("nan"), "no bfloat16 units (amx_bf16 or avx512_bf16) in /proc/cpuinfo"
+    if not mhz:
+        return float("nan"), f"{how}: clock unknown, no peak estimate"
+    peak = cores * mhz / 1000 * per_cycle
+    return peak, f"{cores} cores x {mhz / 1000:.2f} GHz x {how} = {peak:.0f} GFLOP/s (turbo ignored)"

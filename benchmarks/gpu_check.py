@@ -60,8 +60,8 @@ def evaluation_time(gan, train_images: np.ndarray, samples: int) -> None:
     """The reference and evaluate stages' computations at their defaults."""
     from fashion_dcgan.config import EvaluateParams
     from fashion_dcgan.evaluation.evaluate import (
+        discriminator_metrics,
         evaluate_generator,
-        probe_discriminator,
         probe_train_set,
         real_reference,
     )
@@ -80,7 +80,7 @@ def evaluation_time(gan, train_images: np.ndarray, samples: int) -> None:
     noise = latents(1, samples, gan.latent_dim)
     fakes = {"sampled": generate(gan.sampler, noise), "raw": generate(gan.generator, noise)}
     evaluate_generator(classifier, fakes, reference, cfg)
-    probe_discriminator(gan.discriminator, probe_train, test, cfg)
+    discriminator_metrics(gan.discriminator, probe_train, test, cfg)
     end = time.perf_counter()
     print(f"reference stage's computations {middle - start:.1f} s; evaluate stage's ({samples} samples per "
           f"generator, metrics and probe) {end - middle:.1f} s", flush=True)  # fmt: skip

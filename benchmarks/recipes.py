@@ -79,16 +79,15 @@ class Scorer:
         self.samples = samples
 
     def __call__(self, generator, seed: int = 0) -> dict:
-        from fashion_dcgan.evaluation.evaluate import conditional_metrics, generator_metrics
+        from fashion_dcgan.evaluation.evaluate import generator_metrics
         from fashion_dcgan.modelfiles import latent_dim
-        from fashion_dcgan.models import is_conditional
+        from fashion_dcgan.networks import is_conditional
         from fashion_dcgan.sampling import cycled_labels, generate, latents
 
         # A conditional generator is asked for every class in turn, as in the sample stage.
         fake = self.extract(generate(generator, latents(seed, self.samples, latent_dim(generator))))
-        metrics = generator_metrics(fake, self.real, self.cfg)
-        if is_conditional(generator):
-            metrics |= conditional_metrics(fake, cycled_labels(self.samples), self.real[0], self.real_labels)
+        requested = cycled_labels(self.samples) if is_conditional(generator) else None
+        metrics = generator_metrics(fake, self.real, self.cfg, requested, self.real_labels)
         return {key: value for key, value in metrics.items() if not isinstance(value, list)}
 
 
@@ -112,7 +111,7 @@ class EpochScores(keras.callbacks.Callback):
 
 def save_grids(gan, recipe: str, seed: int, epochs: int, directory: Path) -> None:
     """The same 64 latents through the sampled and the raw generator: example grids for each recipe."""
-    from fashion_dcgan.dataset import CLASS_NAMES
+    from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
     from fashion_dcgan.imaging import label_rows, make_grid, save_png, to_uint8
     from fashion_dcgan.sampling import class_grid, latents, render_grid
 

@@ -35,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import yaml
 
-from fashion_dcgan import dataset
+from fashion_dcgan.data import fashion_mnist as dataset
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(dataset.MIRROR)
@@ -48,12 +48,18 @@ def env() -> dict[str, str]:
 
 
 def training_speed() -> tuple[list[tuple[str, str]], str]:
-    from benchmarks.flops import fp32_peak
+    from benchmarks.flops import bf16_peak, fp32_peak
     from benchmarks.train_speed import compare, epoch_images, images, rows
+    from fashion_dcgan.runtime import cpu_has_bf16
 
     peak, how = fp32_peak()
-    comparisons = [compare(images(epoch_images(batch, 10.0)), batch, repeats=5) for batch in (32, 256)]
-    return rows(comparisons, peak), how
+    precisions = ["float32", *(["mixed_bfloat16"] if cpu_has_bf16() else [])]
+    comparisons = [
+        compare(images(epoch_images(batch, 10.0)), batch, 5, precision)
+        for batch in (32, 256)
+        for precision in precisions
+    ]
+    return rows(comparisons, peak, bf16_peak()[0]), how
 
 
 def epoch_overhead() -> list[tuple[str, str]]:
@@ -107,7 +113,7 @@ def epoch_overhead() -> list[tuple[str, str]]:
 
 
 def sampling_speed() -> list[tuple[str, str]]:
-    from fashion_dcgan.models import build_generator
+    from fashion_dcgan.networks import build_generator
     from fashion_dcgan.sampling import generate
 
     generator = build_generator("tutorial", 100, 128)

@@ -53,9 +53,15 @@ def ours_params(count: int, batch: int, epochs: int, precision: str = "float32")
     return parse_params(merge(PRESETS["tutorial"], overrides))
 
 
-def run_ours(data: np.ndarray, batch: int, epochs: int, between_epochs: keras.callbacks.Callback | None = None):
+def run_ours(
+    data: np.ndarray,
+    batch: int,
+    epochs: int,
+    between_epochs: keras.callbacks.Callback | None = None,
+    precision: str = "float32",
+):
     """``training.train`` (what the train stage runs): images/s of each epoch after the first (tracing)."""
-    params, extra = ours_params(len(data), batch, epochs), [between_epochs] if between_epochs else []
+    params, extra = ours_params(len(data), batch, epochs, precision), [between_epochs] if between_epochs else []
     with tempfile.TemporaryDirectory() as tmp:
         paths = TrainingPaths.under(Path(tmp))
         result = train(params, data, paths, lambda _: NullRunLogger(), verbose=0, extra_callbacks=extra)
@@ -140,20 +146,22 @@ class Comparison:
     tutorial: list[float]  # images/s of each timed repeat
     ours: list[float]
     flops_per_image: int
+    precision: str = "float32"  # ours; the tutorial's loop is always float32
 
     @property
     def ratios(self) -> list[float]:
         return [m / t for m, t in zip(self.ours, self.tutorial, strict=True)]
 
 
-def compare(data: np.ndarray, batch: int, repeats: int) -> Comparison:
+def compare(data: np.ndarray, batch: int, repeats: int, precision: str = "float32") -> Comparison:
     """``repeats`` alternating timed epochs of the tutorial loop and ours (after a warm-up of each)."""
     from benchmarks.flops import step_flops_per_image
 
     tutorial = TutorialEpoch(Tutorial(data, batch))
-    mine = run_ours(data, batch, repeats + 1, tutorial)
+    mine = run_ours(data, batch, repeats + 1, tutorial, precision)
+    keras.mixed_precision.set_global_policy("float32")  # the tutorial's next loop is built in float32
     flops = step_flops_per_image(tutorial.tutorial.generator, tutorial.tutorial.discriminator)
-    return Comparison(batch, tutorial.rates, mine, flops)
+    return Comparison(batch, tutorial.rates, mine, flops, precision)
 
 
 def spread(values: list[float], digits: str = ".0f") -> str:
@@ -161,20 +169,23 @@ def spread(values: list[float], digits: str = ".0f") -> str:
     return f"{np.median(values):{digits}} ({min(values):{digits}}-{max(values):{digits}})"
 
 
-def rows(comparisons: list[Comparison], peak: float) -> list[tuple[str, str]]:
-    """(benchmark, result) rows: images/s, the ratio and the fraction of peak, for each batch size."""
+def rows(comparisons: list[Comparison], peak: float, bf16: float = float("nan")) -> list[tuple[str, str]]:
+    """(benchmark, result) rows: images/s, the ratio and the fraction of peak (the FP32 peak, and the
+    bfloat16 one for bfloat16 runs), for each batch size and precision."""
     out = []
     for c in comparisons:
         n = len(c.ours)
-        for name, rates in (("tutorial loop (train_on_batch)", c.tutorial), ("ours (training.train)", c.ours)):
+        ours = f"ours (training.train, {c.precision})"
+        for name, rates in (("tutorial loop (train_on_batch, float32)", c.tutorial), (ours, c.ours)):
             gflops = c.flops_per_image * float(np.median(rates)) / 1e9
-            out.append(
-                (
-                    f"training, {name}, batch {c.batch}",
-                    f"{spread(rates)} images/s over {n} repeats; {gflops:.1f} GFLOP/s = {gflops / peak:.1%} of peak",
-                )
-            )
-        out.append((f"training, ours / tutorial, batch {c.batch}", f"{spread(c.ratios, '.2f')}x (per-repeat ratios)"))
+            share = f"{gflops / peak:.1%} of the FP32 peak"
+            if "bfloat16" in name:
+                share += f", {gflops / bf16:.1%} of the BF16 peak"
+            out.append((f"training, {name}, batch {c.batch}",
+                        f"{spread(rates)} images/s over {n} repeats; {gflops:.1f} GFLOP/s = {share}"))  # fmt: skip
+        out.append(
+            (f"training, ours ({c.precision}) / tutorial, batch {c.batch}", f"{spread(c.ratios, '.2f')}x (per-repeat)")
+        )
     return out
 
 
@@ -194,6 +205,8 @@ def main() -> None:
     parser.add_argument("--steps-per-execution", type=int, help="ours: runtime.steps_per_execution")
     parser.add_argument("--jit", action="store_true", help="ours: runtime.jit_compile true (XLA)")
     parser.add_argument("--json", action="store_true", help="also print one JSON line of the figures")
+    parser.add_argument("--precisions", nargs="+", default=None, choices=["float32", "mixed_bfloat16"],
+                        help="ours (default: float32, and mixed_bfloat16 on a CPU with bfloat16 units)")  # fmt: skip
     args = parser.parse_args()
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads[0])
@@ -202,14 +215,25 @@ def main() -> None:
         OURS["steps_per_execution"] = args.steps_per_execution
     if args.jit:
         OURS["jit_compile"] = True
+    from benchmarks.flops import bf16_peak
+    from fashion_dcgan.runtime import cpu_has_bf16
+
+    precisions = args.precisions or ["float32", *(["mixed_bfloat16"] if cpu_has_bf16() else [])]
     peak, how = fp32_peak()
-    comparisons = [compare(images(epoch_images(b, args.seconds)), b, args.repeats) for b in args.batches]
-    print(f"device: {'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}; peak: {how}")
+    bf16, bf16_how = bf16_peak()
+    comparisons = [
+        compare(images(epoch_images(b, args.seconds)), b, args.repeats, precision)
+        for b in args.batches
+        for precision in precisions
+    ]
+    print(f"device: {'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}; FP32 peak: {how}")
+    print(f"BF16 peak: {bf16_how}")
     print(f"one training step: {comparisons[0].flops_per_image / 1e6:.1f} MFLOP per image (benchmarks.flops)")
-    for name, value in rows(comparisons, peak):
+    for name, value in rows(comparisons, peak, bf16):
         print(f"{name:<50} {value}")
     if args.json:
-        print(json.dumps([{"batch": c.batch, "tutorial": c.tutorial, "ours": c.ours} for c in comparisons]))
+        print(json.dumps([{"batch": c.batch, "precision": c.precision, "tutorial": c.tutorial, "ours": c.ours}
+                          for c in comparisons]))  # fmt: skip
 
 
 if __name__ == "__main__":

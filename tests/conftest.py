@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from fashion_dcgan import dataset
+from fashion_dcgan.data import fashion_mnist as dataset
 from fashion_dcgan.data.download import RawFile
 from fashion_dcgan.data.idx import encode_idx
 

@@ -124,7 +124,8 @@ def test_class_consistency_overall_and_per_requested_class():
 
 
 def test_per_class_fid_compares_each_class_with_its_own_real_images():
-    from fashion_dcgan.evaluation.evaluate import conditional_metrics
+    from fashion_dcgan.config import EvaluateParams
+    from fashion_dcgan.evaluation.registry import GeneratedSet, compute
 
     rng = np.random.default_rng(0)
     real_labels = np.repeat(np.arange(10), 300)
@@ -133,7 +134,7 @@ def test_per_class_fid_compares_each_class_with_its_own_real_images():
     fake = real + rng.normal(scale=0.01, size=real.shape)
     fake[requested == 3] += 2.0  # class 3 drawn off by 2 in each of 4 dimensions: FID about 4 * 4
     probabilities = np.eye(10)[requested]
-    metrics = conditional_metrics((fake, probabilities), requested, real, real_labels)
+    metrics = compute("conditional", GeneratedSet(fake, probabilities, real, EvaluateParams(), requested, real_labels))
     fids = metrics["fid_per_class"]
     assert fids[3] == pytest.approx(16.0, rel=0.05) and max(fids[:3] + fids[4:]) < 0.1
     assert metrics["class_consistency"] == 1.0 and metrics["fid_per_class_mean"] == pytest.approx(np.mean(fids))

@@ -10,9 +10,9 @@ import tensorflow as tf
 from fashion_dcgan.config import ModelParams, parse_params, union_members
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.bce import NonSaturatingBCE
+from fashion_dcgan.gan.dcgan import DCGAN
 from fashion_dcgan.gan.ema import GeneratorAverage
 from fashion_dcgan.gan.hinge import Hinge
-from fashion_dcgan.gan.model import DCGAN
 from fashion_dcgan.gan.r1 import NonSaturatingR1
 from fashion_dcgan.gan.registry import OBJECTIVES, build_objective, objective_class
 from fashion_dcgan.gan.wgan_gp import WassersteinGP
@@ -105,7 +105,7 @@ def _linear_critic(weight: float) -> keras.Model:
 
 
 def test_r1_penalty_in_the_training_step_is_the_critics_real_input_gradient():
-    from fashion_dcgan.models import build_generator
+    from fashion_dcgan.networks import build_generator
 
     keras.utils.set_random_seed(0)
     gan = DCGAN(build_generator("tutorial", 8, 16), _linear_critic(0.01), 8, 0, NonSaturatingR1(gamma=4.0))
@@ -154,7 +154,7 @@ def test_cutout_zeroes_one_square_per_image_and_is_differentiable():
 
 
 def test_ema_warms_up_and_copies_batch_norm_statistics():
-    from fashion_dcgan.models import build_generator
+    from fashion_dcgan.networks import build_generator
 
     generator = build_generator("tutorial", 8, 16)
     average = GeneratorAverage(generator, decay=0.999)

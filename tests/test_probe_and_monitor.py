@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_dcgan.dataset import IMAGE_SHAPE
+from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
 from fashion_dcgan.evaluation.classifier import FeatureExtractor, build_classifier
 from fashion_dcgan.evaluation.monitor import CollapseMonitor
 from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
-from fashion_dcgan.models import build_discriminator
+from fashion_dcgan.networks import build_discriminator
 
 
 def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +89,8 @@ class _ConditionalBlobs:
 
 
 def test_monitor_reports_class_consistency_for_a_conditional_generator(blob_classifier):
-    from fashion_dcgan.evaluation.evaluate import conditional_metrics
+    from fashion_dcgan.config import EvaluateParams
+    from fashion_dcgan.evaluation.registry import GeneratedSet, compute
 
     images, labels = blobs(300, 0)
     extractor = FeatureExtractor(blob_classifier)
@@ -102,9 +103,8 @@ def test_monitor_reports_class_consistency_for_a_conditional_generator(blob_clas
     from fashion_dcgan.sampling import cycled_labels, generate
 
     requested, real = cycled_labels(100), extractor(images)
-    ignored = conditional_metrics(
-        extractor(generate(_ConditionalBlobs(False), np.zeros((100, 4)))), requested, real[0], labels
-    )
+    fake = extractor(generate(_ConditionalBlobs(False), np.zeros((100, 4))))
+    ignored = compute("conditional", GeneratedSet(*fake, real[0], EvaluateParams(), requested, labels))
     assert ignored["class_consistency_per_class"] == [1.0] + [0.0] * 9
     assert ignored["fid_per_class"][0] < min(ignored["fid_per_class"][1:])
 

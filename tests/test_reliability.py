@@ -240,7 +240,7 @@ from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.errors import OutputError
 from fashion_dcgan.files import write_text
 from fashion_dcgan.modelfiles import save_model
-from fashion_dcgan.models import build_generator
+from fashion_dcgan.networks import build_generator
 disk = {str(disk)!r}
 write_text(disk + "/index.html", "previous report")
 attempts = [

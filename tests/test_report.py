@@ -54,7 +54,9 @@ def test_a_hinge_run_reports_its_own_metrics_and_both_generators(tmp_path):
     summary = write_report(files, params, 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
     page = files.html.read_text()
     assert (
-        "hinge objective" in summary and "generator EMA 0.999" in summary and "FID 12.5 (raw generator 14.0)" in summary
+        "hinge objective" in summary
+        and "generator EMA 0.999" in summary
+        and "FID 12.5 (raw generator 14.0; real data 0.60)" in summary
     )
     for text in ("Final d_real_score", "Final d_fake_score", "abc123", "f00d", "sampled generator", "raw generator",
                  "Sneaker", "precision", "coverage", "91.85%"):  # fmt: skip
@@ -78,4 +80,71 @@ def test_a_hinge_run_reports_its_own_metrics_and_both_generators(tmp_path):
     for link in parser.links:
         assert (files.html.parent / link).is_file(), link
     markdown = files.markdown.read_text()
-    assert "| fid | 12.5 | 14 |" in markdown and json.loads(files.provenance.read_text())["mlflow_run_id"] in markdown
+    assert "| fid | 12.5 | 14.0 |" in markdown and json.loads(files.provenance.read_text())["mlflow_run_id"] in markdown
+
+
+class Recorder:
+    """A stand-in for the MLflow run that keeps what is logged."""
+
+    def __init__(self):
+        self.metrics: dict[str, float] = {}
+        self.artifacts: list[str] = []
+
+    def log_metrics(self, rows):
+        self.metrics |= {key: value for key, value, _ in rows}
+
+    def log_artifact(self, path, artifact_path=None):
+        self.artifacts.append(str(path))
+
+
+def test_every_registered_metric_reaches_the_json_mlflow_and_the_report(tmp_path):
+    """Adding a metric is one registry entry: computed, written, logged and shown without other edits."""
+    from fashion_dcgan.config import EvaluateParams
+    from fashion_dcgan.data.fashion_mnist import CLASS_NAMES, slug
+    from fashion_dcgan.evaluation.evaluate import record
+    from fashion_dcgan.evaluation.registry import (
+        GENERATED,
+        METRICS,
+        GeneratedSet,
+        ProbedDiscriminator,
+        RealSet,
+        compute,
+        generated_set_metrics,
+    )  # fmt: skip
+    from fashion_dcgan.files import read_json
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 30)
+    real = rng.normal(size=(300, 8)) + labels[:, None]
+    probabilities = np.eye(10)[labels] * 0.9 + 0.01
+    cfg = EvaluateParams(kid_subsets=3, kid_subset_size=50, is_splits=2)
+    metrics = compute("reference", RealSet(real, probabilities, real + 0.1, lambda features: 0.5,
+                                           lambda images: images, 300, cfg))  # fmt: skip
+    for prefix, shift in (("", 0.2), ("raw_", 0.4)):
+        fake = GeneratedSet(real + shift, probabilities, real, cfg, labels, labels)
+        metrics |= {prefix + key: value for key, value in generated_set_metrics(fake).items()}
+    metrics |= compute("discriminator", ProbedDiscriminator(0.75))
+    expected = {m.name for m in METRICS} | {f"raw_{m.name}" for m in METRICS if m.source in GENERATED}
+    assert set(metrics) == expected
+
+    files = pipeline_files(tmp_path)
+    write_json(files.eval_metrics, metrics)
+    assert set(read_json(files.eval_metrics, "metrics")) == expected
+    tracker = Recorder()
+    record(tracker, read_json(files.eval_metrics, "metrics"), files.eval_metrics)
+    for metric in METRICS:
+        for name in [metric.name] + ([f"raw_{metric.name}"] if metric.source in GENERATED else []):
+            logged = [f"eval/{name}/{slug(c)}" for c in CLASS_NAMES] if metric.per_class else [f"eval/{name}"]
+            assert set(logged) <= set(tracker.metrics), name
+    assert tracker.artifacts == [str(files.eval_metrics)]
+
+    write_report(files, parse_params({}).flat(), 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
+    page = files.html.read_text()
+    shown_beside = {m.spread: m for m in METRICS if m.spread} | {m.real: m for m in METRICS if m.real}
+    for metric in METRICS:
+        if metric.row:
+            assert f"<td>{metric.name}</td><td>{metric.format(metrics[metric.name])}" in page, metric.name
+        elif metric.per_class:
+            assert metric.format(metrics[metric.name][3]) in page, metric.name
+        else:
+            assert metric.name in shown_beside and metric.format(metrics[metric.name]) in page, metric.name

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from fashion_dcgan.cli import main, params_from_run
-from fashion_dcgan.dataset import CLASS_NAMES, IMAGE_SHAPE, class_index, slug
+from fashion_dcgan.data.fashion_mnist import CLASS_NAMES, IMAGE_SHAPE, class_index, slug
 from fashion_dcgan.imaging import make_grid, save_gif
-from fashion_dcgan.models import build_discriminator, build_generator
+from fashion_dcgan.networks import build_discriminator, build_generator
 from fashion_dcgan.sampling import class_grid, cycled_labels, fixed_noise, generate, latent_walk, latents, slerp
 from tests.conftest import REPO
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -376,7 +377,7 @@ def test_a_tracking_failure_deletes_nothing(tmp_path, images):
 
 def test_conditional_gan_trains_on_labels_and_resumes_exactly(tmp_path, images):
     from fashion_dcgan.errors import ParamsError
-    from fashion_dcgan.models import is_conditional
+    from fashion_dcgan.networks import is_conditional
 
     labels = synthetic_split(64)[1]
     model = {"conditional": True, "objective": "r1"}
@@ -427,3 +428,39 @@ def test_an_epoch_checkpointed_but_not_logged_is_logged_on_resume(tmp_path, imag
     history = sorted(client.get_metric_history(first.run_id, "epoch/d_loss"), key=lambda m: m.step)
     assert [(m.step, m.value) for m in history] == [(row["epoch"], row["d_loss"]) for row in second.epochs]
     assert {m.step for m in client.get_metric_history(first.run_id, "step/d_loss")} == {r["step"] for r in second.steps}
+
+
+def test_a_consumer_before_its_producer_fails_instead_of_recording_a_partial_epoch(tmp_path):
+    from fashion_dcgan import callbacks as cb
+
+    class Part(cb.EpochProducer):
+        def on_epoch_end(self, epoch, logs=None):
+            self.produce(epoch, cb.EpochPart({"monitor_fid": 10.0 * (epoch + 1)}))
+
+    producer, state = Part(), cb.TrainingState("hash")
+    saved = []
+    save = cb.SaveCheckpoint(state, SimpleNamespace(save=saved.append), [producer])
+    with pytest.raises(RuntimeError, match="SaveCheckpoint read epoch 1 before Part made it"):
+        save.on_epoch_end(0)  # placed before the producer
+    producer.on_epoch_end(0)
+    save.on_epoch_end(0)
+    with pytest.raises(RuntimeError, match="read epoch 2 before Part"):
+        save.on_epoch_end(1)  # the producer's epoch-1 part is not reused for epoch 2
+    assert state.epochs == [{"epoch": 1, "monitor_fid": 10.0}] and state.epoch == 1 and len(saved) == 1
+    with pytest.raises(RuntimeError, match="MlflowLogger ran before SaveCheckpoint committed epoch 2"):
+        cb.MlflowLogger(state, None, [producer]).on_epoch_end(1)
+
+
+def test_the_training_callbacks_run_producers_then_the_checkpoint_then_mlflow(tmp_path, images):
+    from fashion_dcgan import callbacks as cb
+    from fashion_dcgan.training import _callbacks
+
+    params = tiny_params()
+    gan = build_gan(params, "float32")
+    order = _callbacks(params, gan, cb.TrainingState("hash"), None, None, TrainingPaths.under(tmp_path), 4,
+                       lambda generator: ({}, None), 1)  # fmt: skip
+    kinds = [type(callback) for callback in order]
+    save, mlflow = kinds.index(cb.SaveCheckpoint), kinds.index(cb.MlflowLogger)
+    assert all(kinds.index(type(p)) < save for p in order[save].producers) and save < mlflow
+    assert order[save].producers == order[mlflow].producers
+    assert {type(p) for p in order[save].producers} == {cb.MetricHistory, cb.CollapseCheck, cb.FixedNoiseGrid}

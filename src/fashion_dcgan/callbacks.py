@@ -1,8 +1,11 @@
-"""What happens around the training step, as Keras callbacks over one shared :class:`TrainingState`.
+"""What happens around the training step, as Keras callbacks.
 
-``fit`` calls them in list order at the end of every epoch: the history summarises the epoch, the
-monitor and the grid add to it, the checkpoint commits it, and the MLflow logger records it. The
-divergence guard checks every step the progress bar sees.
+At the end of every epoch, *producers* (the step metrics' history, the collapse monitor, the
+fixed-noise grid) each make their part of the epoch's record, and *consumers* (the checkpoint, the
+MLflow logger) ask the producers they were given for that epoch's parts. A consumer placed before a
+producer it reads gets an error naming both, never a record with a part missing or left over from
+the epoch before. One order is real and tested: the checkpoint is written before MLflow is told, so
+a kill in between is repaired on resume (:func:`log_unrecorded_epochs`).
 """
 
 from __future__ import annotations
@@ -32,17 +35,13 @@ Monitor = Callable[[keras.Model], tuple[dict[str, float], str | None]]
 
 @dataclass
 class TrainingState:
-    """Everything a checkpoint records besides the variables, and the epoch being finished."""
+    """What a checkpoint records besides the variables: the run so far."""
 
     params_hash: str
     epoch: int = 0  # last completed epoch
     mlflow_run_id: str | None = None
     epochs: list[dict[str, float]] = field(default_factory=list)  # one row per completed epoch
     steps: list[dict[str, float]] = field(default_factory=list)  # one row per logging window
-    # The epoch in progress, filled in by the callbacks and committed by SaveCheckpoint.
-    summary: dict[str, float] = field(default_factory=dict, repr=False)
-    window_rows: list[dict[str, float]] = field(default_factory=list, repr=False)
-    grid: np.ndarray | None = field(default=None, repr=False)
 
     RECORDED = ("params_hash", "epoch", "mlflow_run_id", "epochs", "steps")
 
@@ -52,6 +51,45 @@ class TrainingState:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TrainingState:
         return cls(**{key: record[key] for key in cls.RECORDED})
+
+
+@dataclass
+class EpochPart:
+    """One producer's part of an epoch's record."""
+
+    metrics: dict[str, float] = field(default_factory=dict)  # columns of the epoch's row
+    windows: list[dict[str, float]] = field(default_factory=list)  # per-step rows
+    grid: np.ndarray | None = None  # the fixed-noise picture
+
+
+class EpochProducer(keras.callbacks.Callback):
+    """A callback that makes part of each epoch's record; consumers read it with :meth:`part`."""
+
+    def __init__(self):
+        super().__init__()
+        self._made: tuple[int, EpochPart] | None = None
+
+    def produce(self, epoch: int, part: EpochPart) -> None:
+        self._made = (epoch, part)
+
+    def part(self, epoch: int, reader: str) -> EpochPart:
+        if self._made is None or self._made[0] != epoch:
+            raise RuntimeError(
+                f"{reader} read epoch {epoch + 1} before {type(self).__name__} made it: "
+                f"put {type(self).__name__} earlier in the callback list"
+            )
+        return self._made[1]
+
+
+def collect(producers: Sequence[EpochProducer], epoch: int, reader: str) -> EpochPart:
+    """The epoch's record from all ``producers``, in their order."""
+    record = EpochPart()
+    for producer in producers:
+        part = producer.part(epoch, reader)
+        record.metrics |= part.metrics
+        record.windows += part.windows
+        record.grid = part.grid if part.grid is not None else record.grid
+    return record
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -80,12 +118,11 @@ class StopOnSignal(keras.callbacks.Callback):
         raise_if_terminated()
 
 
-class MetricHistory(keras.callbacks.Callback):
-    """Per-step window means of the objective's metrics, and the epoch summary."""
+class MetricHistory(EpochProducer):
+    """Per-step window means of the objective's metrics, and the epoch's row of them."""
 
-    def __init__(self, state: TrainingState, names: Sequence[str], steps_per_epoch: int, every: int, batch: int):
+    def __init__(self, names: Sequence[str], steps_per_epoch: int, every: int, batch: int):
         super().__init__()
-        self.state = state
         self.names = tuple(names)
         self.steps_per_epoch = steps_per_epoch
         self.every = every
@@ -95,7 +132,7 @@ class MetricHistory(keras.callbacks.Callback):
         self.epoch = epoch
         self.started = time.perf_counter()
         self.last = (0, dict.fromkeys(self.names, 0.0))
-        self.state.window_rows = []
+        self.windows: list[dict[str, float]] = []
 
     def on_train_batch_end(self, batch, logs=None):
         done = batch + 1
@@ -106,78 +143,85 @@ class MetricHistory(keras.callbacks.Callback):
         # The logs hold running epoch means; recover the mean over the steps since the last row.
         totals = {name: float(logs[name]) * done for name in self.names}
         row = {name: (totals[name] - sums[name]) / (done - count) for name in self.names}
-        self.state.window_rows.append({"step": self.epoch * self.steps_per_epoch + done, **row})
+        self.windows.append({"step": self.epoch * self.steps_per_epoch + done, **row})
         self.last = (done, totals)
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.started
-        summary = {name: float(logs[name]) for name in self.names}
-        summary.update(epoch_seconds=seconds, images_per_second=self.steps_per_epoch * self.batch / seconds)
+        metrics = {name: float(logs[name]) for name in self.names}
+        metrics.update(epoch_seconds=seconds, images_per_second=self.steps_per_epoch * self.batch / seconds)
         for name in ("d_optimizer", "g_optimizer"):
             scale = getattr(getattr(self.model, name), "dynamic_scale", None)
             if scale is not None:
-                summary[f"{name[0]}_loss_scale"] = float(scale)
-        self.state.summary = summary
+                metrics[f"{name[0]}_loss_scale"] = float(scale)
+        self.produce(epoch, EpochPart(metrics, self.windows))
 
 
-class CollapseCheck(keras.callbacks.Callback):
+class CollapseCheck(EpochProducer):
     """Runs the collapse monitor on the sampling generator; warns in the log and tags the run."""
 
-    def __init__(self, state: TrainingState, monitor: Monitor, tracker: Any):
+    def __init__(self, monitor: Monitor, tracker: Any):
         super().__init__()
-        self.state = state
         self.monitor = monitor
         self.tracker = tracker
 
     def on_epoch_end(self, epoch, logs=None):
         metrics, warning = self.monitor(self.model.sampler)
-        self.state.summary.update(metrics)
         if warning:
             log.warning("epoch %d: %s", epoch + 1, warning)
             self.tracker.set_tags({"mode_collapse_alarm": f"epoch {epoch + 1}: {warning}"})
+        self.produce(epoch, EpochPart(metrics))
 
 
-class FixedNoiseGrid(keras.callbacks.Callback):
+class FixedNoiseGrid(EpochProducer):
     """The tutorial's picture: the same latent batch after every epoch, as epoch_NNNN.png."""
 
-    def __init__(self, state: TrainingState, noise: np.ndarray, directory: Path):
+    def __init__(self, noise: np.ndarray, directory: Path):
         super().__init__()
-        self.state = state
         self.noise = noise
         self.directory = directory
 
     def on_epoch_end(self, epoch, logs=None):
-        self.state.grid = render_grid(self.model.sampler, self.noise)
-        save_png(self.directory / f"epoch_{epoch + 1:04d}.png", self.state.grid)
+        grid = render_grid(self.model.sampler, self.noise)
+        save_png(self.directory / f"epoch_{epoch + 1:04d}.png", grid)
+        self.produce(epoch, EpochPart(grid=grid))
 
 
 class SaveCheckpoint(keras.callbacks.Callback):
-    """Commits the finished epoch to the state and writes the checkpoint."""
+    """Commits the finished epoch's record to the state and writes the checkpoint."""
 
-    def __init__(self, state: TrainingState, checkpoint: TrainingCheckpoint):
+    def __init__(self, state: TrainingState, checkpoint: TrainingCheckpoint, producers: Sequence[EpochProducer]):
         super().__init__()
         self.state = state
         self.checkpoint = checkpoint
+        self.producers = producers
 
     def on_epoch_end(self, epoch, logs=None):
-        state = self.state
-        state.epochs.append({"epoch": epoch + 1, **state.summary})
-        state.steps.extend(state.window_rows)
+        record, state = collect(self.producers, epoch, type(self).__name__), self.state
+        state.epochs.append({"epoch": epoch + 1, **record.metrics})
+        state.steps.extend(record.windows)
         state.epoch = epoch + 1
         self.checkpoint.save(state.record())
 
 
 class MlflowLogger(keras.callbacks.Callback):
-    """Logs the committed epoch: its metrics, its windows' step metrics and the fixed-noise grid."""
+    """Logs the epoch's record: its metrics, its windows' step metrics and the fixed-noise grid.
 
-    def __init__(self, state: TrainingState, tracker: Any):
+    Runs after :class:`SaveCheckpoint`, which it checks: the run may lag the checkpoint (repaired on
+    resume), never lead it.
+    """
+
+    def __init__(self, state: TrainingState, tracker: Any, producers: Sequence[EpochProducer]):
         super().__init__()
         self.state = state
         self.tracker = tracker
+        self.producers = producers
 
     def on_epoch_end(self, epoch, logs=None):
-        state = self.state
-        log_epoch(self.tracker, epoch + 1, state.summary, state.window_rows, state.grid)
+        if self.state.epoch != epoch + 1:
+            raise RuntimeError(f"MlflowLogger ran before SaveCheckpoint committed epoch {epoch + 1}")
+        record = collect(self.producers, epoch, type(self).__name__)
+        log_epoch(self.tracker, epoch + 1, record.metrics, record.windows, record.grid)
 
 
 def log_epoch(tracker: Any, epoch: int, summary: dict, window_rows: list[dict], grid: np.ndarray | None) -> None:

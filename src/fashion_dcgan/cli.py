@@ -25,7 +25,7 @@ BATCH = 1000
 def cmd_sample(args: argparse.Namespace) -> None:
     import shutil
 
-    from fashion_dcgan.dataset import IMAGE_SHAPE, NUM_CLASSES
+    from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
 
     out = Path(args.out)
     if out.suffix not in MAX_SAMPLES:
@@ -42,7 +42,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     label = _requested_class(args.class_)
 
     from fashion_dcgan.modelfiles import latent_dim, load_generator
-    from fashion_dcgan.models import is_conditional
+    from fashion_dcgan.networks import is_conditional
 
     generator = load_generator(_local_model(args.model))
     if label is not None and not is_conditional(generator):
@@ -65,7 +65,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def _requested_class(text: str | None) -> int | None:
-    from fashion_dcgan.dataset import class_index
+    from fashion_dcgan.data.fashion_mnist import class_index
 
     if text is None:
         return None
@@ -231,7 +231,7 @@ def preset_overrides(name: str) -> dict[str, str]:
 def cmd_pin_classifier(args: argparse.Namespace) -> None:
     """Pin the classifier stage's trained weights (maintainers: a new feature space invalidates every FID)."""
     from fashion_dcgan.config import load_params
-    from fashion_dcgan.dataset import SPLIT_SIZES
+    from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
     from fashion_dcgan.evaluation.pinned import WEIGHTS, pin
     from fashion_dcgan.files import read_json
     from fashion_dcgan.modelfiles import load_model

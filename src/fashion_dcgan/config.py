@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fashion_dcgan.dataset import MIRROR, SPLIT_SIZES, UPSTREAM
+from fashion_dcgan.data.fashion_mnist import MIRROR, SPLIT_SIZES, UPSTREAM
 from fashion_dcgan.errors import ParamsError
 
 DEFAULT_SOURCES = [MIRROR, *UPSTREAM]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,12 +45,6 @@ def label_rows(grid: np.ndarray, names: Sequence[str], margin: int = 90) -> np.n
     for i, name in enumerate(names):
         draw.text((4, (i + 0.5) * row), name, fill=0, font=font, anchor="lm")
     return np.asarray(canvas)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def save_png(path: str | Path, image: np.ndarray) -> None:

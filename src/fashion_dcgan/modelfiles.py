@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from fashion_dcgan.dataset import IMAGE_SHAPE
+from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
 from fashion_dcgan.errors import ModelFileError, first_line
 from fashion_dcgan.files import atomic_path
 

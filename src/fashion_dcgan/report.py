@@ -15,32 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fashion_dcgan.dataset import CLASS_NAMES
+from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
 from fashion_dcgan.errors import DataError
+from fashion_dcgan.evaluation.registry import BY_NAME, GENERATED, METRICS, headline
 from fashion_dcgan.files import read_json, write_text
 from fashion_dcgan.imaging import save_gif
 from fashion_dcgan.pages import render
 from fashion_dcgan.plots import line_plot
 
-EVALUATION_NOTES = {
-    "fid": "Fréchet distance between generated and test-set features (lower is better).",
-    "kid": "Kernel Inception Distance (unbiased MMD², cubic kernel); ± its standard error over subsets.",
-    "precision": "Improved precision: share of samples inside the real data's k-NN manifold (fidelity).",
-    "recall": "Improved recall: share of real images inside the samples' k-NN manifold (diversity).",
-    "density": "Density: real k-NN balls holding each sample, over k (about 1 when samples match the data).",
-    "coverage": "Coverage: share of real images whose k-NN ball holds at least one sample (diversity).",
-    "inception_score": "exp E[KL(p(y|x) ‖ p(y))]: high when samples are confidently classified and varied (max 10).",
-    "classes_covered": "Classes predicted for at least the coverage threshold of the samples (10 = no missing mode).",
-    "kl_to_uniform": "KL divergence of the predicted-class histogram to uniform (0 = balanced, 2.30 = one class).",
-    "class_consistency": "Conditional: share of samples the classifier assigns to the class they were drawn for.",
-    "fid_per_class_mean": "Conditional: mean over classes of the FID of each class's samples to its test images.",
-    "fid_real_floor": "The same FID between training and test images: the best a perfect generator could expect.",
-    "probe_accuracy": "DCGAN paper's probe: linear L2-SVM on max-pooled (4x4) discriminator features, test accuracy.",
-    "probe_accuracy_random_weights": "The same probe on the same discriminator architecture with random weights.",
-    "probe_accuracy_raw_pixels": "The same linear SVM on raw pixels.",
-}
-GENERATOR_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "inception_score",
-                     "classes_covered", "kl_to_uniform", "class_consistency", "fid_per_class_mean")  # fmt: skip
 FEATURE_SPACE_NOTE = (
     "FID, KID, the Inception Score and the k-NN metrics use our own Fashion-MNIST classifier's penultimate "
     "features instead of Inception-v3 (whose weights cannot be downloaded here): compare them between runs "
@@ -102,29 +84,30 @@ def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | No
         f"{'augmentation ' + '+'.join(augment) if augment else 'no augmentation'}, seed {params.get('train.seed')}."
     )
     if evaluation:
-        text += (
-            f" FID {evaluation['fid']:.1f} (raw generator {evaluation.get('raw_fid', float('nan')):.1f}), "
-            f"precision {evaluation['precision']:.3f}, recall {evaluation['recall']:.3f}, "
-            f"{evaluation['classes_covered']} of 10 classes covered."
-        )
-        if "class_consistency" in evaluation:
-            text += f" Class consistency {evaluation['class_consistency']:.1%}."
+        text += f" {headline(evaluation)}."
     return text
 
 
 def _evaluation_rows(evaluation: dict[str, Any], columns: list[str]) -> list[dict[str, Any]]:
+    """One row per registered metric that has a row and a value: each generator's value (± its spread),
+    and its meaning (with the real data's figure where the metric names one)."""
     rows = []
-    for key, note in EVALUATION_NOTES.items():
-        if key not in evaluation:
+    for metric in METRICS:
+        if not metric.row or metric.name not in evaluation:
             continue
-        names = [key] + ([f"raw_{key}"] if key in GENERATOR_METRICS and len(columns) > 1 else [])
-        values = [_fmt(evaluation[name]) for name in names if name in evaluation]
-        if key == "kid":
-            values = [f"{v} ± {_fmt(evaluation[n + '_stderr'])}" for v, n in zip(values, names, strict=True)]
-        if key == "inception_score":
-            note += f" Real test images: {_fmt(evaluation['inception_score_real'])}."
+        names = [metric.name] + ([f"raw_{metric.name}"] if metric.source in GENERATED and len(columns) > 1 else [])
+        values = []
+        for name in (n for n in names if n in evaluation):
+            value = metric.format(evaluation[name])
+            spread = name.replace(metric.name, metric.spread) if metric.spread else None
+            if spread in evaluation:
+                value += f" ± {BY_NAME[metric.spread].format(evaluation[spread])}"
+            values.append(value)
+        note = metric.meaning
+        if metric.real in evaluation and not BY_NAME[metric.real].row:
+            note += f" Real test images: {BY_NAME[metric.real].format(evaluation[metric.real])}."
         values += [""] * (len(columns) - len(values))
-        rows.append({"name": key, "values": values, "note": note})
+        rows.append({"name": metric.name, "values": values, "note": note})
     return rows
 
 

@@ -18,11 +18,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from fashion_dcgan.dataset import IMAGE_SIZE, class_index
+from fashion_dcgan.data.fashion_mnist import IMAGE_SIZE, class_index
 from fashion_dcgan.errors import TrackingError
 from fashion_dcgan.imaging import to_uint8
 from fashion_dcgan.modelfiles import latent_dim
-from fashion_dcgan.models import is_conditional
+from fashion_dcgan.networks import is_conditional
 from fashion_dcgan.sampling import generate, latents
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,14 @@ def logged_generator_id(client, run_id: str, name: str = "generator") -> str:
     if not found:
         raise TrackingError(f"MLflow run {run_id} logged no model named {name!r}; rerun the train stage")
     return found[0].model_id
+
+
+def register_run(tracker, fid: float) -> str:
+    """Register the tracker's run in the Model Registry (:func:`register`), tag the run with its
+    version, and say what happened to the champion alias, in words."""
+    version, what = tracker.with_client(lambda client: register(client, tracker.run_id, fid))
+    tracker.set_tags({"registered_model": f"{REGISTERED_MODEL}/{version}"})
+    return f"Model Registry, {REGISTERED_MODEL}: {what}"
 
 
 def register(client, run_id: str, fid: float, name: str = REGISTERED_MODEL) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from fashion_dcgan.errors import PipelineError, TrackingError, first_line
+from fashion_dcgan.files import read_json
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "fashion-dcgan"
@@ -55,6 +56,32 @@ def project_root(start: str | Path = ".") -> Path:
 
 def tracking_uri(root: str | Path = ".") -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root(root) / 'mlflow.db'}"
+
+
+def recorded_run_id(path: str | Path) -> str:
+    """The MLflow run id the train stage recorded in ``path`` (its metrics or its provenance file)."""
+    record = read_json(path, "the train stage's record")
+    if not isinstance(record, dict) or not isinstance(record.get("mlflow_run_id"), str):
+        raise TrackingError(f"{path}: names no MLflow run; rerun the train stage")
+    return record["mlflow_run_id"]
+
+
+def run_tags(provenance: dict[str, Any]) -> dict[str, str]:
+    """The run's tags: its provenance, and the DVC experiment that ran it (``dvc exp run``)."""
+    tags = {"git_commit": provenance["git_commit"]}
+    tags |= {f"data.sha256.{name}": digest for name, digest in provenance["data_sha256"].items()}
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
+    return tags
+
+
+def dataset_inputs(processed: str | Path, provenance: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """The run's MLflow dataset inputs (:meth:`RunLogger.log_datasets`): the training and test images."""
+    data = Path(processed).resolve()
+    return {
+        f"fashion-mnist-{split}": (provenance["data_sha256"][f"{split}_images"], str(data / f"{split}_images.npy"), use)
+        for split, use in (("train", "training"), ("test", "evaluation"))
+    }
 
 
 def check_reachable(uri: str, timeout_s: float = 5.0) -> None:

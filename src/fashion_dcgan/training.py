@@ -16,14 +16,14 @@ import tensorflow as tf
 from fashion_dcgan import callbacks as cb
 from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.config import Params
+from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
 from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
-from fashion_dcgan.dataset import IMAGE_SHAPE, NUM_CLASSES
 from fashion_dcgan.errors import ParamsError
 from fashion_dcgan.gan.augment import DiffAugment
-from fashion_dcgan.gan.model import DCGAN
+from fashion_dcgan.gan.dcgan import DCGAN
 from fashion_dcgan.gan.registry import build_objective
 from fashion_dcgan.modelfiles import save_model
-from fashion_dcgan.models import build_discriminator, build_generator
+from fashion_dcgan.networks import build_discriminator, build_generator
 from fashion_dcgan.runtime import gpu_available, is_chief, make_strategy, resolve_precision, sigterm_as_interrupt
 from fashion_dcgan.sampling import fixed_noise
 from fashion_dcgan.serving import log_generator
@@ -187,20 +187,23 @@ def _resolved(params: Params, gan: DCGAN, strategy, steps_per_epoch: int, steps_
 def _callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose) -> list:
     cfg, runtime = params.train, params.runtime
     noise = fixed_noise(cfg.seed, runtime.fixed_noise_size, params.model.latent_dim)
-    before_progress_bar = [
-        cb.StopOnSignal(),
-        cb.DivergenceGuard(),
-        cb.MetricHistory(state, gan.objective.metric_names, steps_per_epoch, runtime.log_every_steps, cfg.batch_size),
+    history = cb.MetricHistory(gan.objective.metric_names, steps_per_epoch, runtime.log_every_steps, cfg.batch_size)
+    producers = [
+        history,
+        *([cb.CollapseCheck(monitor, tracker)] if monitor is not None else []),
+        cb.FixedNoiseGrid(noise, paths.epoch_grids),
     ]
     # The progress bar ends its line before the epoch's own log lines (the monitor's warning) appear.
     progress_bar = [keras.callbacks.ProgbarLogger()] if verbose else []
-    after = [
-        *([cb.CollapseCheck(state, monitor, tracker)] if monitor is not None else []),
-        cb.FixedNoiseGrid(state, noise, paths.epoch_grids),
-        cb.SaveCheckpoint(state, checkpoint),
-        cb.MlflowLogger(state, tracker),
+    return [
+        cb.StopOnSignal(),
+        cb.DivergenceGuard(),
+        history,
+        *progress_bar,
+        *producers[1:],
+        cb.SaveCheckpoint(state, checkpoint, producers),
+        cb.MlflowLogger(state, tracker, producers),
     ]
-    return before_progress_bar + progress_bar + after
 
 
 def _chief_or_worker(strategy, gan: DCGAN, paths: TrainingPaths, tracker_factory):

@@ -6,7 +6,7 @@ import struct
 
 import numpy as np
 
-from fashion_dcgan.dataset import IMAGE_SIZE
+from fashion_dcgan.data.fashion_mnist import IMAGE_SIZE
 from fashion_dcgan.errors import DataError
 
 _UBYTE = 0x08

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from fashion_dcgan.data.download import RAW_FILES, RawFile, read_bounded, verify
+from fashion_dcgan.data.fashion_mnist import NUM_CLASSES
 from fashion_dcgan.data.idx import decode_images, decode_labels
-from fashion_dcgan.dataset import NUM_CLASSES
 from fashion_dcgan.errors import DataError
 
 

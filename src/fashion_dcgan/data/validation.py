@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fashion_dcgan.dataset import NUM_CLASSES
+from fashion_dcgan.data.fashion_mnist import NUM_CLASSES
 
 
 @dataclass(frozen=True)

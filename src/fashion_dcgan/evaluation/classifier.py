@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from fashion_dcgan.dataset import IMAGE_SHAPE
+from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
 
 FEATURE_LAYER = "features"
 

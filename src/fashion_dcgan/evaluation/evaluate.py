@@ -13,69 +13,32 @@ import numpy as np
 
 from fashion_dcgan.config import EvaluateParams
 from fashion_dcgan.data.prepare import stratified_indices
-from fashion_dcgan.dataset import NUM_CLASSES
 from fashion_dcgan.errors import DataError
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
-from fashion_dcgan.evaluation.metrics import (
-    class_consistency,
-    frechet_distance,
-    inception_score,
-    kernel_inception_distance,
-    manifold_metrics,
-    mode_coverage,
-)
 from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
+from fashion_dcgan.evaluation.registry import (
+    GeneratedSet,
+    ProbedDiscriminator,
+    RealSet,
+    compute,
+    generated_set_metrics,
+    mlflow_values,
+)
 from fashion_dcgan.files import atomic_dir, write_json
 
 
 def generator_metrics(
-    fake: tuple[np.ndarray, np.ndarray], real: tuple[np.ndarray, np.ndarray], cfg: EvaluateParams
-) -> dict[str, Any]:
-    """FID, KID, IS, precision/recall, density/coverage and mode coverage from (features, probabilities)."""
-    (fake_features, fake_probabilities), (real_features, _) = fake, real
-    kid, kid_se = kernel_inception_distance(
-        fake_features, real_features, cfg.kid_subsets, cfg.kid_subset_size, cfg.seed
-    )
-    score, score_std = inception_score(fake_probabilities, cfg.is_splits)
-    coverage = mode_coverage(fake_probabilities.argmax(axis=1), cfg.coverage_threshold)
-    return {
-        "fid": frechet_distance(fake_features, real_features),
-        "kid": kid,
-        "kid_stderr": kid_se,
-        "inception_score": score,
-        "inception_score_std": score_std,
-        **manifold_metrics(real_features, fake_features, cfg.precision_recall_k, cfg.density_coverage_k),
-        "classes_covered": coverage.classes_covered,
-        "kl_to_uniform": coverage.kl_to_uniform,
-        "mode_collapse": int(coverage.collapsed(cfg.min_classes_covered)),
-        "class_histogram": coverage.histogram,
-        "n_generated": len(fake_features),
-    }
-
-
-def conditional_metrics(
     fake: tuple[np.ndarray, np.ndarray],
-    requested: np.ndarray,
-    real_features: np.ndarray,
-    real_labels: np.ndarray,
+    real: tuple[np.ndarray, np.ndarray],
+    cfg: EvaluateParams,
+    requested: np.ndarray | None = None,
+    real_labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Does a conditional generator draw what it is asked for? Class consistency (the share of
-    samples the classifier assigns to the requested class), overall and per class, and per-class FID
-    (each class's samples against the real images of that class); per-class lists by class index."""
-    features, probabilities = fake
-    overall, per_class = class_consistency(probabilities.argmax(axis=1), requested)
-    fid_per_class = [
-        frechet_distance(features[requested == c], real_features[real_labels == c])
-        if (requested == c).sum() > 1 and (real_labels == c).sum() > 1
-        else float("nan")
-        for c in range(NUM_CLASSES)
-    ]
-    return {
-        "class_consistency": overall,
-        "class_consistency_per_class": per_class,
-        "fid_per_class": fid_per_class,
-        "fid_per_class_mean": float(np.nanmean(fid_per_class)) if not np.isnan(fid_per_class).all() else float("nan"),
-    }
+    """Every registered metric of generated images, from their (features, probabilities) and the real
+    ones'. ``requested`` (the class each sample was drawn for) with the real images' ``real_labels``
+    adds the conditional metrics: does the generator draw what it is asked for?"""
+    requested = None if requested is None else np.asarray(requested)
+    return generated_set_metrics(GeneratedSet(*fake, real[0], cfg, requested, real_labels))
 
 
 @dataclass(frozen=True)
@@ -121,18 +84,16 @@ def real_reference(
     perfect generator could expect; ``probe_train`` trains the probe's baselines, tested on ``real``."""
     extract = FeatureExtractor(classifier)
     features, probabilities = extract(real[0])
-    floor_features, _ = extract(floor)
-    metrics = {
-        "fid_real_floor": frechet_distance(floor_features, features),
-        "inception_score_real": inception_score(probabilities, cfg.is_splits)[0],
-        "n_real": len(real[0]),
-        "probe_accuracy_random_weights": probe_discriminator(untrained_discriminator, probe_train, real, cfg),
-        "probe_accuracy_raw_pixels": probe_accuracy(
-            lambda x: np.asarray(x, np.float32).reshape(len(x), -1), probe_train, real, cfg
-        ),
-        "probe_train_size": len(probe_train[0]),
-    }
-    return Reference(features, probabilities, np.asarray(real[1]), metrics)
+    measured = RealSet(
+        features,
+        probabilities,
+        floor_features=extract(floor)[0],
+        probe=lambda feature_map: probe_accuracy(feature_map, probe_train, real, cfg),
+        untrained_discriminator_features=lambda x: discriminator_features(untrained_discriminator, x),
+        probe_train_size=len(probe_train[0]),
+        cfg=cfg,
+    )
+    return Reference(features, probabilities, np.asarray(real[1]), compute("reference", measured))
 
 
 def evaluate_generator(
@@ -152,10 +113,7 @@ def evaluate_generator(
     real_features = (reference.features, reference.probabilities)
     out: dict[str, Any] = dict(reference.metrics)
     for i, (name, images) in enumerate(samples.items()):
-        fake = extract(images)
-        metrics = generator_metrics(fake, real_features, cfg)
-        if requested is not None:
-            metrics |= conditional_metrics(fake, np.asarray(requested), reference.features, reference.labels)
+        metrics = generator_metrics(extract(images), real_features, cfg, requested, reference.labels)
         out |= metrics if i == 0 else {f"{name}_{key}": value for key, value in metrics.items()}
     return out
 
@@ -170,14 +128,15 @@ def probe_accuracy(
     return linear_probe(features(train[0]), train[1], features(test[0]), test[1], cfg.probe_c)
 
 
-def probe_discriminator(
+def discriminator_metrics(
     discriminator: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     cfg: EvaluateParams,
-) -> float:
-    """The probe on a discriminator's pooled conv features (the trained one, or its random-weight twin)."""
-    return probe_accuracy(lambda x: discriminator_features(discriminator, x), train, test, cfg)
+) -> dict[str, Any]:
+    """The registered metrics of the trained discriminator: the probe on its pooled conv features."""
+    accuracy = probe_accuracy(lambda x: discriminator_features(discriminator, x), train, test, cfg)
+    return compute("discriminator", ProbedDiscriminator(accuracy))
 
 
 def probe_train_set(images: np.ndarray, labels: np.ndarray, cfg: EvaluateParams) -> tuple[np.ndarray, np.ndarray]:
@@ -185,3 +144,44 @@ def probe_train_set(images: np.ndarray, labels: np.ndarray, cfg: EvaluateParams)
     (the same rows for the trained discriminator and for its baselines)."""
     rows = stratified_indices(labels, min(cfg.probe_train_size, len(labels)))
     return images[rows], labels[rows]
+
+
+def load_samples(sampled: str | Path, raw: str | Path, labels: str | Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The sample stage's outputs: {"sampled": images, "raw": images} and the class each was drawn for
+    (None for an unconditional generator); anything missing or inconsistent is a one-line DataError."""
+    samples = {}
+    for name, path in (("sampled", sampled), ("raw", raw)):
+        try:
+            samples[name] = np.load(path)
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path}: cannot load generated samples ({error}); run the sample stage") from None
+    requested = np.load(labels)  # empty for an unconditional generator
+    if requested.size and len(requested) != len(samples["sampled"]):
+        count = len(samples["sampled"])
+        raise DataError(f"{labels}: {len(requested)} labels for {count} samples; rerun the sample stage")
+    return samples, (requested if requested.size else None)
+
+
+def evaluate_run(
+    classifier: keras.Model,
+    discriminator: keras.Model,
+    samples: dict[str, np.ndarray],
+    requested: np.ndarray | None,
+    reference: Reference,
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
+    cfg: EvaluateParams,
+) -> dict[str, Any]:
+    """Everything the evaluate stage reports: both generators' metrics against the reference, and the
+    trained discriminator's probe (trained on ``data["train"]``, tested on ``data["test"]``)."""
+    test_images, test_labels = data["test"]
+    if not np.array_equal(test_labels, reference.labels):
+        raise DataError("the evaluation reference was made from other test data; rerun the reference stage")
+    metrics = evaluate_generator(classifier, samples, reference, cfg, requested)
+    probe_train = probe_train_set(*data["train"], cfg)
+    return metrics | discriminator_metrics(discriminator, probe_train, (test_images, test_labels), cfg)
+
+
+def record(tracker: Any, metrics: dict[str, Any], path: str | Path) -> None:
+    """Log the metrics to the run as ``eval/...`` (per-class lists as one metric per class) and the file."""
+    tracker.log_metrics((f"eval/{key}", value, 0) for key, value in mlflow_values(metrics).items())
+    tracker.log_artifact(path, "evaluation")

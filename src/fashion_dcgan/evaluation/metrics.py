@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from fashion_dcgan.dataset import NUM_CLASSES
+from fashion_dcgan.data.fashion_mnist import NUM_CLASSES
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:

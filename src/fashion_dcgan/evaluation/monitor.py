@@ -3,11 +3,12 @@ class-conditional generator asked for every class in turn, the share it draws as
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
 from fashion_dcgan.evaluation.metrics import class_consistency, frechet_distance, mode_coverage
-from fashion_dcgan.models import is_conditional
+from fashion_dcgan.networks import is_conditional
 from fashion_dcgan.sampling import cycled_labels, generate, latents
 
 
@@ -28,6 +29,21 @@ class CollapseMonitor:
         self.latents = latents(seed, samples, latent_dim)
         self.threshold = threshold
         self.min_classes = min_classes
+
+    @classmethod
+    def for_params(cls, params, classifier: keras.Model, real_images: np.ndarray) -> CollapseMonitor:
+        """The monitor the train stage runs: ``runtime.monitor_samples`` samples from the run's fixed
+        seed, classes covered as the evaluation counts them (``evaluate.coverage_threshold``)."""
+        cfg = params.evaluate
+        return cls(
+            FeatureExtractor(classifier),
+            real_images,
+            params.runtime.monitor_samples,
+            params.model.latent_dim,
+            params.train.seed,
+            cfg.coverage_threshold,
+            cfg.min_classes_covered,
+        )
 
     def __call__(self, generator) -> tuple[dict[str, float], str | None]:
         """Metrics for this epoch, and a warning when coverage is below the minimum."""

@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, argv, "data", "model", "metrics")
     cfg = load_params(args.params, PARAMS).classifier
 
+    from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
     from fashion_dcgan.data.prepare import load_processed
-    from fashion_dcgan.dataset import SPLIT_SIZES
     from fashion_dcgan.evaluation.classifier import FeatureExtractor, train_classifier
     from fashion_dcgan.evaluation.pinned import load_pinned
     from fashion_dcgan.files import write_json

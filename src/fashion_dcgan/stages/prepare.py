@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from fashion_dcgan.config import load_params
+from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
 from fashion_dcgan.data.prepare import load_split, normalize, subset
 from fashion_dcgan.data.validation import DataSpec, validate
-from fashion_dcgan.dataset import SPLIT_SIZES
 from fashion_dcgan.errors import DataError, entry_point
 from fashion_dcgan.files import atomic_dir, write_json, write_text
 from fashion_dcgan.imaging import make_grid, save_png, to_uint8

@@ -15,7 +15,7 @@ from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.report")
 # The report shows every parameter.
-PARAMS = ("data", "model", "train", "sample", "classifier", "evaluate", "report")
+PARAMS = ("data", "model", "train", "runtime", "sample", "classifier", "evaluate", "report")
 FILES = ("history", "steps", "provenance", "epochs", "samples", "validation", "preview",
          "eval_metrics", "classifier_metrics", "html", "markdown", "gif", "figures")  # fmt: skip
 
@@ -25,14 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, argv, *FILES)
     params = load_params(args.params, PARAMS)
 
-    from fashion_dcgan.files import read_json
     from fashion_dcgan.report import ReportFiles, write_report
-    from fashion_dcgan.tracking import RunLogger, check_reachable, tracking_uri
+    from fashion_dcgan.tracking import RunLogger, check_reachable, recorded_run_id, tracking_uri
 
     uri = tracking_uri()
     check_reachable(uri)
     files = ReportFiles(**{name: Path(getattr(args, name)) for name in FILES})
-    tracker = RunLogger(uri, read_json(files.provenance, "the run's provenance")["mlflow_run_id"], reopen=False)
+    tracker = RunLogger(uri, recorded_run_id(files.provenance), reopen=False)
     text = write_report(
         files, params.flat(), params.report.gif_frame_seconds, params.evaluate.min_classes_covered, tracker.run_url()
     )

@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from fashion_dcgan.dataset import CLASS_NAMES, NUM_CLASSES
+    from fashion_dcgan.data.fashion_mnist import CLASS_NAMES, NUM_CLASSES
     from fashion_dcgan.files import atomic_path
     from fashion_dcgan.imaging import label_rows, make_grid, save_gif, save_png, to_uint8
     from fashion_dcgan.modelfiles import latent_dim, load_generator
-    from fashion_dcgan.models import is_conditional
+    from fashion_dcgan.networks import is_conditional
     from fashion_dcgan.sampling import (
         class_grid,
         cycled_labels,

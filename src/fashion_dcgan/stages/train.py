@@ -8,7 +8,6 @@ run's provenance (git commit, data checksums) for the report.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from fashion_dcgan.config import load_params
@@ -22,25 +21,6 @@ PARAMS = (
 )  # fmt: skip
 
 
-def collapse_monitor(params, classifier_path: str, data: str):
-    from fashion_dcgan.data.prepare import load_processed
-    from fashion_dcgan.evaluation.classifier import FeatureExtractor
-    from fashion_dcgan.evaluation.monitor import CollapseMonitor
-    from fashion_dcgan.modelfiles import load_model
-
-    test_images, _ = load_processed(data, "test")
-    cfg = params.evaluate
-    return CollapseMonitor(
-        FeatureExtractor(load_model(classifier_path)),
-        test_images,
-        params.runtime.monitor_samples,
-        params.model.latent_dim,
-        params.train.seed,
-        cfg.coverage_threshold,
-        cfg.min_classes_covered,
-    )
-
-
 @entry_point
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
@@ -50,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params, PARAMS)
 
     from fashion_dcgan.files import ensure_writable
-    from fashion_dcgan.tracking import check_reachable, git_commit, tracking_uri
+    from fashion_dcgan.tracking import check_reachable, tracking_uri
 
     outputs = (args.generator, args.generator_raw, args.discriminator, args.metrics, args.history, args.steps)
     ensure_writable(args.checkpoints, args.epochs, *{Path(path).parent for path in outputs})
@@ -62,48 +42,28 @@ def main(argv: list[str] | None = None) -> None:
     make_strategy(params.runtime.strategy)  # multi-worker collectives must be set up before any other TF op
 
     from fashion_dcgan.data.prepare import data_checksums, load_processed
+    from fashion_dcgan.evaluation.monitor import CollapseMonitor
     from fashion_dcgan.files import write_csv, write_json
-    from fashion_dcgan.tracking import RunLogger
+    from fashion_dcgan.modelfiles import load_model
+    from fashion_dcgan.tracking import RunLogger, dataset_inputs, git_commit, run_tags
     from fashion_dcgan.training import TrainingPaths, run_name, train
 
     images, labels = load_processed(args.data, "train")
     provenance = {"git_commit": git_commit(), "data_sha256": data_checksums(args.data)}
-    tags = {"git_commit": provenance["git_commit"]}
-    tags |= {f"data.sha256.{name}": digest for name, digest in provenance["data_sha256"].items()}
-    if os.environ.get("DVC_EXP_NAME"):
-        tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
-    paths = TrainingPaths(
-        Path(args.generator), Path(args.generator_raw), Path(args.discriminator), Path(args.checkpoints),
-        Path(args.epochs),
-    )  # fmt: skip
-    monitor = collapse_monitor(params, args.classifier, args.data) if params.runtime.monitor_samples else None
+    paths = TrainingPaths(*map(Path, (args.generator, args.generator_raw, args.discriminator, args.checkpoints,
+                                      args.epochs)))  # fmt: skip
+    monitor = None
+    if params.runtime.monitor_samples:
+        monitor = CollapseMonitor.for_params(params, load_model(args.classifier), load_processed(args.data, "test")[0])
     name = run_name(params)
-    result = train(
-        params, images, paths, lambda run_id: RunLogger(uri, run_id, run_name=name), tags, monitor, labels=labels
-    )
+    result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id, run_name=name), run_tags(provenance),
+                   monitor, labels=labels)  # fmt: skip
+    RunLogger(uri, result.run_id, reopen=False).log_datasets(dataset_inputs(args.data, provenance))
 
-    final = result.epochs[-1]
     metric_names = list(result.gan.objective.metric_names)
     write_json(args.provenance, {**provenance, "mlflow_run_id": result.run_id, "metric_names": metric_names})
-    write_json(
-        args.metrics,
-        {
-            "mlflow_run_id": result.run_id,
-            "epochs": len(result.epochs),
-            **{k: v for k, v in final.items() if k != "epoch"},
-        },
-    )
-    data = Path(args.data).resolve()
-    RunLogger(uri, result.run_id, reopen=False).log_datasets(
-        {
-            f"fashion-mnist-{split}": (
-                provenance["data_sha256"][f"{split}_images"],
-                str(data / f"{split}_images.npy"),
-                context,
-            )
-            for split, context in (("train", "training"), ("test", "evaluation"))
-        }
-    )
+    final = {k: v for k, v in result.epochs[-1].items() if k != "epoch"}
+    write_json(args.metrics, {"mlflow_run_id": result.run_id, "epochs": len(result.epochs), **final})
     write_csv(args.history, result.epochs)
     write_csv(args.steps, result.steps)
     log.info("trained %d epochs (MLflow run %s, %s)", len(result.epochs), result.run_id, uri)

@@ -1,0 +1,153 @@
+"""Time to quality: how long each recipe takes on this machine to reach the tutorial recipe's final FID,
+and the FID each reaches in the same wall time.
+
+Quality per epoch and speed are measured apart, because each is clean that way:
+
+- **Quality per epoch** comes from the recipes benchmark's per-epoch scores (``benchmarks.recipes
+  --eval-every-epoch``, committed CSVs): the FID after every epoch, for each seed. Training is
+  deterministic on the CPU, so a recipe's curve does not depend on the machine or on what else ran
+  beside it (its ``wall_s`` column does: those sweeps shared the CPU with other work).
+- **Speed** is measured here, now: every recipe trains a warm-up epoch (graph tracing) and a timed
+  epoch through ``training.train``, round-robin over the recipes, ``--repeats`` times, so a slow
+  patch of a shared machine hits all of them.
+
+Time to the target = the fractional epoch at which the seed's FID curve crosses the target (linear
+between epochs) x the seconds one 60,000-image epoch takes at the recipe's median speed. The FID at
+equal time is each curve read at the shorter of the recipes' 10-epoch times. Spreads: over seeds
+for quality, and min-max over the repeats for speed.
+
+    python -m benchmarks.time_to_quality --curves benchmarks/results/recipes_10epoch.csv \\
+        benchmarks/results/recipes_10epoch_speed.csv --recipes tutorial ema+r1 ema+lazy-r1+bf16 \\
+        --out benchmarks/results/time_to_quality.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+
+EPOCH_IMAGES = 60_000
+
+
+def curves(paths: list[str], recipes: list[str]) -> pd.DataFrame:
+    """FID per (recipe, seed, epoch) from the recipes benchmark's per-epoch CSVs."""
+    frame = pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+    frame = frame[frame["recipe"].isin(recipes)].drop_duplicates(["recipe", "seed", "epoch"], keep="last")
+    missing = set(recipes) - set(frame["recipe"])
+    if missing:
+        raise SystemExit(f"no per-epoch scores for {sorted(missing)} in {paths}; run benchmarks.recipes first")
+    return frame[["recipe", "seed", "epoch", "fid"]].sort_values(["recipe", "seed", "epoch"])
+
+
+def epoch_reaching(curve: pd.DataFrame, target: float) -> float:
+    """The fractional epoch at which ``curve`` (epoch, fid) first reaches ``target`` (inf: never)."""
+    epochs, fids = curve["epoch"].to_numpy(float), curve["fid"].to_numpy(float)
+    for i, (epoch, fid) in enumerate(zip(epochs, fids, strict=True)):
+        if fid <= target:
+            if i == 0:
+                return epoch
+            before_epoch, before = epochs[i - 1], fids[i - 1]
+            return before_epoch + (before - target) / (before - fid) * (epoch - before_epoch)
+    return float("inf")
+
+
+def fid_at(curve: pd.DataFrame, epoch: float) -> float:
+    """The curve read at a fractional ``epoch`` (linear between epochs; NaN outside the measured ones)."""
+    epochs, fids = curve["epoch"].to_numpy(float), curve["fid"].to_numpy(float)
+    if epoch < epochs[0] or epoch > epochs[-1]:
+        return float("nan")
+    return float(np.interp(epoch, epochs, fids))
+
+
+def images_per_second(recipe: str, data: np.ndarray) -> float:
+    """One timed epoch of ``recipe`` over ``data`` after a traced warm-up epoch, through training.train."""
+    import keras
+
+    from benchmarks.recipes import params_for
+    from fashion_dcgan.config import merge, parse_params
+    from fashion_dcgan.tracking import NullRunLogger
+    from fashion_dcgan.training import TrainingPaths, train
+
+    params = params_for(recipe, seed=1, epochs=2)
+    params = parse_params(merge(params.model_dump(), {"data": {"train_limit": len(data)}}))
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(params, data, TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0)
+    keras.mixed_precision.set_global_policy("float32")
+    return result.epochs[1]["images_per_second"]
+
+
+def speeds(recipes: list[str], repeats: int, images: int) -> dict[str, list[float]]:
+    data = np.random.default_rng(0).uniform(-1, 1, (images, 28, 28, 1)).astype(np.float32)
+    rates: dict[str, list[float]] = {recipe: [] for recipe in recipes}
+    for repeat in range(repeats):
+        for recipe in recipes:
+            rates[recipe].append(images_per_second(recipe, data))
+            print(f"[{time.strftime('%H:%M:%S')}] repeat {repeat + 1}: {recipe} {rates[recipe][-1]:.0f} images/s",
+                  flush=True)  # fmt: skip
+    return rates
+
+
+def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str) -> str:
+    final_epoch = int(frame["epoch"].max())
+    finals = frame[frame["epoch"] == final_epoch].groupby("recipe")["fid"]
+    target = float(finals.mean()[baseline])
+    seconds = {recipe: EPOCH_IMAGES / float(np.median(r)) for recipe, r in rates.items()}
+    budget = final_epoch * seconds[baseline]
+    equal = min(final_epoch * s for s in seconds.values())  # the longest time every curve covers
+    lines = [
+        f"Target: the {baseline} recipe's FID after {final_epoch} epochs, {target:.1f} (mean of "
+        f"{finals.size()[baseline]} seeds); its {final_epoch} epochs take {budget:.0f} s here. "
+        f"Equal time: {equal:.0f} s.",
+        "",
+        "| recipe | images/s (median, min-max) | s per epoch | epochs to target (per seed) | time to target "
+        f"| share of the {baseline} recipe's time | FID at {equal:.0f} s (per seed) | FID after {final_epoch} epochs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for recipe in rates:
+        rate = rates[recipe]
+        by_seed = [group for _, group in frame[frame["recipe"] == recipe].groupby("seed")]
+        reach = [epoch_reaching(curve, target) for curve in by_seed]
+        times = [epochs * seconds[recipe] for epochs in reach]
+        # The spread of the time: the seeds' epochs at the slowest and the fastest repeat.
+        low, high = min(reach) * EPOCH_IMAGES / max(rate), max(reach) * EPOCH_IMAGES / min(rate)
+        at_equal = [fid_at(curve, equal / seconds[recipe]) for curve in by_seed]
+        final = [float(curve["fid"].iloc[-1]) for curve in by_seed]
+        lines.append(
+            f"| {recipe} | {np.median(rate):.0f} ({min(rate):.0f}-{max(rate):.0f}) | {seconds[recipe]:.0f} "
+            f"| {', '.join(f'{e:.2f}' for e in reach)} | {np.mean(times):.0f} s ({low:.0f}-{high:.0f}) "
+            f"| {np.mean(times) / budget:.2f} ({low / budget:.2f}-{high / budget:.2f}) "
+            f"| {', '.join(f'{f:.1f}' for f in at_equal)} | {np.mean(final):.1f} ± {np.ptp(final) / 2:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--curves", nargs="+", required=True, help="per-epoch CSVs of benchmarks.recipes")
+    parser.add_argument("--recipes", nargs="+", default=["tutorial", "ema+r1", "ema+lazy-r1+bf16"])
+    parser.add_argument("--baseline", default="tutorial")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--images", type=int, default=6400, help="images per timed epoch (a whole number of batches)")
+    parser.add_argument("--out", help="also write the table (Markdown) here")
+    args = parser.parse_args(argv)
+    recipes = [args.baseline, *(r for r in args.recipes if r != args.baseline)]
+    frame = curves(args.curves, recipes)
+    text = table(frame, speeds(recipes, args.repeats, args.images), args.baseline)
+    command = "python -m benchmarks.time_to_quality " + " ".join(argv if argv is not None else sys.argv[1:])
+    text += f"\n\nMade by `{command}` on {time.strftime('%Y-%m-%d')}.\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

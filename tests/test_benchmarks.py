@@ -1,0 +1,33 @@
+"""The time-to-quality arithmetic (the benchmark's measurements themselves are not timed in tests)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from benchmarks.time_to_quality import epoch_reaching, fid_at, table
+
+
+def curve(fids):
+    return pd.DataFrame({"epoch": range(1, len(fids) + 1), "fid": fids})
+
+
+def test_the_target_is_reached_between_epochs_by_linear_interpolation():
+    assert epoch_reaching(curve([500, 300, 200]), 250) == pytest.approx(2.5)
+    assert epoch_reaching(curve([100, 90]), 250) == 1  # reached by the first epoch
+    assert math.isinf(epoch_reaching(curve([500, 400]), 250))
+    assert fid_at(curve([500, 300, 200]), 1.5) == pytest.approx(400)
+    assert math.isnan(fid_at(curve([500, 300]), 2.5))
+
+
+def test_time_to_quality_combines_epochs_with_seconds_per_epoch():
+    rows = [("tutorial", seed, e, fid) for seed in (1, 2) for e, fid in enumerate([400, 300, 200], start=1)]
+    rows += [("fast", seed, e, fid) for seed in (1, 2) for e, fid in enumerate([300, 200, 100], start=1)]
+    frame = pd.DataFrame(rows, columns=["recipe", "seed", "epoch", "fid"])
+    # tutorial: 600 images/s = 100 s per epoch, 300 s for 3 epochs; fast: 1200 images/s = 50 s per epoch.
+    text = table(frame, {"tutorial": [600.0, 600.0], "fast": [1200.0, 1200.0]}, "tutorial")
+    assert "Target: the tutorial recipe's FID after 3 epochs, 200.0" in text and "take 300 s here" in text
+    fast = next(line for line in text.splitlines() if line.startswith("| fast "))
+    # 200 is reached at epoch 2 = 100 s = 1/3 of the tutorial's 300 s; at the equal 150 s (epoch 3) FID 100.
+    assert "| 2.00, 2.00 | 100 s (100-100) | 0.33 (0.33-0.33) | 100.0, 100.0 | 100.0 ± 0.0 |" in fast
