@@ -194,3 +194,10 @@ def run_train(project: Path, *args: str, env: dict | None = None) -> subprocess.
 def state(project: Path) -> dict:
     path = project / "models" / "checkpoints" / "state.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that runs the train stage as a subprocess (the ``project`` fixture) is slow."""
+    for item in items:
+        if "project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

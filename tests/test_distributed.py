@@ -8,6 +8,10 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # fresh processes: two logical devices, two workers
+
 SCRIPT = r"""
 import json, sys, tempfile
 from pathlib import Path

@@ -18,7 +18,7 @@ import yaml
 
 from tests.conftest import REPO, requires_mirror, stage_cmd
 
-pytestmark = [pytest.mark.e2e, requires_mirror]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_mirror]
 
 SMALL = {
     "data": {"train_limit": 320, "test_limit": 200},

@@ -229,6 +229,7 @@ def test_a_warning_during_fit_starts_on_its_own_line(project):
 
 
 @can_mount
+@pytest.mark.slow
 def test_a_full_disk_fails_each_write_in_one_line_and_keeps_the_previous_file(tmp_path):
     """Checkpoint, model and report writes on a 64 KiB file system (tmpfs), in a fresh mount namespace."""
     disk = tmp_path / "disk"
@@ -320,6 +321,7 @@ def test_a_stuck_tracking_server_fails_within_a_minute(project, stuck_server):
     assert elapsed < 75, elapsed  # 3 tries of 10 s plus backoff, and the process start
 
 
+@pytest.mark.slow
 def test_debug_shows_the_full_traceback(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"epochs": 0}}))
     quiet = run_train(tmp_path)
@@ -355,3 +357,41 @@ def test_a_sigterm_swallowed_where_it_landed_still_stops_training():
         with pytest.raises(Terminated, match="received signal 15"):
             StopOnSignal().on_train_batch_end(0)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def _wrapped(inner: BaseException) -> Exception:
+    """An error as MLflow raises it: its own exception, caused by SQLAlchemy's, caused by sqlite3's."""
+    try:
+        try:
+            raise inner
+        except BaseException as cause:
+            raise RuntimeError(f"(sqlite3.OperationalError) {cause}") from cause
+    except RuntimeError as middle:
+        try:
+            raise Exception("API request failed") from middle
+        except Exception as outer:
+            return outer
+
+
+def test_store_errors_get_advice_for_what_failed_and_only_damage_says_move_it_aside(tmp_path):
+    import errno
+    import sqlite3
+
+    from fashion_dcgan.tracking import store_hint
+
+    healthy = tmp_path / "mlflow.db"
+    with sqlite3.connect(healthy) as connection:
+        connection.execute("create table runs (id text)")
+    uri = f"sqlite:///{healthy}"
+    locked = store_hint(uri, _wrapped(sqlite3.OperationalError("database is locked")))
+    assert "another process" in locked and "wait" in locked and "aside" not in locked
+    full = store_hint(uri, _wrapped(OSError(errno.ENOSPC, "No space left on device")))
+    assert "disk is full" in full and "aside" not in full
+    assert "disk is full" in store_hint(uri, _wrapped(sqlite3.OperationalError("database or disk is full")))
+    other = store_hint(uri, _wrapped(ValueError("something else")))
+    assert "aside" not in other and "--debug" in other
+
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"this is not an SQLite database" * 100)
+    hint = store_hint(f"sqlite:///{damaged}", _wrapped(sqlite3.DatabaseError("file is not a database")))
+    assert f"{damaged} is damaged" in hint and "move it aside" in hint

@@ -238,3 +238,33 @@ def test_sample_by_class_and_its_errors(model_files, tmp_path, capsys):
     code, err = run_cli(["sample", "--model", plain, "--class", "sneaker", "--out", str(tmp_path / "u.png")], capsys)
     assert code == 1 and "unconditional generator" in err and "model.conditional" in err
     assert not (tmp_path / "h.png").exists() and not (tmp_path / "u.png").exists()
+
+
+@pytest.mark.parametrize("argv", [["--debug", "preset", "--help"], ["preset", "--debug", "--help"]])
+def test_debug_is_accepted_before_and_after_the_command(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 0 and "--debug" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["1e8", "2.5", "0", "-3", "²", "", "ten"])
+def test_a_sample_count_that_is_not_a_whole_number_says_what_is_expected(value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sample", "--n", value])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "expected a whole number of at least 1" in err and repr(value) in err
+
+
+@pytest.mark.parametrize("text", ["²", "٣", "1²"])
+def test_non_ascii_digits_are_unknown_classes_not_tracebacks(text):
+    with pytest.raises(ValueError, match="unknown class"):
+        class_index(text)
+
+
+@pytest.mark.parametrize("text", ["!!python/object/apply:os.system ['echo hacked']", "[unclosed", "{a: 1"])
+def test_a_logged_param_that_is_not_plain_yaml_is_one_line_and_constructs_nothing(text):
+    from fashion_dcgan.errors import ParamsError
+
+    with pytest.raises(ParamsError, match=r"^logged param train\.epochs: not a plain YAML value") as error:
+        params_from_run({"train.epochs": text})
+    assert "\n" not in str(error.value)

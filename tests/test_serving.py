@@ -95,6 +95,7 @@ def test_sample_from_the_registry(store, tmp_path, monkeypatch):
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_mlflow_models_serve_answers_a_real_request(store):
     uri, (run, _) = store
     with socket.socket() as sock:
@@ -155,3 +156,42 @@ def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
     assert np.abs(out[:2].astype(int) - np.clip(np.rint((sneakers[..., 0] + 1) * 127.5), 0, 255)).max() <= 1
     with pytest.raises(Exception, match="unknown class 'hat'"):
         model.predict(pd.DataFrame({"n": [1], "seed": [0], "class": ["hat"]}))
+
+
+def test_two_concurrent_registrations_leave_the_better_version_champion(store):
+    """The worse evaluation decides from a stale read and writes its alias last (an injected delay):
+    its own read after writing catches that and repairs it."""
+    import threading
+    import time
+
+    uri, (worse_run, better_run) = store
+    name = "race-test-generator"
+    make = lambda: MlflowClient(uri, registry_uri=uri)  # noqa: E731  (one client per evaluation process)
+    worse, better = make(), make()
+    set_alias = worse.set_registered_model_alias
+    better_done = threading.Event()
+
+    def late_alias(model, alias, version):
+        better_done.wait(30)  # the better evaluation has set the alias and left
+        time.sleep(0.2)
+        set_alias(model, alias, version)
+
+    worse.set_registered_model_alias = late_alias
+    results = {}
+
+    def evaluate(key, client, run_id, fid):
+        results[key] = register(client, run_id, fid, name)
+        if key == "better":
+            better_done.set()
+
+    threads = [threading.Thread(target=evaluate, args=("worse", worse, worse_run, 300.0))]
+    threads[0].start()
+    while not worse.search_model_versions(f"name = '{name}'"):  # the worse one has read no champion yet
+        time.sleep(0.05)
+    threads.append(threading.Thread(target=evaluate, args=("better", better, better_run, 250.0)))
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+    champion = make().get_model_version_by_alias(name, CHAMPION)
+    assert champion.run_id == better_run and champion.tags["fid"] == "250"
+    assert "does not beat the champion" in results["worse"][1]

@@ -14,6 +14,8 @@ from mlflow import MlflowClient
 
 from tests.conftest import run_train, stage_env, state
 
+pytestmark = pytest.mark.slow  # a real tracking server and the train stage as subprocesses
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -464,3 +464,37 @@ def test_the_training_callbacks_run_producers_then_the_checkpoint_then_mlflow(tm
     assert all(kinds.index(type(p)) < save for p in order[save].producers) and save < mlflow
     assert order[save].producers == order[mlflow].producers
     assert {type(p) for p in order[save].producers} == {cb.MetricHistory, cb.CollapseCheck, cb.FixedNoiseGrid}
+
+
+def test_a_run_killed_before_its_first_checkpoint_does_not_stay_running(tmp_path, images, monkeypatch):
+    """SIGKILL a few seconds into epoch 1: nothing in-process can end that run, so the next run does."""
+
+    class KilledInEpochOne(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt("killed")
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    paths = TrainingPaths.under(tmp_path / "run")
+    ended = RunLogger.end
+    monkeypatch.setattr(RunLogger, "end", lambda self, status="FINISHED": None)  # as under SIGKILL: no cleanup
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_params(), images, paths, lambda run_id: RunLogger(uri, run_id), verbose=0,
+              extra_callbacks=[KilledInEpochOne()])  # fmt: skip
+    client = MlflowClient(uri)
+    (killed,) = client.search_runs([client.get_experiment_by_name("fashion-dcgan").experiment_id])
+    assert killed.info.status == "RUNNING" and not (paths.checkpoints / "state.json").exists()
+
+    monkeypatch.setattr(RunLogger, "end", ended)
+    second = train(tiny_params(), images, paths, lambda run_id: RunLogger(uri, run_id), verbose=0)
+    old = client.get_run(killed.info.run_id)
+    assert old.info.status == "KILLED" and old.data.tags["superseded_by"] == second.run_id
+    assert "ended before its first checkpoint" in old.data.tags["failure_reason"]
+    assert client.get_run(second.run_id).info.status == "FINISHED"
+
+
+def test_discarded_checkpoints_are_named_in_the_log(tmp_path, images, caplog):
+    first, _, paths = run(tmp_path, tiny_params(), images)
+    with caplog.at_level("WARNING", logger="fashion_dcgan.checkpoint"):
+        run(tmp_path, tiny_params(seed=7), images)
+    assert f"the recipe changed since the 1 checkpoint(s) in {paths.checkpoints}" in caplog.text
+    assert first.run_id in caplog.text and "they are discarded and training starts fresh" in caplog.text

@@ -25,6 +25,9 @@ from fashion_dcgan.files import write_error, write_json
 
 log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
+# The MLflow run last opened for this directory, written before its first epoch: a run killed before
+# its first checkpoint is otherwise known to no file, and would stay RUNNING in the store for good.
+OPENED_FILE = "opened_run.json"
 _NAME = re.compile(r"^(epoch-\d{4})\.")
 
 
@@ -65,7 +68,11 @@ class TrainingCheckpoint:
         other = {s["mlflow_run_id"] for s in states if s.get("params_hash") != params_hash and s.get("mlflow_run_id")}
         mine = [s for s in states if s.get("params_hash") == params_hash]
         if states and not mine:
-            log.info("training configuration changed since the checkpoint; starting fresh")
+            log.warning(
+                "the recipe changed since the %d checkpoint(s) in %s were written (MLflow run %s): "
+                "they are discarded and training starts fresh",
+                len(states), self.directory, ", ".join(sorted(other)) or "unknown",
+            )  # fmt: skip
         initial = [np.array(variable) for variable in self._variables]
         for state in mine:
             if state["epoch"] > max_epoch:
@@ -88,6 +95,18 @@ class TrainingCheckpoint:
         for variable, value in zip(self._variables, initial, strict=True):
             variable.assign(value)
         return None, other - {None}
+
+    def opened_run(self) -> str | None:
+        """The MLflow run last opened for this directory (None when none was, or the note is unreadable)."""
+        try:
+            run_id = json.loads((self.directory / OPENED_FILE).read_text()).get("mlflow_run_id")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return run_id if isinstance(run_id, str) else None
+
+    def note_opened(self, run_id: str) -> None:
+        self.write_directory.mkdir(parents=True, exist_ok=True)
+        write_json(self.write_directory / OPENED_FILE, {"mlflow_run_id": run_id})
 
     def restore(self, name: str) -> None:
         """Load the variables of checkpoint ``name`` (``epoch-NNNN``)."""

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 from typing import Any
 
-from fashion_dcgan.errors import ParamsError, PipelineError, entry_point
+from fashion_dcgan.errors import ParamsError, PipelineError, entry_point, first_line
 
 
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    """A whole number of at least 1, written in ASCII digits (``1e8``, ``2.5`` and ``²`` are refused)."""
+    if not re.fullmatch(r"\s*\+?[0-9]+\s*", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1 (such as 64), got {text!r}")
+    return int(text)
 
 
 # An .npy of this many images is 3.1 GB; a PNG grid of this many is about 9,000 pixels a side.
@@ -152,7 +153,12 @@ def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
         target = nested
         for part in path:
             target = target.setdefault(part, {})
-        target[key] = yaml.safe_load(text)
+        try:  # the safe loader builds plain values only, never Python objects
+            target[key] = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ParamsError(
+                f"logged param {name}: not a plain YAML value ({first_line(error)}): {text[:80]!r}"
+            ) from None
     return nested
 
 
@@ -253,10 +259,13 @@ def cmd_pin_classifier(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fashion-dcgan", description=__doc__)
+    # --debug is accepted before the command and after it: `fashion-dcgan --debug sample ...`.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="full tracebacks instead of one-line errors")
+    parser = argparse.ArgumentParser(prog="fashion-dcgan", description=__doc__, parents=[debug])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sample = commands.add_parser("sample", help="draw images from a trained generator")
+    sample = commands.add_parser("sample", help="draw images from a trained generator", parents=[debug])
     sample.add_argument(
         "--model",
         default="models/generator.keras",
@@ -278,19 +287,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.set_defaults(func=cmd_sample)
 
-    reproduce = commands.add_parser("reproduce", help="write an MLflow run's params to params.yaml")
+    reproduce = commands.add_parser("reproduce", help="write an MLflow run's params to params.yaml", parents=[debug])
     reproduce.add_argument("run_id", help="MLflow run id (see `mlflow ui` or reports/train_metrics.json)")
     reproduce.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     reproduce.set_defaults(func=cmd_reproduce)
 
     from fashion_dcgan.config import PRESETS
 
-    preset = commands.add_parser("preset", help="write a named recipe (e.g. the tutorial's) into params.yaml")
+    preset = commands.add_parser(
+        "preset", help="write a named recipe (e.g. the tutorial's) into params.yaml", parents=[debug]
+    )
     preset.add_argument("name", choices=sorted(PRESETS), help="the preset")
     preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     preset.set_defaults(func=cmd_preset)
 
-    pinning = commands.add_parser("pin-classifier", help="make a classifier trained here the pinned feature space")
+    pinning = commands.add_parser(
+        "pin-classifier", help="make a classifier trained here the pinned feature space", parents=[debug]
+    )
     pinning.add_argument("--model", default="models/classifier.keras", help="(default: %(default)s)")
     pinning.add_argument("--metrics", default="reports/classifier_metrics.json", help="(default: %(default)s)")
     pinning.add_argument("--params", default="params.yaml", help="(default: %(default)s)")

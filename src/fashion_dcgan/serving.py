@@ -126,18 +126,41 @@ def register(client, run_id: str, fid: float, name: str = REGISTERED_MODEL) -> t
                 raise
         version = client.create_model_version(name, f"models:/{model_id}", run_id=run_id, model_id=model_id).version
     client.set_model_version_tag(name, version, "fid", f"{fid:.6g}")
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        champion = None
-    if champion is not None and champion.version == version:
-        return version, f"version {version} stays the champion (FID {fid:.1f})"
-    best = float(champion.tags.get("fid", "inf")) if champion is not None else float("inf")
-    if fid < best:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        was = f"version {champion.version}, FID {best:.1f}" if champion is not None else "none"
+    before = _alias_version(client, name)
+    champion, best = settle_champion(client, name)
+    if champion == str(version):
+        if before == str(version):
+            return version, f"version {version} stays the champion (FID {fid:.1f})"
+        was = f"version {before}" if before is not None else "none"
         return version, f"version {version} (FID {fid:.1f}) is the new champion (was {was})"
-    return (
-        version,
-        f"version {version} (FID {fid:.1f}) does not beat the champion, version {champion.version} (FID {best:.1f})",
-    )
+    return version, f"version {version} (FID {fid:.1f}) does not beat the champion, version {champion} (FID {best:.1f})"
+
+
+def _alias_version(client, name: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def settle_champion(client, name: str = REGISTERED_MODEL, rounds: int = 20) -> tuple[str, float]:
+    """Point the ``champion`` alias at the version with the lowest recorded FID (the older one on a tie),
+    then read again until the store agrees; return (version, FID).
+
+    Two evaluations registering at once may each decide from a read the other has made stale; the
+    one whose alias write lands last then reads again and repairs it. Every writer leaves only after
+    a read, taken after its own write, that shows the alias on the best version.
+    """
+    for _ in range(rounds):
+        scored = [
+            (float(version.tags["fid"]), int(version.version))
+            for version in client.search_model_versions(f"name = '{name}'")
+            if "fid" in version.tags
+        ]
+        best_fid, best = min(scored)
+        if _alias_version(client, name) == str(best):
+            return str(best), best_fid
+        client.set_registered_model_alias(name, CHAMPION, str(best))
+    raise TrackingError(f"Model Registry {name}: the champion alias kept changing under concurrent writers; rerun")

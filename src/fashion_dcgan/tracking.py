@@ -7,6 +7,7 @@ global "active run" is left for ``atexit`` to close as FINISHED after a crash.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import json
@@ -142,11 +143,53 @@ def _store_errors(uri: str) -> Iterator[None]:
         raise
     except Exception as error:
         first = first_line(error)
-        if uri.startswith("sqlite:///"):
-            hint = f"if the file is damaged, move {uri.removeprefix('sqlite:///')} aside (a new one is created)"
-        else:
-            hint = "check the server, or unset MLFLOW_TRACKING_URI to use the local sqlite:///mlflow.db"
-        raise TrackingError(f"MLflow tracking store {uri}: {type(error).__name__}: {first}; {hint}") from None
+        raise TrackingError(
+            f"MLflow tracking store {uri}: {type(error).__name__}: {first}; {store_hint(uri, error)}"
+        ) from None
+
+
+def _chain_text(error: BaseException) -> str:
+    """The messages of an exception and of those it wraps (MLflow wraps SQLAlchemy, which wraps sqlite3)."""
+    texts, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        texts.append(f"{error} {getattr(error, 'strerror', '') or ''}")
+        error = error.__cause__ or error.__context__
+    return " ".join(texts).lower()
+
+
+def sqlite_damage(path: Path) -> str | None:
+    """Why the SQLite file at ``path`` is damaged (its own integrity check, read-only), or None if it is not."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.OperationalError as error:
+        return None if "locked" in str(error) else str(error)
+    except sqlite3.DatabaseError as error:
+        return str(error)
+    return None if verdict == "ok" else verdict
+
+
+def store_hint(uri: str, error: BaseException) -> str:
+    """What to do about a failing tracking store, by what failed: only a damaged file is to be moved aside."""
+    text = _chain_text(error)
+    if "database is locked" in text or "database table is locked" in text:
+        return (
+            "another process is writing to it (a training, an evaluation, `mlflow ui`); wait for it to finish "
+            "or close it, then rerun"
+        )
+    if "no space left" in text or "disk is full" in text or getattr(error, "errno", None) == errno.ENOSPC:
+        return "the disk is full; free some space (the store and its artifacts folder) and rerun"
+    if not uri.startswith("sqlite:///"):
+        return "check the server, or unset MLFLOW_TRACKING_URI to use the local sqlite:///mlflow.db"
+    path = Path(uri.removeprefix("sqlite:///"))
+    damage = sqlite_damage(path) if path.is_file() else None
+    if damage is not None:
+        reason = first_line(RuntimeError(damage), 120)
+        return f"{path} is damaged ({reason}): move it aside and rerun (a new one is created)"
+    return "rerun with --debug for the full traceback"
 
 
 def _bounded(method):
@@ -297,7 +340,7 @@ class RunLogger:
         self.client.set_terminated(self.run_id, status=status)
 
     @_bounded
-    def supersede(self, run_id: str) -> None:
+    def supersede(self, run_id: str, why: str = "the configuration changed") -> None:
         """Record that this run replaces ``run_id`` (whose checkpoint is discarded); end it if still RUNNING."""
         from mlflow.exceptions import MlflowException
 
@@ -307,7 +350,7 @@ class RunLogger:
             return  # not in this store
         self.client.set_tag(run_id, "superseded_by", self.run_id)
         if run.info.status == "RUNNING":
-            self.client.set_tag(run_id, "failure_reason", f"superseded by run {self.run_id}: the configuration changed")
+            self.client.set_tag(run_id, "failure_reason", f"superseded by run {self.run_id}: {why}")
             self.client.set_terminated(run_id, status="KILLED")
             log.info("ended MLflow run %s (KILLED): superseded by %s", run_id, self.run_id)
 
@@ -355,7 +398,7 @@ class NullRunLogger:
     def recording(self) -> Iterator[NullRunLogger]:
         yield self
 
-    def supersede(self, run_id: str) -> None:
+    def supersede(self, run_id: str, why: str = "") -> None:
         pass
 
     def __getattr__(self, name: str) -> Any:

@@ -225,10 +225,13 @@ def _resume_or_start(params: Params, checkpoint: TrainingCheckpoint, tracker_fac
     Nothing is deleted before the tracking store has been opened: if that fails, the checkpoint stays.
     """
     params_hash = params.training_hash()
+    opened = checkpoint.opened_run()
     saved, superseded = checkpoint.restore_newest(params_hash, params.train.epochs)
     tracker = tracker_factory(saved["mlflow_run_id"] if saved else None)
     for run_id in superseded:
         tracker.supersede(run_id)
+    if opened is not None and opened != tracker.run_id and opened not in superseded:
+        tracker.supersede(opened, "it ended before its first checkpoint")
     if saved is None:
         checkpoint.clear()
         _drop_grids_after(grids, 0)
@@ -238,6 +241,8 @@ def _resume_or_start(params: Params, checkpoint: TrainingCheckpoint, tracker_fac
         log.info("resuming from the checkpoint after epoch %d", saved["epoch"])
         state = cb.TrainingState.from_record(saved)
     state.mlflow_run_id = tracker.run_id
+    if tracker.run_id:  # a non-chief worker's stand-in has none
+        checkpoint.note_opened(tracker.run_id)
     return tracker, state
 
 

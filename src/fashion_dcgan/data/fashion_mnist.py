@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 NUM_CLASSES = 10
 # As in the dataset's documentation, by label index.
 CLASS_NAMES = (
@@ -28,7 +30,7 @@ def class_index(text: str | int) -> int:
     """The label index of a class given as its index (0-9) or its name, case-insensitive: "sneaker",
     "Ankle boot", "ankle-boot", "t-shirt" and "top" all work. Raises ValueError listing the valid ones."""
     raw = str(text).strip()
-    if raw.lstrip("+-").isdigit():
+    if re.fullmatch(r"[+-]?[0-9]+", raw):  # ASCII digits only: "²".isdigit() is true, int("²") fails
         if 0 <= int(raw) < NUM_CLASSES:
             return int(raw)
         raw = ""  # a number out of range
