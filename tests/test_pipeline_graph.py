@@ -25,6 +25,7 @@ DYNAMIC = {
 # Files a module reads that are not Python imports.
 DATA_FILES = {
     "fashion_dcgan.report": ["src/fashion_dcgan/templates"],
+    "fashion_dcgan.serving": ["src/fashion_dcgan/served_model.py"],  # logged as the model's code
     "fashion_dcgan.evaluation.pinned": [
         "src/fashion_dcgan/evaluation/classifier.weights.json",
         "src/fashion_dcgan/evaluation/classifier.weights.npz",

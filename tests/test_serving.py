@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -40,14 +41,66 @@ def store(tmp_path_factory):
 
 def test_an_unconditional_generator_refuses_a_class(store):
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     uri, (run, _) = store
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model(f"runs:/{run}/generator")
-    with pytest.raises(Exception, match="unconditional"):
+    with pytest.raises(MlflowException, match="unconditional") as error:
         model.predict(pd.DataFrame({"n": [1], "seed": [0], "class": ["sneaker"]}))
-    with pytest.raises(Exception, match="at most 10,000"):
-        model.predict(pd.DataFrame({"n": [20_000], "seed": [0]}))
+    assert error.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException, match="at most 10,000 per request"):
+        model.predict(pd.DataFrame({"n": [6_000, 6_000], "seed": [0, 1]}))
+
+
+def test_the_model_is_logged_as_code_not_as_a_pickle(store):
+    import mlflow
+
+    uri, (run, _) = store
+    mlflow.set_tracking_uri(uri)
+    local = Path(mlflow.artifacts.download_artifacts(f"runs:/{run}/generator"))
+    files = {path.name for path in local.rglob("*")}
+    assert "served_model.py" in files and "generator.keras" in files
+    assert not {name for name in files if name.endswith((".pkl", ".pickle", ".cloudpickle"))}
+    assert "served_model.py" in (local / "MLmodel").read_text()
+
+
+@pytest.mark.parametrize(
+    ("rows", "reason"),
+    [
+        ({"n": [], "seed": []}, "empty request"),
+        ({"n": [0], "seed": [0]}, "`n` must be a whole number from 1 to 10,000"),
+        ({"n": [-1], "seed": [0]}, "`n` must be a whole number"),
+        ({"n": [10**9], "seed": [0]}, "`n` must be a whole number"),
+        ({"n": [1.5], "seed": [0]}, "got 1.5"),
+        ({"n": ["two"], "seed": [0]}, "got 'two'"),
+        ({"n": [1], "seed": [-1]}, "`seed` must be a whole number from 0 to 2,147,483,647"),
+        ({"n": [1], "seed": [1.5]}, "`seed` must be a whole number"),
+        ({"n": [1], "seed": [2**40]}, "`seed` must be a whole number"),
+        ({"n": [1], "seed": [0], "klass": ["bag"]}, "unknown ['klass']"),
+        ({"n": [1]}, "missing ['seed']"),
+        ({"n": [1] * 101, "seed": [0] * 101}, "101 rows: at most 100 per request"),
+        ({"n": [9_000, 2_000], "seed": [0, 1]}, "11,000 images: at most 10,000"),
+    ],
+)
+def test_a_bad_request_is_refused_with_what_is_expected(rows, reason):
+    from fashion_dcgan.serving import BadRequest, parse_requests
+
+    with pytest.raises(BadRequest) as error:
+        parse_requests(pd.DataFrame(rows), conditional=True)
+    assert reason in str(error.value) and "\n" not in str(error.value)
+
+
+def test_classes_are_checked_and_read_by_name_or_index():
+    from fashion_dcgan.serving import BadRequest, ImageRequest, parse_requests
+
+    rows = pd.DataFrame({"n": [2, 1, 3], "seed": [5, 6, 7], "class": ["Sneaker", None, 3]})
+    assert parse_requests(rows, conditional=True) == [ImageRequest(2, 5, 7), ImageRequest(1, 6, None),
+                                                      ImageRequest(3, 7, 3)]  # fmt: skip
+    with pytest.raises(BadRequest, match="unknown class 'hat'"):
+        parse_requests(pd.DataFrame({"n": [1], "seed": [0], "class": ["hat"]}), conditional=True)
+    with pytest.raises(BadRequest, match="unconditional"):
+        parse_requests(rows, conditional=False)
 
 
 def test_the_champion_alias_moves_only_on_a_better_fid(store):
@@ -112,25 +165,91 @@ def test_mlflow_models_serve_answers_a_real_request(store):
         [mlflow_cli, "models", "serve", "-m", f"runs:/{run}/generator", "--env-manager", "local", "-h", "127.0.0.1",
          "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/invocations"
+
+    def ask(columns, data):
+        body = json.dumps({"dataframe_split": {"columns": columns, "data": data}}).encode()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
     try:
-        body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[3, 7]]}}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
         deadline = time.monotonic() + 180
         while True:
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    answer = json.loads(response.read())
+                status, answer = ask(["n", "seed"], [[3, 7]])
                 break
             except OSError:
                 assert server.poll() is None, server.stderr.read()[-3000:]
                 assert time.monotonic() < deadline, "mlflow models serve did not answer"
                 time.sleep(1)
+        bad = [
+            (["n", "seed"], [[0, 1]], "`n` must be a whole number"),
+            (["n", "seed"], [[1.5, 1]], "got 1.5"),
+            (["n", "seed"], [[1, -1]], "`seed` must be a whole number"),
+            (["n", "seed", "class"], [[1, 0, "sneaker"]], "unconditional"),
+            (["n", "seed"], [], "empty request"),
+            (["n", "seed"], [[1, i] for i in range(5000)], "5,000 rows: at most 100"),
+        ]
+        for columns, data, reason in bad:
+            code, error = ask(columns, data)
+            assert code == 400 and error["error_code"] == "INVALID_PARAMETER_VALUE", (code, error)
+            assert reason in error["message"] and "Traceback" not in json.dumps(error) and "stack_trace" not in error
+        again, _ = ask(["n", "seed"], [[1, 0]])  # still serving after the bad requests
     finally:
         server.terminate()
         server.wait(timeout=30)
     images = np.asarray(answer["predictions"])
-    assert images.shape == (3, 28, 28) and images.min() >= 0 and images.max() <= 255
+    assert status == again == 200 and images.shape == (3, 28, 28) and images.min() >= 0 and images.max() <= 255
+
+
+def test_two_concurrent_registrations_leave_the_better_version_champion(store):
+    """The worse evaluation decides from a stale read and writes its alias last (an injected delay):
+    its own read after writing catches that and repairs it."""
+    import threading
+    import time
+
+    uri, (worse_run, better_run) = store
+    name = "race-test-generator"
+    make = lambda: MlflowClient(uri, registry_uri=uri)  # noqa: E731  (one client per evaluation process)
+    worse, better = make(), make()
+    set_alias = worse.set_registered_model_alias
+    better_done = threading.Event()
+
+    def late_alias(model, alias, version):
+        better_done.wait(30)  # the better evaluation has set the alias and left
+        time.sleep(0.2)
+        set_alias(model, alias, version)
+
+    worse.set_registered_model_alias = late_alias
+    results = {}
+
+    def evaluate(key, client, run_id, fid):
+        try:
+            results[key] = register(client, run_id, fid, name)
+        except Exception as error:  # shown by the assertion below, instead of a hang
+            results[key] = error
+        finally:
+            if key == "better":
+                better_done.set()
+
+    threads = [threading.Thread(target=evaluate, args=("worse", worse, worse_run, 300.0))]
+    threads[0].start()
+    deadline = time.monotonic() + 60
+    while not worse.search_model_versions(f"name = '{name}'"):  # the worse one has read no champion yet
+        assert "worse" not in results and time.monotonic() < deadline, results
+        time.sleep(0.05)
+    threads.append(threading.Thread(target=evaluate, args=("better", better, better_run, 250.0)))
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(isinstance(value, Exception) for value in results.values()), results
+    champion = make().get_model_version_by_alias(name, CHAMPION)
+    assert champion.run_id == better_run and champion.tags["fid"] == "250"
+    assert "does not beat the champion" in results["worse"][1]
 
 
 # Last: it trains in a store of its own (MLflow caches per-store state in the process).
@@ -156,42 +275,6 @@ def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
     assert np.abs(out[:2].astype(int) - np.clip(np.rint((sneakers[..., 0] + 1) * 127.5), 0, 255)).max() <= 1
     with pytest.raises(Exception, match="unknown class 'hat'"):
         model.predict(pd.DataFrame({"n": [1], "seed": [0], "class": ["hat"]}))
-
-
-def test_two_concurrent_registrations_leave_the_better_version_champion(store):
-    """The worse evaluation decides from a stale read and writes its alias last (an injected delay):
-    its own read after writing catches that and repairs it."""
-    import threading
-    import time
-
-    uri, (worse_run, better_run) = store
-    name = "race-test-generator"
-    make = lambda: MlflowClient(uri, registry_uri=uri)  # noqa: E731  (one client per evaluation process)
-    worse, better = make(), make()
-    set_alias = worse.set_registered_model_alias
-    better_done = threading.Event()
-
-    def late_alias(model, alias, version):
-        better_done.wait(30)  # the better evaluation has set the alias and left
-        time.sleep(0.2)
-        set_alias(model, alias, version)
-
-    worse.set_registered_model_alias = late_alias
-    results = {}
-
-    def evaluate(key, client, run_id, fid):
-        results[key] = register(client, run_id, fid, name)
-        if key == "better":
-            better_done.set()
-
-    threads = [threading.Thread(target=evaluate, args=("worse", worse, worse_run, 300.0))]
-    threads[0].start()
-    while not worse.search_model_versions(f"name = '{name}'"):  # the worse one has read no champion yet
-        time.sleep(0.05)
-    threads.append(threading.Thread(target=evaluate, args=("better", better, better_run, 250.0)))
-    threads[1].start()
-    for thread in threads:
-        thread.join(60)
-    champion = make().get_model_version_by_alias(name, CHAMPION)
-    assert champion.run_id == better_run and champion.tags["fid"] == "250"
-    assert "does not beat the champion" in results["worse"][1]
+    cycled = model.predict(pd.DataFrame({"n": [10], "seed": [3]}))  # no class: every class in turn
+    expected = generate(result.gan.sampler, latents(3, 10, 8))
+    assert np.abs(cycled.astype(int) - np.clip(np.rint((expected[..., 0] + 1) * 127.5), 0, 255)).max() <= 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,48 +24,111 @@ from fashion_dcgan.errors import TrackingError
 from fashion_dcgan.imaging import to_uint8
 from fashion_dcgan.modelfiles import latent_dim
 from fashion_dcgan.networks import is_conditional
-from fashion_dcgan.sampling import generate, latents
+from fashion_dcgan.sampling import cycled_labels, generate, latents
 
 log = logging.getLogger(__name__)
-MAX_IMAGES = 10_000  # per request
+MAX_IMAGES = 10_000  # per request: about 2 s of sampling on a 2-core CPU, well inside the server's 60 s
+MAX_ROWS = 100  # per request: each row is a separate latent draw and class
+MAX_SEED = 2**31 - 1
+COLUMNS = ("n", "seed", "class")
 REGISTERED_MODEL = "fashion-dcgan-generator"
 CHAMPION = "champion"
+MODEL_CODE = Path(__file__).with_name("served_model.py")
+
+
+class BadRequest(ValueError):
+    """A request the generator refuses, with the reason a client should read."""
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    n: int
+    seed: int
+    label: int | None  # a class index, or None (a conditional generator then cycles through the classes)
+
+
+def _whole_numbers(rows: pd.DataFrame, column: str, low: int, high: int) -> list[int]:
+    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values != np.floor(values)) | (values < low) | (values > high)
+    if bad.any():
+        shown = rows[column].iloc[int(np.flatnonzero(bad)[0])]
+        shown = shown.item() if isinstance(shown, np.generic) else shown  # 1.5, not np.float64(1.5)
+        raise BadRequest(f"`{column}` must be a whole number from {low:,} to {high:,} in every row, got {shown!r}")
+    return [int(v) for v in values]
+
+
+def parse_requests(model_input: Any, conditional: bool) -> list[ImageRequest]:
+    """The rows of a request, checked before any work: at most :data:`MAX_ROWS` rows and
+    :data:`MAX_IMAGES` images in all, whole numbers only, known classes, and a class only for a
+    class-conditional generator. Anything else is a :class:`BadRequest` saying what is expected."""
+    rows = pd.DataFrame(model_input)
+    if rows.empty:
+        raise BadRequest("empty request: send one row or more, each with `n` and `seed` (and `class`)")
+    unknown = [str(c) for c in rows.columns if c not in COLUMNS]
+    missing = [c for c in ("n", "seed") if c not in rows.columns]
+    if unknown or missing:
+        raise BadRequest(f"columns must be n, seed and optionally class; unknown {unknown}, missing {missing}")
+    if len(rows) > MAX_ROWS:
+        raise BadRequest(f"{len(rows):,} rows: at most {MAX_ROWS} per request")
+    counts = _whole_numbers(rows, "n", 1, MAX_IMAGES)
+    seeds = _whole_numbers(rows, "seed", 0, MAX_SEED)
+    if sum(counts) > MAX_IMAGES:
+        raise BadRequest(f"{sum(counts):,} images: at most {MAX_IMAGES:,} per request, all rows together")
+    classes = rows["class"] if "class" in rows else pd.Series([None] * len(rows))
+    if classes.notna().any() and not conditional:
+        raise BadRequest("this generator is unconditional: leave out the `class` column")
+    labels = []
+    for name in classes:
+        try:
+            labels.append(None if pd.isna(name) else class_index(name))
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
+    return [ImageRequest(*row) for row in zip(counts, seeds, labels, strict=True)]
 
 
 class GeneratorModel(mlflow.pyfunc.PythonModel):
+    """The generator as a pyfunc model. It is logged as code (``served_model.py``), not as a pickle, and
+    loads the ``.keras`` generator in Keras' safe mode: a model in the store cannot run code."""
+
     def load_context(self, context) -> None:
         from fashion_dcgan.modelfiles import load_generator
 
         self.generator = load_generator(context.artifacts["generator"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
-        rows = pd.DataFrame(model_input)
-        classes = rows["class"] if "class" in rows else pd.Series([None] * len(rows))
-        conditional = is_conditional(self.generator)
-        if classes.notna().any() and not conditional:
-            raise ValueError("this generator is unconditional: leave out the `class` column")
-        counts = rows["n"].astype(int)
-        if (counts < 1).any() or counts.sum() > MAX_IMAGES:
-            raise ValueError(f"each n must be at least 1 and all together at most {MAX_IMAGES:,}")
+        from mlflow.exceptions import MlflowException
+
+        try:
+            requests = parse_requests(model_input, is_conditional(self.generator))
+        except BadRequest as error:
+            # MLflow's server answers an MlflowException with its code (400) and message, no traceback.
+            raise MlflowException.invalid_parameter_value(str(error)) from None
         dim = latent_dim(self.generator)
-        images = []
-        for n, seed, name in zip(counts, rows["seed"], classes, strict=True):
-            labels = None if pd.isna(name) else np.full(int(n), class_index(name), np.int32)
-            images.append(to_uint8(generate(self.generator, latents(int(seed), int(n), dim), labels=labels)))
-        return np.concatenate(images)
+        noise = np.concatenate([latents(r.seed, r.n, dim) for r in requests])
+        labels = None
+        if is_conditional(self.generator):  # a row without a class cycles through them, as `fashion-dcgan sample`
+            labels = np.concatenate(
+                [cycled_labels(r.n) if r.label is None else np.full(r.n, r.label, np.int32) for r in requests]
+            )
+        return to_uint8(generate(self.generator, noise, labels=labels))
 
 
 def signature():
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
+    from mlflow.types.schema import AnyType
 
-    inputs = Schema([ColSpec("long", "n"), ColSpec("long", "seed"), ColSpec("string", "class", required=False)])
+    # n and seed are whole numbers, checked by parse_requests, but declared Any: MLflow's server casts
+    # each JSON value to the declared type before the model sees it, and "long" turns 1.5 into 1.
+    whole = AnyType()
+    inputs = Schema([ColSpec(whole, "n"), ColSpec(whole, "seed"), ColSpec("string", "class", required=False)])
     outputs = Schema([TensorSpec(np.dtype(np.uint8), (-1, *IMAGE_SIZE))])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def log_generator(generator, name: str = "generator") -> None:
-    """Log ``generator`` as a pyfunc model of the active MLflow run (see ``RunLogger.within``)."""
+    """Log ``generator`` as a pyfunc model of the active MLflow run (see ``RunLogger.within``): the
+    model is :data:`MODEL_CODE` (MLflow's "model from code") with the ``.keras`` file as an artifact."""
     import keras
     import tensorflow as tf
 
@@ -74,7 +138,7 @@ def log_generator(generator, name: str = "generator") -> None:
         generator.save(path)
         mlflow.pyfunc.log_model(
             name=name,
-            python_model=GeneratorModel(),
+            python_model=str(MODEL_CODE),
             artifacts={"generator": str(path)},
             signature=signature(),
             input_example=pd.DataFrame({"n": [2], "seed": [0]}),
