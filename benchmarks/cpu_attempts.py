@@ -30,6 +30,15 @@ ATTEMPTS: list[tuple[str, list[str], dict[str, str]]] = [
     ("steps_per_execution 1 (a Python round trip per step)", ["--steps-per-execution", "1"], {}),
     ("steps_per_execution 50", ["--steps-per-execution", "50"], {}),
     ("XLA (jit_compile true: fuses the optimizer update and elementwise ops)", ["--jit"], {}),
+    # bfloat16 on the CPU's matrix units (runtime.precision: mixed_bfloat16, what auto picks here).
+    ("bfloat16 (mixed_bfloat16 policy)", ["--precisions", "mixed_bfloat16"], {}),
+    ("bfloat16, steps_per_execution 50", ["--precisions", "mixed_bfloat16", "--steps-per-execution", "50"], {}),
+    ("bfloat16, intra-op 2, inter-op 1 threads", ["--precisions", "mixed_bfloat16", "--threads", "2", "1"], {}),
+    (
+        "float32 policy, oneDNN math in bfloat16 (ONEDNN_DEFAULT_FPMATH_MODE=BF16)",
+        [],
+        {"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"},
+    ),
 ]
 
 JAX_LOOP = r"""
@@ -67,8 +76,9 @@ print(json.dumps(rates))
 
 def measure(args: list[str], extra_env: dict[str, str], repeats: int, seconds: float) -> dict:
     env = {**os.environ, **extra_env}
+    precision = [] if "--precisions" in args else ["--precisions", "float32"]
     command = [sys.executable, "-m", "benchmarks.train_speed", "--batches", "32", "--repeats", str(repeats),
-               "--seconds", str(seconds), "--json", *args]  # fmt: skip
+               "--seconds", str(seconds), "--json", *precision, *args]  # fmt: skip
     out = subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])[0]
 
@@ -78,11 +88,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--jax-python", help="a Python with keras and jax[cpu] installed (skipped if not given)")
+    parser.add_argument("--only", nargs="+", help="run the baseline and the attempts whose names contain these")
     args = parser.parse_args()
     print("| attempt (batch 32) | ours, images/s median (min-max) | tutorial loop, same process | ours vs baseline |")
     print("|---|---|---|---|")
     baseline = None
-    for name, flags, extra_env in ATTEMPTS:
+    chosen = [a for i, a in enumerate(ATTEMPTS) if i == 0 or not args.only or any(w in a[0] for w in args.only)]
+    for name, flags, extra_env in chosen:
         figures = measure(flags, extra_env, args.repeats, args.seconds)
         ours, tutorial = figures["ours"], figures["tutorial"]
         baseline = baseline or float(np.median(ours))
