@@ -328,7 +328,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, im
     straight, _, _ = run(tmp_path, tiny_params(epochs=3), images, "straight")
     first, _, paths = run(tmp_path, tiny_params(epochs=2), images, "healed")
     assert sorted(p.name for p in paths.checkpoints.glob("*.json")) == ["epoch-0001.json", "epoch-0002.json",
-                                                                         "state.json"]  # fmt: skip
+                                                                         "opened_run.json", "state.json"]  # fmt: skip
     _damage(paths.checkpoints / f"epoch-0002.{target}", how)
     with caplog.at_level("INFO", logger="fashion_dcgan"):
         healed, _, _ = run(tmp_path, tiny_params(epochs=3), images, "healed")
