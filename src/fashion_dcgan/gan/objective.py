@@ -82,12 +82,15 @@ def replica_mean(values: tf.Tensor) -> tf.Tensor:
     return mean / replicas if replicas > 1 else mean
 
 
-def squared_gradient_norms(critic: Critic, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(logits, ||d critic / d image||^2 per image) in float32; recorded by any outer tape, so a penalty
-    on the norms reaches the critic's weights."""
+def squared_norms(gradient: tf.Tensor) -> tf.Tensor:
+    """||g||^2 of each image's gradient, in float32 whatever the compute precision."""
+    return tf.reduce_sum(tf.square(tf.cast(gradient, tf.float32)), axis=[1, 2, 3])
+
+
+def squared_gradient_norms(critic: Critic, images: tf.Tensor) -> tf.Tensor:
+    """||d critic / d image||^2 per image; recorded by any outer tape, so a penalty on the norms
+    reaches the critic's weights."""
     with tf.GradientTape() as tape:
         tape.watch(images)
-        logits = critic(images)
-        total = tf.reduce_sum(logits)
-    gradient = tf.cast(tape.gradient(total, images), tf.float32)
-    return logits, tf.reduce_sum(tf.square(gradient), axis=[1, 2, 3])
+        total = tf.reduce_sum(critic(images))
+    return squared_norms(tape.gradient(total, images))

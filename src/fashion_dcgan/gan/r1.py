@@ -20,6 +20,7 @@ from fashion_dcgan.gan.objective import (
     discriminator_probabilities,
     joined_logits,
     replica_mean,
+    squared_norms,
 )
 
 
@@ -52,8 +53,8 @@ class NonSaturatingR1(Objective):
             tape.watch(real)
             real_logits, fake_logits = joined_logits(critic, real, fake)
             total = tf.reduce_sum(real_logits)
-        squared_norms = tf.reduce_sum(tf.square(tf.cast(tape.gradient(total, real), tf.float32)), axis=[1, 2, 3])
-        return self._losses(real_logits, fake_logits, 0.5 * weight * squared_norms)
+        penalty = 0.5 * weight * squared_norms(tape.gradient(total, real))
+        return self._losses(real_logits, fake_logits, penalty)
 
     def _losses(self, real_logits, fake_logits, penalty) -> dict:
         # softplus(-l) = -log sigmoid(l) and softplus(l) = -log(1 - sigmoid(l)): BCE on logits.

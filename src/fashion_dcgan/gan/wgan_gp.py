@@ -42,9 +42,9 @@ class WassersteinGP(Objective):
         real_logits, fake_logits = joined_logits(critic, real, fake)
         share = keras.random.uniform((tf.shape(real)[0], 1, 1, 1), seed=self.seed, dtype=real.dtype)
         between = share * real + (1 - share) * fake
-        _, squared_norms = squared_gradient_norms(critic, between)
+        norms = squared_gradient_norms(critic, between)
         # The small constant keeps the norm's gradient finite where the critic's gradient vanishes.
-        penalty = self.weight * tf.square(tf.sqrt(squared_norms + 1e-12) - 1.0)
+        penalty = self.weight * tf.square(tf.sqrt(norms + 1e-12) - 1.0)
         distance = tf.reduce_mean(real_logits) - tf.reduce_mean(fake_logits)
         return {
             "d_loss": replica_mean(fake_logits) - replica_mean(real_logits) + replica_mean(penalty),
