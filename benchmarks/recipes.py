@@ -34,6 +34,17 @@ PAPER_ADAM = {"learning_rate_d": 2e-4, "learning_rate_g": 2e-4, "beta_1": 0.5}
 R1 = {"objective": {"name": "r1", "every": 1}}  # the penalty on every step
 LAZY_R1 = {"objective": {"name": "r1", "every": 16}}
 BF16 = {"runtime": {"precision": "mixed_bfloat16"}}
+# The default recipe of params.yaml: EMA, lazy R1 (gamma 1, every 16), bfloat16 on this CPU.
+DEFAULT = {"model": LAZY_R1, "train": EMA, **BF16}
+
+
+def tuned(**overrides: dict) -> dict:
+    """The default recipe with some of its sections' keys changed."""
+    from fashion_dcgan.config import merge
+
+    return merge(DEFAULT, overrides)
+
+
 # Every recipe runs in float32 unless it says otherwise (runtime.precision: auto would pick bfloat16
 # on a CPU with bfloat16 units, and results measured before it existed are float32).
 RECIPES: dict[str, dict] = {
@@ -47,6 +58,16 @@ RECIPES: dict[str, dict] = {
     "ema+lazy-r1+bf16": {"model": LAZY_R1, "train": EMA, **BF16},  # the default recipe on this CPU
     "ema+adam+diffaug": {"train": {**EMA, **PAPER_ADAM, "augment": ["translation", "cutout"]}},
     "ema+paper-variant": {"model": {"variant": "paper"}, "train": EMA},  # the paper variant: 2e-4, beta1 0.5
+    # Round two (issue 22): one change at a time on the default recipe, screened at 3 epochs.
+    "default": DEFAULT,
+    "default+gamma0.1": tuned(model={"objective": {"gamma": 0.1}}),
+    "default+gamma10": tuned(model={"objective": {"gamma": 10.0}}),
+    "default+ttur": tuned(train={"learning_rate_d": 4e-4, "learning_rate_g": 1e-4}),  # Heusel et al. 2017
+    "default+lr5e-4": tuned(train={"learning_rate_d": 5e-4, "learning_rate_g": 5e-4}),
+    "default+d-lr4e-4": tuned(train={"learning_rate_d": 4e-4}),
+    "default+beta2-0.99": tuned(train={"beta_2": 0.99}),
+    "default+beta1-0": tuned(train={"beta_1": 0.0, "beta_2": 0.99}),  # StyleGAN2's Adam (Karras et al. 2020)
+    "default+batch64": tuned(train={"batch_size": 64, "learning_rate_d": 2.8e-4, "learning_rate_g": 2.8e-4}),
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
     "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},
 }

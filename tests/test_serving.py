@@ -148,33 +148,40 @@ def test_sample_from_the_registry(store, tmp_path, monkeypatch):
     assert not (tmp_path / "x.png").exists()
 
 
-@pytest.mark.slow
-def test_mlflow_models_serve_answers_a_real_request(store):
-    uri, (run, _) = store
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    mlflow_cli = str(Path(sys.executable).parent / "mlflow")
+        return sock.getsockname()[1]
+
+
+def _post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["mlflow models serve", "fashion-dcgan serve"])
+def test_the_served_model_answers_and_refuses_with_a_reason(store, command):
+    uri, (run, _) = store
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
     # uvicorn, which MLflow starts by name, lives beside this Python (an activated environment).
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": uri,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    server = subprocess.Popen(
-        [mlflow_cli, "models", "serve", "-m", f"runs:/{run}/generator", "--env-manager", "local", "-h", "127.0.0.1",
-         "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    model = f"runs:/{run}/generator"
+    if command == "mlflow models serve":
+        argv = [str(bin_dir / "mlflow"), "models", "serve", "-m", model, "--env-manager", "local", "-h", "127.0.0.1",
+                "-p", str(port)]  # fmt: skip
+    else:
+        argv = [str(bin_dir / "fashion-dcgan"), "serve", "--model", model, "--port", str(port), "--max-body-kb", "16"]
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/invocations"
 
     def ask(columns, data):
-        body = json.dumps({"dataframe_split": {"columns": columns, "data": data}}).encode()
-        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        return _post(url, json.dumps({"dataframe_split": {"columns": columns, "data": data}}).encode())
 
     try:
         deadline = time.monotonic() + 180
@@ -184,7 +191,7 @@ def test_mlflow_models_serve_answers_a_real_request(store):
                 break
             except OSError:
                 assert server.poll() is None, server.stderr.read()[-3000:]
-                assert time.monotonic() < deadline, "mlflow models serve did not answer"
+                assert time.monotonic() < deadline, f"{command} did not answer"
                 time.sleep(1)
         bad = [
             (["n", "seed"], [[0, 1]], "`n` must be a whole number"),
@@ -192,12 +199,22 @@ def test_mlflow_models_serve_answers_a_real_request(store):
             (["n", "seed"], [[1, -1]], "`seed` must be a whole number"),
             (["n", "seed", "class"], [[1, 0, "sneaker"]], "unconditional"),
             (["n", "seed"], [], "empty request"),
-            (["n", "seed"], [[1, i] for i in range(5000)], "5,000 rows: at most 100"),
+            (["n", "seed"], [[1, i] for i in range(500)], "500 rows: at most 100"),
         ]
         for columns, data, reason in bad:
             code, error = ask(columns, data)
             assert code == 400 and error["error_code"] == "INVALID_PARAMETER_VALUE", (code, error)
             assert reason in error["message"] and "Traceback" not in json.dumps(error) and "stack_trace" not in error
+        if command == "fashion-dcgan serve":
+            # A body past the bound is refused from its Content-Length, before it is read ...
+            began = time.monotonic()
+            code, error = _post(url, b"[" + b"1," * 100_000 + b"1]")  # 200 KB: the socket buffers hold it all
+            assert code == 413 and error["error_code"] == "REQUEST_LIMIT_EXCEEDED", (code, error)
+            assert "at most 16,384" in error["message"] and time.monotonic() - began < 10
+            # ... and a streamed one without a length as soon as it passes the bound.
+            chunks = (b"x" * 4096 for _ in range(25))
+            code, error = _post(url, chunks, {"Transfer-Encoding": "chunked"})
+            assert code == 413 and "more than 16384" in error["message"], (code, error)
         again, _ = ask(["n", "seed"], [[1, 0]])  # still serving after the bad requests
     finally:
         server.terminate()

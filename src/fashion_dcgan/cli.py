@@ -1,4 +1,4 @@
-"""The `fashion-dcgan` command: draw samples from a trained generator, or restore a tracked run's params."""
+"""The `fashion-dcgan` command: draw samples from a trained generator or serve it, or restore a tracked run's params."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ def _positive(text: str) -> int:
     """A whole number of at least 1, written in ASCII digits (``1e8``, ``2.5`` and ``²`` are refused)."""
     if not re.fullmatch(r"\s*\+?[0-9]+\s*", text) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1 (such as 64), got {text!r}")
+    return int(text)
+
+
+CHAMPION_URI = "models:/fashion-dcgan-generator@champion"  # serving.REGISTERED_MODEL @ serving.CHAMPION
+
+
+def _port(text: str) -> int:
+    if not re.fullmatch(r"\s*[0-9]+\s*", text) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 1 to 65535, got {text!r}")
     return int(text)
 
 
@@ -83,15 +92,13 @@ def _local_model(model: str) -> Path:
     import mlflow
 
     from fashion_dcgan.errors import ModelFileError, first_line
-    from fashion_dcgan.tracking import bound_http_calls, tracking_uri
+    from fashion_dcgan.tracking import use_store
 
-    bound_http_calls()
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_registry_uri(tracking_uri())
+    uri = use_store()
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
     except Exception as error:  # MLflow raises several types for an unknown name, alias or run
-        raise ModelFileError(f"{model}: cannot fetch it from {tracking_uri()} ({first_line(error)})") from None
+        raise ModelFileError(f"{model}: cannot fetch it from {uri} ({first_line(error)})") from None
     files = sorted(local.rglob("*.keras"))
     if not files:
         raise ModelFileError(f"{model}: no .keras generator in the model's files")
@@ -125,6 +132,12 @@ def _write_npy(path: Path, batches, shape: tuple[int, ...]) -> None:
         np.lib.format.write_array_header_2_0(handle, header)
         for batch in batches:
             handle.write(np.ascontiguousarray(batch, "<f4").tobytes())
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from fashion_dcgan.server import serve
+
+    serve(args.model, args.host, args.port, args.max_body_kb * 1024)
 
 
 def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -286,6 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="samples.png", help=".png grid or .npy array in [-1, 1] (default: %(default)s)"
     )
     sample.set_defaults(func=cmd_sample)
+
+    serving = commands.add_parser(
+        "serve", help="serve the generator over HTTP (MLflow's /invocations, request size bounded)", parents=[debug]
+    )
+    serving.add_argument("--model", default=CHAMPION_URI, help="MLflow model URI or directory (default: %(default)s)")
+    serving.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serving.add_argument("--port", type=_port, default=5001, help="(default: %(default)s)")
+    serving.add_argument(
+        "--max-body-kb", type=_positive, default=64, help="larger request bodies get HTTP 413 (default: %(default)s)"
+    )
+    serving.set_defaults(func=cmd_serve)
 
     reproduce = commands.add_parser("reproduce", help="write an MLflow run's params to params.yaml", parents=[debug])
     reproduce.add_argument("run_id", help="MLflow run id (see `mlflow ui` or reports/train_metrics.json)")

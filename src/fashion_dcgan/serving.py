@@ -9,8 +9,10 @@ unconditional generator for a class is an error). It returns uint8 images (total
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,9 +128,10 @@ def signature():
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def log_generator(generator, name: str = "generator") -> None:
-    """Log ``generator`` as a pyfunc model of the active MLflow run (see ``RunLogger.within``): the
-    model is :data:`MODEL_CODE` (MLflow's "model from code") with the ``.keras`` file as an artifact."""
+@contextlib.contextmanager
+def _model_files(generator) -> Iterator[dict[str, Any]]:
+    """The pyfunc model's arguments: :data:`MODEL_CODE` (MLflow's "model from code") with the
+    ``.keras`` file as an artifact, its signature, an input example and pinned requirements."""
     import keras
     import tensorflow as tf
 
@@ -136,14 +139,25 @@ def log_generator(generator, name: str = "generator") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generator.keras"
         generator.save(path)
-        mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(MODEL_CODE),
-            artifacts={"generator": str(path)},
-            signature=signature(),
-            input_example=pd.DataFrame({"n": [2], "seed": [0]}),
-            pip_requirements=requirements,
-        )
+        yield {
+            "python_model": str(MODEL_CODE),
+            "artifacts": {"generator": str(path)},
+            "signature": signature(),
+            "input_example": pd.DataFrame({"n": [2], "seed": [0]}),
+            "pip_requirements": requirements,
+        }
+
+
+def log_generator(generator, name: str = "generator") -> None:
+    """Log ``generator`` as a pyfunc model of the active MLflow run (see ``RunLogger.within``)."""
+    with _model_files(generator) as files:
+        mlflow.pyfunc.log_model(name=name, **files)
+
+
+def save_generator(generator, directory: str | Path) -> None:
+    """Save ``generator`` as the same pyfunc model in a local directory, outside any tracking store."""
+    with _model_files(generator) as files:
+        mlflow.pyfunc.save_model(str(directory), **files)
 
 
 def logged_generator_id(client, run_id: str, name: str = "generator") -> str:

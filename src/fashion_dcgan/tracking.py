@@ -134,6 +134,17 @@ def bound_http_calls() -> None:
         os.environ.setdefault(name, value)
 
 
+def use_store() -> str:
+    """Point MLflow's fluent API (runs and the registry) at this project's store, HTTP calls bounded."""
+    import mlflow
+
+    bound_http_calls()
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
 @contextlib.contextmanager
 def _store_errors(uri: str) -> Iterator[None]:
     """Turn the tracking store's failures (MLflow, SQLAlchemy, HTTP) into one TrackingError line."""

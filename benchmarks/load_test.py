@@ -1,0 +1,157 @@
+"""Load test of `fashion-dcgan serve`: many concurrent clients mixing good and bad requests.
+
+Starts the server on a free port of 127.0.0.1 (the generator of ``--model``, or, by default, an
+untrained generator of the tutorial's size: serving costs the same whatever the weights), runs Locust
+headless with the users of ``benchmarks/locustfile.py`` for ``--duration``, samples the server's
+resident memory every 0.2 s, then checks that a good request still gets its images. Prints requests/s,
+p50/p99 latency and failures per request kind, the peak RSS, and the after-check.
+
+    python -m benchmarks.load_test --users 32 --duration 180
+    python -m benchmarks.load_test --model 'models:/fashion-dcgan-generator@champion'
+
+Needs Locust (`pip install -e '.[load]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def untrained_model(directory: Path) -> str:
+    from fashion_dcgan.networks import build_generator
+    from fashion_dcgan.serving import save_generator
+
+    path = directory / "model"
+    save_generator(build_generator("tutorial", 100, 128), path)
+    return str(path)
+
+
+def wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited: {server.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise SystemExit("the server did not answer /ping")
+        time.sleep(0.5)
+
+
+class PeakRss(threading.Thread):
+    """The largest resident set of a process and its children, sampled until stopped."""
+
+    def __init__(self, pid: int, every_s: float = 0.2):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.process, self.every_s, self.peak, self.done = psutil.Process(pid), every_s, 0, threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.done.wait(self.every_s):
+            try:
+                total = sum(p.memory_info().rss for p in [self.process, *self.process.children(recursive=True)])
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+
+
+def good_request(url: str) -> tuple[int, int, float]:
+    body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[8, 1]]}}).encode()
+    request = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
+    began = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        images = len(json.loads(answer.read())["predictions"])
+        return answer.status, images, time.perf_counter() - began
+
+
+def table(stats_csv: Path) -> str:
+    import pandas as pd
+
+    frame = pd.read_csv(stats_csv)
+    lines = ["| request | count | failures | req/s | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|"]
+    for _, row in frame.iterrows():
+        lines.append(
+            f"| {row['Name']} | {row['Request Count']:,} | {row['Failure Count']:,} | {row['Requests/s']:.1f} "
+            f"| {row['50%']:.0f} | {row['99%']:.0f} | {row['Max Response Time']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="MLflow model URI or directory (default: an untrained tutorial generator)")
+    parser.add_argument("--users", type=int, default=32, help="concurrent clients")
+    parser.add_argument("--spawn-rate", type=float, default=8)
+    parser.add_argument("--duration", type=int, default=180, help="seconds of load")
+    parser.add_argument("--out", default=None, help="directory for Locust's CSV files (default: temporary)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out or tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        model = args.model or untrained_model(Path(tmp))
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        bin_dir = Path(sys.executable).parent
+        server = subprocess.Popen(
+            [str(bin_dir / "fashion-dcgan"), "serve", "--model", model, "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            wait_ready(url, server)
+            memory = PeakRss(server.pid)
+            memory.start()
+            idle = memory.process.memory_info().rss
+            locust = [
+                str(bin_dir / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "--host", url,
+                "--users", str(args.users), "--spawn-rate", str(args.spawn_rate), "--run-time", f"{args.duration}s",
+                "--csv", str(out / "load"), "--only-summary", "--loglevel", "WARNING",
+            ]  # fmt: skip
+            done = subprocess.run(
+                locust, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+            )
+            memory.done.set()
+            memory.join()
+            status, images, seconds = good_request(url)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        print(f"{args.users} users for {args.duration} s against {model if args.model else 'an untrained generator'}")
+        print(table(out / "load_stats.csv"))
+        failures = out / "load_failures.csv"
+        if failures.exists() and failures.read_text().count("\n") > 1:
+            print("\nFailures by kind:\n" + failures.read_text())
+        print(f"\nserver RSS: {idle / 2**20:,.0f} MiB idle, peak {memory.peak / 2**20:,.0f} MiB under load")
+        print(f"afterwards a good request of 8 images: HTTP {status}, {images} images in {seconds * 1000:.0f} ms")
+        if done.returncode not in (0, 1):  # Locust exits 1 when any request failed
+            print(done.stderr[-2000:], file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""`fashion-dcgan serve`'s request-size bound, on a stand-in app (the real model: test_serving.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from fashion_dcgan.cli import CHAMPION_URI, build_parser
+from fashion_dcgan.server import BodyLimit
+from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL
+
+
+class Echo:
+    """An ASGI app that answers with the length of the body it read."""
+
+    def __init__(self):
+        self.calls = 0
+
+    async def __call__(self, scope, receive, send):
+        self.calls += 1
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(len(body)).encode()})
+
+
+def call(app, chunks: list[bytes], length: str | None) -> tuple[int, bytes, int]:
+    """Send ``chunks`` as one request; the status, the response body and how many chunks were read."""
+    headers = [] if length is None else [(b"content-length", length.encode())]
+    scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": headers}
+    read, sent = 0, []
+
+    async def receive():
+        nonlocal read
+        read += 1
+        if read > len(chunks):
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), read
+
+
+def test_a_body_within_the_bound_reaches_the_app_whole():
+    echo = Echo()
+    status, body, _ = call(BodyLimit(echo, 100), [b"a" * 60, b"b" * 40], "100")
+    assert (status, body, echo.calls) == (200, b"100", 1)
+
+
+@pytest.mark.parametrize("length", ["101", "10000000000", "12abc", "-1"])
+def test_a_declared_length_past_the_bound_is_refused_before_reading(length):
+    echo = Echo()
+    status, body, read = call(BodyLimit(echo, 100), [b"a" * 200], length)
+    answer = json.loads(body)
+    assert (status, read, echo.calls) == (413, 0, 0)
+    assert answer["error_code"] == "REQUEST_LIMIT_EXCEEDED" and "at most 100" in answer["message"]
+
+
+def test_a_streamed_body_is_refused_once_it_passes_the_bound():
+    echo = Echo()
+    status, body, read = call(BodyLimit(echo, 100), [b"a" * 60] * 10, None)
+    assert (status, read, echo.calls) == (413, 2, 0)  # stopped at the second chunk, of ten
+    assert "more than 100" in json.loads(body)["message"]
+
+
+def test_non_http_scopes_pass_through():
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["type"])
+
+    asyncio.run(BodyLimit(app, 1)({"type": "lifespan"}, None, None))
+    assert seen == ["lifespan"]
+
+
+def test_serve_defaults_to_the_champion_and_checks_its_port():
+    assert f"models:/{REGISTERED_MODEL}@{CHAMPION}" == CHAMPION_URI
+    args = build_parser().parse_args(["serve"])
+    assert (args.model, args.host, args.port, args.max_body_kb) == (CHAMPION_URI, "127.0.0.1", 5001, 64)
+    for bad in ("0", "70000", "80x"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", "--port", bad])
