@@ -4,13 +4,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MIRROR := /usr/share/datasets/fashion-mnist
 
-.PHONY: repro test lint mirror ui clean-venv
+.PHONY: repro test lint lock lock-check mirror ui clean-venv
 
-$(BIN)/.installed: pyproject.toml
+UV_VERSION := 0.13.9
+UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
+
+# The environment is installed from uv.lock (exact versions with hashes), never re-resolved:
+# `--locked` fails if pyproject.toml and the lock disagree (run `make lock`).
+$(BIN)/.installed: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --locked --inexact --extra dev --python $(BIN)/python
 	touch $@
+
+# After editing the dependencies in pyproject.toml: re-resolve what changed (the rest stays pinned).
+# `make lock UPGRADE=1` moves every package to the newest version the ranges allow.
+lock: $(BIN)/.installed
+	$(UV) lock $(if $(UPGRADE),--upgrade)
+
+# Fails when pyproject.toml and uv.lock disagree (CI runs it through `make lint`).
+lock-check: $(BIN)/.installed
+	$(UV) lock --check
 
 # Debian's dataset-fashion-mnist is the local mirror; without it the download stage uses HTTP.
 mirror:
@@ -24,7 +38,7 @@ repro: $(BIN)/.installed mirror
 test: $(BIN)/.installed mirror
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed lock-check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
