@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MIRROR := /usr/share/datasets/fashion-mnist
 
-.PHONY: repro test lint lock lock-check mirror ui clean-venv
+.PHONY: repro test lint lock lock-check mirror demo ui
 
 UV_VERSION := 0.13.9
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
@@ -41,6 +41,10 @@ test: $(BIN)/.installed mirror
 lint: $(BIN)/.installed lock-check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+# A Gradio page on 127.0.0.1:7860 drawing from the champion (MODEL=... for another generator).
+demo: $(BIN)/.installed
+	$(BIN)/fashion-dcgan demo $(if $(MODEL),--model $(MODEL))
 
 ui: $(BIN)/.installed
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db

@@ -241,3 +241,33 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "project" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package; .ci/run installs it
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium driven by Playwright; skipped where Debian's chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"]  # fmt: skip
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
+        yield chromium
+        chromium.close()
+
+
+def watched_page(browser):
+    """A new page that records console errors and failed loads of its documents, scripts, styles, images
+    and fonts in ``page.problems`` (a streaming fetch that the page closes on purpose is not one)."""
+    page = browser.new_page()
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    loads = ("document", "script", "stylesheet", "image", "font")
+    page.on("requestfailed", lambda r: r.resource_type in loads and page.problems.append(f"failed: {r.url}"))
+    return page

@@ -5,11 +5,14 @@ The tests run in file order and share one copy: each builds on the state the pre
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -228,6 +231,43 @@ def test_dvc_push_and_pull_through_a_local_remote(repo, tmp_path):
     assert (repo / "models/generator.keras").read_bytes() == generator
     assert (repo / "data/processed/train_images.npy").is_file()
     assert sh(repo, "dvc", "status").stdout == status  # the workspace is exactly as before
+
+
+def test_a_grid_through_dvcs_experiment_queue(repo):
+    """`dvc exp run --queue -S 'train.seed=7,8'` queues two experiments; `dvc queue start` runs them in
+    temporary copies; both reach `dvc exp show` with their metrics and MLflow as runs of their own,
+    each tagged with its DVC experiment's name (in the real repository's store, not the copy's)."""
+    git = ("git", "-c", "user.name=t", "-c", "user.email=t@t")
+    sh(repo, *git, "add", "-A")  # commit dvc.lock: the queued copies reuse the cached upstream stages
+    sh(repo, *git, "commit", "-qm", "before the sweep")
+    sh(repo, "dvc", "exp", "run", "--queue", "-S", "train.seed=7,8")
+    sh(repo, "dvc", "queue", "start", "--jobs", "1")
+    deadline = time.monotonic() + 900
+    while True:
+        status = sh(repo, "dvc", "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(5)
+    sh(repo, "dvc", "queue", "stop", check=False)
+    failed = [line.split()[0] for line in status.splitlines() if line.endswith("Failed")]
+    logs = [sh(repo, "dvc", "queue", "logs", task, check=False).stdout[-3000:] for task in failed]
+    assert status.count("Success") == 2, status + "\n".join(logs)
+
+    rows = list(csv.DictReader(io.StringIO(sh(repo, "dvc", "exp", "show", "--csv").stdout)))
+    swept = {row["Experiment"]: row for row in rows if row.get("train.seed") in ("7", "8") and row["Experiment"]}
+    assert len(swept) == 2, rows
+    assert all(float(row["fid"]) > 0 and float(row["precision"]) >= 0 for row in swept.values())
+
+    client = mlflow_client(repo)
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], filter_string="tags.dvc_experiment != ''"
+    )
+    tagged = {run.data.tags["dvc_experiment"]: run for run in runs if run.data.tags["dvc_experiment"] in swept}
+    assert set(tagged) == set(swept)
+    assert {run.data.params["train.seed"] for run in tagged.values()} == {"7", "8"}
+    assert all(run.info.status == "FINISHED" for run in tagged.values())
+    assert not list((repo / ".dvc" / "tmp" / "exps").rglob("mlflow.db"))  # no store left in a copy
 
 
 def test_conditional_run_trains_samples_by_class_and_reports_consistency(repo):

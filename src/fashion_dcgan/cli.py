@@ -51,10 +51,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     label = _requested_class(args.class_)
 
-    from fashion_dcgan.modelfiles import latent_dim, load_generator
+    from fashion_dcgan.modelfiles import latent_dim, load_generator, model_file
     from fashion_dcgan.networks import is_conditional
 
-    generator = load_generator(_local_model(args.model))
+    generator = load_generator(model_file(args.model))
     if label is not None and not is_conditional(generator):
         raise ParamsError(
             f"--class: {args.model} is an unconditional generator; train one with model.conditional: true"
@@ -83,26 +83,6 @@ def _requested_class(text: str | None) -> int | None:
         return class_index(text)
     except ValueError as error:
         raise ParamsError(f"--class: {error}") from None
-
-
-def _local_model(model: str) -> Path:
-    """A local .keras file for ``model``: a path, or an MLflow URI (``models:/NAME@champion``, ``runs:/ID/NAME``)."""
-    if not model.startswith(("models:/", "runs:/")):
-        return Path(model)
-    import mlflow
-
-    from fashion_dcgan.errors import ModelFileError, first_line
-    from fashion_dcgan.tracking import use_store
-
-    uri = use_store()
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
-    except Exception as error:  # MLflow raises several types for an unknown name, alias or run
-        raise ModelFileError(f"{model}: cannot fetch it from {uri} ({first_line(error)})") from None
-    files = sorted(local.rglob("*.keras"))
-    if not files:
-        raise ModelFileError(f"{model}: no .keras generator in the model's files")
-    return files[0]
 
 
 def _generated_batches(generator, seed: int, count: int, dim: int, label: int | None = None):
@@ -138,6 +118,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from fashion_dcgan.server import serve
 
     serve(args.model, args.host, args.port, args.max_body_kb * 1024)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    try:
+        from fashion_dcgan.demo import launch
+    except ModuleNotFoundError as error:
+        raise PipelineError(f"the demo needs {error.name}: pip install -e '.[demo]' (make demo installs it)") from None
+
+    print(f"demo of {args.model} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
+    launch(args.model, args.port)
 
 
 def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -310,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-body-kb", type=_positive, default=64, help="larger request bodies get HTTP 413 (default: %(default)s)"
     )
     serving.set_defaults(func=cmd_serve)
+
+    demo = commands.add_parser("demo", help="a Gradio page to draw from the generator (127.0.0.1)", parents=[debug])
+    demo.add_argument("--model", default=CHAMPION_URI, help=".keras file or MLflow model URI (default: %(default)s)")
+    demo.add_argument("--port", type=_port, default=7860, help="(default: %(default)s)")
+    demo.set_defaults(func=cmd_demo)
 
     reproduce = commands.add_parser("reproduce", help="write an MLflow run's params to params.yaml", parents=[debug])
     reproduce.add_argument("run_id", help="MLflow run id (see `mlflow ui` or reports/train_metrics.json)")

@@ -1,0 +1,108 @@
+"""`fashion-dcgan demo`: the drawing functions, the real Gradio app through gradio_client, and once in
+a real headless Chromium."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashion_dcgan.demo import ANY_CLASS, MAX_DEMO_IMAGES, Demo
+from fashion_dcgan.modelfiles import save_model
+from fashion_dcgan.networks import build_generator
+from fashion_dcgan.serving import BadRequest
+from tests.conftest import free_port, watched_page
+
+CELL = 30 * 3  # a 28-pixel image, its 2-pixel gutter, upscaled 3x by make_grid
+
+
+@pytest.fixture(scope="module")
+def generators(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    for name, classes in (("plain", None), ("conditional", 10)):
+        save_model(build_generator("tutorial", 16, 16, num_classes=classes), root / f"{name}.keras")
+    return root
+
+
+def test_draw_makes_a_grid_and_is_deterministic(generators):
+    from fashion_dcgan.modelfiles import load_generator
+
+    demo = Demo(load_generator(generators / "plain.keras"))
+    grid = demo.draw(16, 3, ANY_CLASS)
+    assert grid.dtype == np.uint8 and grid.shape[0] == grid.shape[1] == 4 * CELL + 6
+    assert np.array_equal(grid, demo.draw(16.0, 3.0, "Sneaker"))  # the hidden class menu is ignored
+    walk = demo.walk(0, 1, 10, "T-shirt/top")
+    assert walk.shape[1] == 10 * CELL + 6 and walk.shape[0] == CELL + 6
+
+
+@pytest.mark.parametrize(
+    ("n", "seed", "label", "reason"),
+    [
+        (0, 0, ANY_CLASS, "`n` must be a whole number"),
+        (MAX_DEMO_IMAGES + 1, 0, ANY_CLASS, f"at most {MAX_DEMO_IMAGES} at a time"),
+        (2.5, 0, ANY_CLASS, "got 2.5"),
+        (None, 0, ANY_CLASS, "`n` must be a whole number"),
+        (4, -1, ANY_CLASS, "`seed` must be a whole number"),
+        (4, 0, "hat", "unknown class 'hat'"),
+    ],
+)
+def test_bad_inputs_give_a_reason(generators, n, seed, label, reason):
+    from fashion_dcgan.modelfiles import load_generator
+
+    demo = Demo(load_generator(generators / "conditional.keras"))
+    with pytest.raises(BadRequest, match=reason):
+        demo.draw(n, seed, label)
+
+
+def test_a_conditional_walk_stays_in_its_class_and_is_named(generators):
+    from fashion_dcgan.modelfiles import load_generator
+
+    demo = Demo(load_generator(generators / "conditional.keras"))
+    assert demo.draw(20, 0, ANY_CLASS).shape[1] == 10 * CELL + 6  # one column per class
+    assert demo.walk(0, 1, 5, "Sneaker").shape[1] > 5 * CELL + 6  # the class name in a margin
+    with pytest.raises(BadRequest, match="at most 32"):
+        demo.walk(0, 1, 33, "Sneaker")
+
+
+@pytest.fixture(scope="module")
+def app_url(generators):
+    from fashion_dcgan.demo import launch
+
+    port = free_port()
+    app = launch(str(generators / "conditional.keras"), port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.mark.slow
+def test_the_real_app_through_gradio_client(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    client = Client(app_url, verbose=False)
+    drawn = np.asarray(Image.open(client.predict(20, 7, "Sneaker", api_name="/draw")))
+    assert drawn.shape[:2] == (4 * CELL + 6, 5 * CELL + 6)  # one class: a square-ish grid
+    walked = np.asarray(Image.open(client.predict(0, 1, 6, "Bag", api_name="/walk")))
+    assert walked.shape[0] == CELL + 6
+    with pytest.raises(AppError, match="at most 100 at a time") as error:
+        client.predict(1000, 0, ANY_CLASS, api_name="/draw")
+    assert "Traceback" not in str(error.value)
+    with pytest.raises(AppError, match="hat is not in the list of choices"):  # Gradio checks its menu first
+        client.predict(4, 0, "hat", api_name="/draw")
+
+
+@pytest.mark.slow
+def test_the_app_in_a_real_browser(app_url, browser):
+    page = watched_page(browser)
+    page.goto(app_url, wait_until="networkidle")
+    page.get_by_role("button", name="Draw").click()
+    image = page.locator("img").first
+    image.wait_for(timeout=30_000)
+    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", image.element_handle())
+    number = page.get_by_label("images (1-100)")
+    number.fill("1000")
+    page.get_by_role("button", name="Draw").click()
+    page.get_by_text("at most 100 at a time").first.wait_for(timeout=30_000)
+    assert "Traceback" not in page.content()
+    assert not [p for p in page.problems if "favicon" not in p], page.problems
+    page.close()
