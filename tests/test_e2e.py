@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, requires_mirror, stage_cmd
+from tests.conftest import REPO, requires_mirror, stage_cmd, watched_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_mirror]
 
@@ -133,6 +133,21 @@ def test_report_parses_and_links_only_existing_files(repo):
     for link in parser.links:
         assert (repo / "reports" / link).is_file(), link
     assert run_id(repo) in page and "Evaluation" in page and "validation" in page
+
+
+def test_the_report_renders_in_a_real_browser_with_its_scorecard(repo, browser):
+    page = watched_page(browser)
+    page.goto((repo / "reports" / "index.html").as_uri(), wait_until="load")
+    broken = page.evaluate(
+        "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert page.locator("img").count() >= 6 and broken == []
+    scorecard = page.locator("table.scorecard").inner_text()
+    assert "tutorial recipe" in scorecard and "champion" in scorecard and "real data" in scorecard
+    assert "FID" in scorecard and ("▲ better" in scorecard or "▼ worse" in scorecard)
+    assert page.get_by_text("Recent runs in the tracking store").count() == 1
+    assert page.problems == []
+    page.close()
 
 
 def test_mlflow_run_has_params_curves_images_model_and_report(repo):

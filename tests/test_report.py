@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from html.parser import HTMLParser
 
@@ -148,3 +149,67 @@ def test_every_registered_metric_reaches_the_json_mlflow_and_the_report(tmp_path
             assert metric.format(metrics[metric.name][3]) in page, metric.name
         else:
             assert metric.name in shown_beside and metric.format(metrics[metric.name]) in page, metric.name
+
+
+def test_the_scorecard_answers_is_this_good_before_the_long_tables(tmp_path):
+    from fashion_dcgan.report import StoreView
+
+    files = pipeline_files(tmp_path)
+    references = tmp_path / "recipes.csv"
+    rows = [
+        {
+            "recipe": "tutorial",
+            "seed": seed,
+            "epoch": 10,
+            "epochs": 10,
+            "fid": fid,
+            "kid": 1.0,
+            "precision": 0.6,
+            "recall": 0.2,
+            "classes_covered": 10,
+        }
+        for seed, fid in ((1, 280.0), (2, 300.0))
+    ]
+    rows.append({**rows[0], "epoch": 5, "fid": 400.0})  # not a final epoch: ignored
+    write_csv(references, rows)
+    files = dataclasses.replace(files, references=references)
+    url = "http://127.0.0.1:5000/#/experiments/1/runs/"
+    champion = {
+        "version": "3",
+        "run_id": "best",
+        "run_name": "tutorial-r1-e10-s1",
+        "url": url + "best",
+        "metrics": {"fid": 10.0, "precision": 0.7},
+        "this_run": False,
+    }
+    recent = [
+        {"name": "this-one", "url": url + "run42", "recipe": "r1, EMA 0.999, 10 epochs, seed 42",
+         "metrics": {"fid": 12.5, "precision": 0.8}, "champion": False, "this_run": True},
+        {"name": "tutorial-r1-e10-s1", "url": url + "best", "recipe": "r1, EMA 0.999, 10 epochs, seed 1",
+         "metrics": {"fid": 10.0, "precision": 0.7, "recall": 0.5}, "champion": True, "this_run": False},
+    ]  # fmt: skip
+    write_report(files, parse_params({}).flat(), 0.5, 8, url + "run42", StoreView(champion, recent))
+    page = files.html.read_text()
+    order = [page.index(heading) for heading in ("Is it good?", "<h2>Curves", "<h2>Images", "Recent runs",
+                                                  "<h2>Evaluation", "<h2>Parameters")]  # fmt: skip
+    assert order == sorted(order)
+    scorecard = page[page.index("Is it good?") : page.index("<h2>Curves")]
+    # FID: this run 12.5; the tutorial recipe 290 ± 10 over 2 seeds (worse); the champion 10.0 (better).
+    assert "290.0 ± 10.0" in scorecard and "2 seeds" in scorecard and "version 3" in scorecard
+    fid_row = scorecard[scorecard.index("FID <small>") : scorecard.index("KID <small>")]
+    assert "▲ better" in fid_row.split("290.0")[1].split("</td>")[0]
+    assert '10.0 <span class="bad">▼ worse' in fid_row and "0.60" in fid_row  # the real data's floor
+    precision_row = scorecard[scorecard.index("precision <small>") : scorecard.index("recall <small>")]
+    assert precision_row.count("▲ better") == 2  # 0.8 beats 0.6 and 0.7
+    runs = page[page.index("Recent runs") : page.index("<h2>Run<")]
+    assert 'href="http://127.0.0.1:5000/#/experiments/1/runs/best"' in runs and "(this run)" in runs
+    assert runs.count("champion</td>") == 1
+    markdown = files.markdown.read_text()
+    assert "## Is it good?" in markdown and "▲ better" in markdown and "[this-one](" in markdown
+
+
+def test_without_a_store_or_references_the_scorecard_still_shows_this_run(tmp_path):
+    files = pipeline_files(tmp_path)
+    write_report(files, parse_params({}).flat(), 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
+    page = files.html.read_text()
+    assert "Is it good?" in page and "champion<br>" not in page and "Recent runs" not in page

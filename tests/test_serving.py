@@ -295,3 +295,22 @@ def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
     cycled = model.predict(pd.DataFrame({"n": [10], "seed": [3]}))  # no class: every class in turn
     expected = generate(result.gan.sampler, latents(3, 10, 8))
     assert np.abs(cycled.astype(int) - np.clip(np.rint((expected[..., 0] + 1) * 127.5), 0, 255)).max() <= 1
+
+
+def test_the_report_reads_the_champion_and_the_recent_runs_from_the_store(store):
+    from fashion_dcgan.report import read_store
+
+    uri, (first, second) = store
+    client = MlflowClient(uri, registry_uri=uri)
+    client.log_metric(first, "eval/fid", 123.5)
+    client.log_metric(first, "eval/precision", 0.75)
+    register(client, first, 123.5)
+    view = read_store(client, second)
+    expected = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    assert view.champion["version"] == expected.version and view.champion["run_id"] == expected.run_id
+    assert view.champion["url"].endswith(f"/runs/{expected.run_id}") and not view.champion["this_run"]
+    by_id = {row["url"].rsplit("/", 1)[1]: row for row in view.recent}
+    assert {first, second} <= set(by_id) and by_id[second]["this_run"] and not by_id[first]["this_run"]
+    assert by_id[first]["metrics"] == {"fid": 123.5, "precision": 0.75}
+    assert "r1" in by_id[first]["recipe"] and "seed 1" in by_id[first]["recipe"]
+    assert sum(row["champion"] for row in view.recent) <= 1

@@ -51,8 +51,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     label = _requested_class(args.class_)
 
-    from fashion_dcgan.modelfiles import latent_dim, load_generator, model_file
+    from fashion_dcgan.modelfiles import latent_dim, load_generator
     from fashion_dcgan.networks import is_conditional
+    from fashion_dcgan.tracking import model_file
 
     generator = load_generator(model_file(args.model))
     if label is not None and not is_conditional(generator):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
 from fashion_dcgan.imaging import label_rows, make_grid, to_uint8
-from fashion_dcgan.modelfiles import latent_dim, load_generator, model_file
+from fashion_dcgan.modelfiles import latent_dim, load_generator
 from fashion_dcgan.networks import is_conditional
 from fashion_dcgan.sampling import cycled_labels, generate, latents, slerp
 from fashion_dcgan.serving import MAX_SEED, BadRequest, parse_requests
@@ -74,6 +74,8 @@ class Demo:
 def build_app(model: str):
     """The Gradio Blocks app for the generator at ``model`` (a .keras file or an MLflow model URI)."""
     import gradio as gr
+
+    from fashion_dcgan.tracking import model_file
 
     demo = Demo(load_generator(model_file(model)))
 

@@ -48,22 +48,3 @@ def load_generator(path: str | Path):
 
 def latent_dim(generator) -> int:
     return int(generator.inputs[0].shape[1])
-
-
-def model_file(model: str) -> Path:
-    """A local .keras file for ``model``: a path, or an MLflow URI (``models:/NAME@champion``, ``runs:/ID/NAME``)."""
-    if not model.startswith(("models:/", "runs:/")):
-        return Path(model)
-    import mlflow
-
-    from fashion_dcgan.tracking import use_store
-
-    uri = use_store()
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
-    except Exception as error:  # MLflow raises several types for an unknown name, alias or run
-        raise ModelFileError(f"{model}: cannot fetch it from {uri} ({first_line(error)})") from None
-    files = sorted(local.rglob("*.keras"))
-    if not files:
-        raise ModelFileError(f"{model}: no .keras generator in the model's files")
-    return files[0]

@@ -47,6 +47,130 @@ class ReportFiles:
     markdown: Path
     gif: Path
     figures: Path
+    references: Path | None = None  # the recipe table's results (benchmarks/results/recipes_10epoch.csv)
+
+
+# The scorecard's rows: the headline metrics a newcomer asks about, in this order.
+SCORECARD = ("fid", "kid", "precision", "recall", "classes_covered", "class_consistency")
+REFERENCE_RECIPE = "tutorial"
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """What the tracking store says around this run: the registry's champion and the recent runs."""
+
+    champion: dict[str, Any] | None  # version, run_id, run_name, url, metrics {name: value}
+    recent: list[dict[str, Any]]  # name, url, recipe, metrics {name: value}, champion, this_run
+
+
+def reference_figures(path: Path | None, recipe: str = REFERENCE_RECIPE) -> dict[str, Any] | None:
+    """The mean and half-range over seeds of ``recipe``'s final-epoch metrics in a recipe table CSV."""
+    if path is None or not Path(path).exists():
+        return None
+    frame = read_csv(Path(path), "the recipe table")
+    final = frame[(frame["recipe"] == recipe) & (frame["epoch"] == frame["epochs"])]
+    if final.empty:
+        return None
+    columns = [name for name in SCORECARD if name in final]
+    return {
+        "seeds": len(final),
+        "epochs": int(final["epochs"].iloc[0]),
+        "mean": final[columns].mean().to_dict(),
+        "spread": ((final[columns].max() - final[columns].min()) / 2).to_dict(),
+    }
+
+
+def _versus(name: str, ours: float, theirs: float | None) -> str:
+    """▲ when this run is better than ``theirs`` by the metric's direction, ▼ when worse."""
+    better = BY_NAME[name].better
+    if theirs is None or better is None or not np.isfinite(theirs) or ours == theirs:
+        return ""
+    return "▲ better" if (ours < theirs) == (better == "lower") else "▼ worse"
+
+
+def scorecard_rows(evaluation: dict[str, Any], reference: dict[str, Any] | None, store: StoreView | None) -> list:
+    """One row per scorecard metric this run has: its value, the tutorial recipe's, the champion's and
+    the real data's, with an arrow saying whether this run is better or worse than each."""
+    rows = []
+    champion = store.champion if store else None
+    for name in (n for n in SCORECARD if n in evaluation):
+        metric, ours = BY_NAME[name], evaluation[name]
+        value = metric.format(ours)
+        if metric.spread and metric.spread in evaluation:
+            value += f" ± {BY_NAME[metric.spread].format(evaluation[metric.spread])}"
+        row = dict.fromkeys(("reference", "vs_reference", "champion", "vs_champion", "real"), "")
+        label = name.replace("_", " ").replace("fid", "FID").replace("kid", "KID")
+        direction = {"lower": "lower is better", "higher": "higher is better"}.get(metric.better, "")
+        row |= {"name": label, "value": value, "better": direction}
+        if reference and name in reference["mean"]:
+            theirs = reference["mean"][name]
+            row["reference"] = f"{metric.format(theirs)} ± {metric.format(reference['spread'][name])}"
+            row["vs_reference"] = _versus(name, ours, theirs)
+        if champion and name in champion["metrics"]:
+            theirs = champion["metrics"][name]
+            row["champion"] = metric.format(theirs)
+            row["vs_champion"] = "this run" if champion.get("this_run") else _versus(name, ours, theirs)
+        if metric.real in evaluation:
+            row["real"] = BY_NAME[metric.real].format(evaluation[metric.real])
+        rows.append(row)
+    return rows
+
+
+MLFLOW_UI = "http://127.0.0.1:5000"
+
+
+def _eval_metrics(run) -> dict[str, float]:
+    return {key.removeprefix("eval/"): value for key, value in run.data.metrics.items() if key.startswith("eval/")}
+
+
+def _recipe(params: dict[str, str]) -> str:
+    objective = params.get("model.objective.name") or params.get("model.objective", "?")
+    ema = params.get("train.ema.decay", "0")
+    parts = [("conditional " if params.get("model.conditional") == "True" else "") + objective]
+    parts.append(f"EMA {ema}" if ema not in ("0", "0.0") else "no EMA")
+    parts.append(f"{params.get('train.epochs', '?')} epochs, seed {params.get('train.seed', '?')}")
+    return ", ".join(parts)
+
+
+def read_store(client, run_id: str, recent: int = 10, ui: str = MLFLOW_UI) -> StoreView:
+    """The champion of the Model Registry and the ``recent`` latest runs of this run's experiment."""
+    from mlflow.exceptions import MlflowException
+
+    from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
+
+    experiment = client.get_run(run_id).info.experiment_id
+    url = lambda run: f"{ui}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"  # noqa: E731
+    champion = None
+    try:
+        version = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    except MlflowException:  # no registered model or no alias yet
+        version = None
+    if version is not None and version.run_id:
+        run = client.get_run(version.run_id)
+        champion = {"version": version.version, "run_id": run.info.run_id, "run_name": run.info.run_name,
+                    "url": url(run), "metrics": _eval_metrics(run), "this_run": run.info.run_id == run_id}  # fmt: skip
+    runs = client.search_runs([experiment], order_by=["attributes.start_time DESC"], max_results=recent)
+    rows = [
+        {
+            "name": run.info.run_name,
+            "url": url(run),
+            "recipe": _recipe(run.data.params),
+            "metrics": _eval_metrics(run),
+            "champion": bool(champion and run.info.run_id == champion["run_id"]),
+            "this_run": run.info.run_id == run_id,
+        }
+        for run in runs
+    ]
+    return StoreView(champion, rows)
+
+
+def _recent_rows(store: StoreView | None) -> list[dict[str, str]]:
+    rows = []
+    for run in store.recent if store else []:
+        cells = {name: BY_NAME[name].format(run["metrics"][name]) if name in run["metrics"] else "–"
+                 for name in ("fid", "precision", "recall")}  # fmt: skip
+        rows.append({**run, **cells})
+    return rows
 
 
 def read_csv(path: Path, what: str) -> pd.DataFrame:
@@ -161,8 +285,9 @@ def _figures(files: ReportFiles, history: pd.DataFrame, steps: pd.DataFrame, met
 
 
 def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: float, min_classes: int,
-                 run_url: str) -> str:  # fmt: skip
-    """Write the GIF, the figures and both pages; return the summary paragraph."""
+                 run_url: str, store: StoreView | None = None) -> str:  # fmt: skip
+    """Write the GIF, the figures and both pages; return the summary paragraph. ``store`` (the
+    champion and the recent runs) fills the scorecard's champion column and the runs table."""
     from PIL import Image
 
     history = read_csv(files.history, "the training history")
@@ -191,13 +316,18 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         ("The same latents through the raw generator", files.samples / "random_grid_raw.png"),
         ("Latent-space walk (spherical interpolation, one row per walk)", files.samples / "latent_walk.png"),
         ("Latent-space walk, animated", files.samples / "latent_walk.gif"),
-        *figures,
         ("First 25 training images", files.preview),
     ]
     final = history.iloc[-1].to_dict() if len(history) else {}
     text = summary(params, len(history), evaluation)
+    reference = reference_figures(files.references)
     report = {
         "summary": text,
+        "scorecard": scorecard_rows(evaluation, reference, store) if evaluation else [],
+        "reference": reference,
+        "reference_recipe": REFERENCE_RECIPE,
+        "champion": store.champion if store else None,
+        "recent_runs": _recent_rows(store),
         "run_url": run_url,
         "run_rows": [
             ("MLflow run", provenance["mlflow_run_id"]),
@@ -215,6 +345,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         "feature_space_note": FEATURE_SPACE_NOTE,
         "classifier_accuracy": accuracy,
         "classifier_weights": weights,
+        "curves": {caption: os.path.relpath(path, page_dir) for caption, path in figures},
         "images": {caption: os.path.relpath(path, page_dir) for caption, path in candidates if Path(path).exists()},
         "validation_rows": _validation_rows(validation),
         "validation_link": os.path.relpath(files.validation / "index.html", page_dir),

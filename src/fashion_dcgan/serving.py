@@ -27,14 +27,13 @@ from fashion_dcgan.imaging import to_uint8
 from fashion_dcgan.modelfiles import latent_dim
 from fashion_dcgan.networks import is_conditional
 from fashion_dcgan.sampling import cycled_labels, generate, latents
+from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
 
 log = logging.getLogger(__name__)
 MAX_IMAGES = 10_000  # per request: about 2 s of sampling on a 2-core CPU, well inside the server's 60 s
 MAX_ROWS = 100  # per request: each row is a separate latent draw and class
 MAX_SEED = 2**31 - 1
 COLUMNS = ("n", "seed", "class")
-REGISTERED_MODEL = "fashion-dcgan-generator"
-CHAMPION = "champion"
 MODEL_CODE = Path(__file__).with_name("served_model.py")
 
 

@@ -37,6 +37,8 @@ HTTP_LIMITS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
 }
+REGISTERED_MODEL = "fashion-dcgan-generator"  # the Model Registry's name for the generator (serving.register)
+CHAMPION = "champion"  # its alias for the version with the lowest FID
 EPOCHS_TAG = "train.epochs_completed"  # params are immutable; a resumed, extended run records its length here
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
@@ -414,3 +416,22 @@ class NullRunLogger:
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None
+
+
+def model_file(model: str) -> Path:
+    """A local .keras file for ``model``: a path, or an MLflow URI (``models:/NAME@champion``, ``runs:/ID/NAME``)."""
+    if not model.startswith(("models:/", "runs:/")):
+        return Path(model)
+    import mlflow
+
+    from fashion_dcgan.errors import ModelFileError
+
+    uri = use_store()
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
+    except Exception as error:  # MLflow raises several types for an unknown name, alias or run
+        raise ModelFileError(f"{model}: cannot fetch it from {uri} ({first_line(error)})") from None
+    files = sorted(local.rglob("*.keras"))
+    if not files:
+        raise ModelFileError(f"{model}: no .keras generator in the model's files")
+    return files[0]

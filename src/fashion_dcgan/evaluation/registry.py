@@ -56,7 +56,11 @@ class Metric:
     """A row of its own in the report's table (False: a spread, a count, or a per-class list)."""
 
     def format(self, value: Any) -> str:
-        return "nan" if isinstance(value, float) and math.isnan(value) else format(value, self.fmt)
+        if isinstance(value, float) and math.isnan(value):
+            return "nan"
+        if self.fmt == "d" and isinstance(value, float):  # a count averaged over seeds or read back from MLflow
+            return format(value, ".0f") if value.is_integer() else format(value, ".1f")
+        return format(value, self.fmt)
 
 
 @dataclass
