@@ -268,3 +268,19 @@ def test_a_logged_param_that_is_not_plain_yaml_is_one_line_and_constructs_nothin
     with pytest.raises(ParamsError, match=r"^logged param train\.epochs: not a plain YAML value") as error:
         params_from_run({"train.epochs": text})
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("name", "conditional"), [("default", False), ("conditional", True)])
+def test_the_default_and_conditional_presets_select_params_yamls_recipe(tmp_path, capsys, name, conditional):
+    from fashion_dcgan.config import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text())
+    main(["preset", "tutorial", "--params", str(path)])
+    main(["preset", name, "--params", str(path)])
+    written, shipped = load_params(path), load_params(REPO / "params.yaml")
+    assert written.model.conditional is conditional and written.model.objective == shipped.model.objective
+    assert written.model.model_copy(update={"conditional": False}) == shipped.model  # the rest as shipped
+    assert written.train == shipped.train
+    out = capsys.readouterr().out
+    assert f"-S model.objective=r1 -S model.conditional={conditional}" in out and "-S train.ema.decay=0.999" in out

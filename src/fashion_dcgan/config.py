@@ -252,7 +252,23 @@ VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999)}
 
 # Named sets of overrides on params.yaml. "tutorial" is the Keras tutorial's recipe exactly: its
 # losses, optimizer settings and no EMA or augmentation (tests check it matches the tutorial's losses).
+_DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
+    "model": {"variant": "tutorial", "objective": "r1", "conditional": False},  # r1: gamma 1, every 16
+    "train": {
+        "learning_rate_d": None,
+        "learning_rate_g": None,
+        "beta_1": None,
+        "beta_2": None,
+        "ema": {"decay": 0.999},
+        "augment": [],
+    },
+}
+# Named recipes for `fashion-dcgan preset NAME`: the keys that shape the model, nothing else.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # The default recipe of params.yaml (README, "Recipes"), to switch back from another preset.
+    "default": _DEFAULT_RECIPE,
+    # The default recipe, class-conditional: a label input to the generator, a projection discriminator.
+    "conditional": {**_DEFAULT_RECIPE, "model": {**_DEFAULT_RECIPE["model"], "conditional": True}},
     "tutorial": {
         "model": {"variant": "tutorial", "objective": "bce", "conditional": False},
         "train": {
