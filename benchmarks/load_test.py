@@ -45,22 +45,6 @@ def untrained_model(directory: Path) -> str:
     return str(path)
 
 
-def wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited: {server.stderr.read()[-2000:]}")
-        if time.monotonic() > deadline:
-            raise SystemExit("the server did not answer /ping")
-        time.sleep(0.5)
-
-
 class PeakRss(threading.Thread):
     """The largest resident set of a process and its children, sampled until stopped."""
 
@@ -111,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=int, default=180, help="seconds of load")
     parser.add_argument("--out", default=None, help="directory for Locust's CSV files (default: temporary)")
     args = parser.parse_args(argv)
+    from fashion_dcgan.server import wait_until_answering
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
@@ -124,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
-            wait_ready(url, server)
+            wait_until_answering(f"{url}/ping", server)
             memory = PeakRss(server.pid)
             memory.start()
             idle = memory.process.memory_info().rss

@@ -203,8 +203,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_mlflow_server(backend_uri: str, artifacts: Path) -> Iterator[str]:
     """A real `mlflow server` on a free port of 127.0.0.1 over ``backend_uri``; yields its URL."""
-    import time
-    import urllib.request
+    from fashion_dcgan.server import wait_until_answering
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -214,17 +213,7 @@ def running_mlflow_server(backend_uri: str, artifacts: Path) -> Iterator[str]:
     ]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, server.stderr.read()[-3000:]
-            assert time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.5)
+        wait_until_answering(f"{url}/health", server, timeout_s=120)
         yield url
     finally:
         server.terminate()

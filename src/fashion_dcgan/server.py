@@ -75,6 +75,28 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
+def wait_until_answering(url: str, process, timeout_s: float = 180) -> None:
+    """Poll ``url`` until it answers 200 (a server that ``process`` is starting); RuntimeError with the
+    server's last output if it exits first or ``timeout_s`` passes."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None:
+            output = process.stderr.read()[-3000:] if process.stderr else ""
+            raise RuntimeError(f"the server exited ({process.returncode}) before {url} answered: {output}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
 def load_served_model(model: str):
     """The pyfunc model at ``model`` (an MLflow model URI or a local model directory), or one line why not."""
     import mlflow
