@@ -90,3 +90,21 @@ def test_projection_discriminator_adds_the_class_embeddings_inner_product_to_the
     expected = phi @ kernel + bias + (phi * embedding[labels]).sum(axis=1, keepdims=True)
     got = np.asarray(discriminator([images, labels], training=False))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("classes", [None, 10])
+def test_spectral_norm_wraps_every_kernel_of_the_discriminator_and_adds_no_trainable_weight(classes):
+    plain = build_discriminator("tutorial", 64, IMAGE_SHAPE, classes)
+    normalized = build_discriminator("tutorial", 64, IMAGE_SHAPE, classes, spectral_norm=True)
+    wrapped = [layer for layer in normalized.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert [type(layer.layer).__name__ for layer in wrapped] == ["Conv2D", "Conv2D", "Dense"]
+    trainable = lambda model: sum(int(np.prod(w.shape)) for w in model.trainable_weights)  # noqa: E731
+    assert trainable(normalized) == trainable(plain)  # only the power iteration's vectors are added
+    # In training, each kernel is divided by its largest singular value: about 1 after a few calls.
+    images = np.random.default_rng(0).normal(size=(4, *IMAGE_SHAPE)).astype("float32")
+    inputs = images if classes is None else [images, np.arange(4, dtype="int32")]
+    for _ in range(20):
+        normalized(inputs, training=True)
+    for layer in wrapped:
+        kernel = np.asarray(layer.layer.kernel).reshape(-1, layer.layer.kernel.shape[-1])
+        assert abs(np.linalg.svd(kernel, compute_uv=False)[0] - 1.0) < 0.05

@@ -76,6 +76,7 @@ RECIPES = {
     # Lazy R1 penalises steps 0 and 2 of the 8: the resumed epoch must keep that count.
     "lazy-r1": ({"objective": {"name": "r1", "every": 2}}, {}),
     "wgan_gp": ({"objective": "wgan_gp"}, {}),  # its interpolation's random stream is checkpointed
+    "spectral-norm": ({"spectral_norm": True}, {}),  # the power iteration's vectors are checkpointed
 }
 
 

@@ -85,6 +85,8 @@ class ModelParams(_Section):
     """The GAN objective and its own settings: {name: r1, gamma: 1.0, every: 16}; a bare name means its defaults."""
     conditional: bool = False
     """Class-conditional: the generator takes a class label, the discriminator has a projection head."""
+    spectral_norm: bool = False
+    """Spectral normalization of the discriminator's conv and dense layers (Miyato et al., 2018)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -93,11 +93,25 @@ def build_generator(variant: str, latent_dim: int, width: int, num_classes: int 
     return keras.Model([latent, label], x, name="generator")
 
 
+def _spectrally_normalized(layer: layers.Layer) -> layers.Layer:
+    """``layer`` with its kernel divided by its largest singular value (one power iteration per call)."""
+    if not isinstance(layer, (layers.Conv2D, layers.Dense)):
+        return layer
+    return layers.SpectralNormalization(layer, dtype=layer.dtype_policy, name=f"sn_{layer.name}")
+
+
 def build_discriminator(
-    variant: str, width: int, image_shape: tuple[int, int, int], num_classes: int | None = None
+    variant: str,
+    width: int,
+    image_shape: tuple[int, int, int],
+    num_classes: int | None = None,
+    spectral_norm: bool = False,
 ) -> keras.Model:
-    """The discriminator (one logit per image); with a projection head when ``num_classes`` is given."""
+    """The discriminator (one logit per image); with a projection head when ``num_classes`` is given,
+    and spectral normalization of its conv and dense layers (Miyato et al., 2018) when asked."""
     body = {"tutorial": _tutorial_discriminator, "paper": _paper_discriminator}[variant](width)
+    if spectral_norm:
+        body = [_spectrally_normalized(layer) for layer in body]
     if num_classes is None:
         return keras.Sequential([keras.Input(image_shape), *body], name="discriminator")
     image = keras.Input(image_shape, name="image")

@@ -68,7 +68,9 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
     model, cfg = params.model, params.train
     classes = NUM_CLASSES if model.conditional else None
     generator = build_generator(model.variant, model.latent_dim, model.generator_width, classes)
-    discriminator = build_discriminator(model.variant, model.discriminator_width, IMAGE_SHAPE, classes)
+    discriminator = build_discriminator(
+        model.variant, model.discriminator_width, IMAGE_SHAPE, classes, spectral_norm=model.spectral_norm
+    )
     objective = build_objective(model.objective, cfg.seed)
     augment = DiffAugment(cfg.augment, seed=cfg.seed) if cfg.augment else None
     gan = DCGAN(generator, discriminator, model.latent_dim, cfg.seed, objective, augment, cfg.ema.decay)
@@ -85,9 +87,11 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
 
 
 def run_name(params: Params) -> str:
-    """A readable MLflow run name: variant, objective, conditional, EMA, augmentation, epochs and seed."""
+    """A readable MLflow run name: variant, objective, conditional, spectral norm, EMA, augmentation,
+    epochs and seed."""
     model, cfg = params.model, params.train
     parts = [model.variant, model.objective.name, *(["conditional"] if model.conditional else [])]
+    parts += ["sn"] if model.spectral_norm else []
     parts += [f"ema{cfg.ema.decay:g}"] if cfg.ema.decay else []
     parts += ["+".join(cfg.augment)] if cfg.augment else []
     return "-".join([*parts, f"e{cfg.epochs}", f"s{cfg.seed}"])
