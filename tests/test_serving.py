@@ -18,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from fashion_dcgan.cli import main
-from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL, register
+from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL, logged_generator_id, register
 from fashion_dcgan.tracking import RunLogger
 from fashion_dcgan.training import TrainingPaths, train
 from tests.conftest import synthetic_split, tiny_params
@@ -115,24 +115,29 @@ def test_the_champion_alias_moves_only_on_a_better_fid(store):
     assert again == version_2 and "new champion" in said
     champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
     assert champion.version == version_2 and champion.tags["fid"] == "250"
-    model_id = champion.source.removeprefix("models:/")
-    assert champion.run_id == second and client.get_logged_model(model_id).source_run_id == second
+    logged = client.get_logged_model(logged_generator_id(client, second))
+    assert champion.run_id == second and logged.source_run_id == second
+    assert champion.source == logged.artifact_location  # the model's files, not a `models:/` indirection
 
 
-def test_registering_ignores_the_process_wide_registry_uri(store, tmp_path):
-    """A registry URI set for another store earlier in the process (a previous stage or test) must
-    not send the registration there: it used to fail with "Registered Model ... not found"."""
+def test_registering_ignores_the_process_wide_tracking_and_registry_uris(store, tmp_path):
+    """URIs set for another store earlier in the process (a previous stage or test, or the default
+    `sqlite:///mlflow.db` of a `dvc exp run --queue` copy's directory) must not send the registration
+    there: it used to fail with "Registered Model ... not found" or "Logged model ... not found"."""
     import mlflow
 
     uri, (first, _) = store
     elsewhere = f"sqlite:///{tmp_path / 'other.db'}"
-    previous = mlflow.get_registry_uri()
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(elsewhere)
     mlflow.set_registry_uri(elsewhere)
     try:
-        version, _ = RunLogger(uri, first, reopen=False).with_client(lambda client: register(client, first, 300.0))
+        register_ = lambda client: register(client, first, 300.0, name="uri-test")  # noqa: E731  (a new name)
+        version, _ = RunLogger(uri, first, reopen=False).with_client(register_)
     finally:
-        mlflow.set_registry_uri(previous)
-    assert MlflowClient(uri, registry_uri=uri).get_model_version(REGISTERED_MODEL, version).run_id == first
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+    assert MlflowClient(uri, registry_uri=uri).get_model_version("uri-test", version).run_id == first
     assert not MlflowClient(elsewhere, registry_uri=elsewhere).search_registered_models()
 
 

@@ -201,7 +201,11 @@ def register(client, run_id: str, fid: float, name: str = REGISTERED_MODEL) -> t
         except MlflowException as error:
             if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
                 raise
-        version = client.create_model_version(name, f"models:/{model_id}", run_id=run_id, model_id=model_id).version
+        # The logged model's own location, not `models:/<id>`: MLflow's registry resolves such a URI
+        # through the process-wide tracking URI, not this client's (in a `dvc exp run --queue` copy
+        # that is another, empty store, and the registration fails).
+        source = client.get_logged_model(model_id).artifact_location
+        version = client.create_model_version(name, source, run_id=run_id, model_id=model_id).version
     client.set_model_version_tag(name, version, "fid", f"{fid:.6g}")
     before = _alias_version(client, name)
     champion, best = settle_champion(client, name)
