@@ -39,8 +39,8 @@ test: $(BIN)/.installed mirror
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest
 
 lint: $(BIN)/.installed lock-check
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
 
 # A Gradio page on 127.0.0.1:7860 drawing from the champion (MODEL=... for another generator).
 demo: $(BIN)/.installed

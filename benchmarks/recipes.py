@@ -68,6 +68,9 @@ RECIPES: dict[str, dict] = {
     "default+beta2-0.99": tuned(train={"beta_2": 0.99}),
     "default+beta1-0": tuned(train={"beta_1": 0.0, "beta_2": 0.99}),  # StyleGAN2's Adam (Karras et al. 2020)
     "default+batch64": tuned(train={"batch_size": 64, "learning_rate_d": 2.8e-4, "learning_rate_g": 2.8e-4}),
+    "default+sn": tuned(model={"spectral_norm": True}),  # Miyato et al. 2018
+    "default+sn+d-lr4e-4": tuned(model={"spectral_norm": True}, train={"learning_rate_d": 4e-4}),
+    "default+conditional": tuned(model={"conditional": True}),  # the conditional preset
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
     "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},
 }
