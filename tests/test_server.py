@@ -90,3 +90,16 @@ def test_serve_defaults_to_the_champion_and_checks_its_port():
     for bad in ("0", "70000", "80x"):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["serve", "--port", bad])
+
+
+@pytest.mark.parametrize("argv", [["serve"], ["demo"], ["sample", "--model", "models:/any@champion"]])
+def test_reading_a_missing_default_store_is_one_line_and_creates_nothing(tmp_path, monkeypatch, capsys, argv):
+    from fashion_dcgan.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    error = capsys.readouterr().err
+    assert exit_.value.code != 0 and "no MLflow store at" in error and "make repro" in error
+    assert "Traceback" not in error and not (tmp_path / "mlflow.db").exists()

@@ -137,11 +137,17 @@ def bound_http_calls() -> None:
 
 
 def use_store() -> str:
-    """Point MLflow's fluent API (runs and the registry) at this project's store, HTTP calls bounded."""
+    """Point MLflow's fluent API (runs and the registry) at this project's store, HTTP calls bounded,
+    to read from it: a SQLite store that does not exist is an error (MLflow would create an empty one)."""
     import mlflow
 
     bound_http_calls()
     uri = tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise TrackingError(
+            f"no MLflow store at {uri.removeprefix('sqlite:///')}: run `make repro` first (or from the project "
+            "root), or set MLFLOW_TRACKING_URI"
+        )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
