@@ -73,6 +73,12 @@ RECIPES: dict[str, dict] = {
     "default+sn": tuned(model={"spectral_norm": True}),  # Miyato et al. 2018
     "default+sn+d-lr4e-4": tuned(model={"spectral_norm": True}, train={"learning_rate_d": 4e-4}),
     "default+conditional": tuned(model={"conditional": True}),  # the conditional preset
+    "default+lr1e-3+conditional": tuned(
+        model={"conditional": True}, train={"learning_rate_d": 1e-3, "learning_rate_g": 1e-3}
+    ),
+    "default+lr5e-4+conditional": tuned(
+        model={"conditional": True}, train={"learning_rate_d": 5e-4, "learning_rate_g": 5e-4}
+    ),
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
     "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},
 }
@@ -151,7 +157,14 @@ def save_grids(gan, recipe: str, seed: int, epochs: int, directory: Path) -> Non
 
 
 def run_one(
-    recipe: str, seed: int, epochs: int, data: tuple, scorer: Scorer, every_epoch: bool, grids: Path
+    recipe: str,
+    seed: int,
+    epochs: int,
+    data: tuple,
+    scorer: Scorer,
+    every_epoch: bool,
+    grids: Path,
+    models: Path | None = None,
 ) -> list[dict]:
     from fashion_dcgan.tracking import NullRunLogger
     from fashion_dcgan.training import TrainingPaths, train
@@ -168,6 +181,10 @@ def run_one(
             rows.append({"epoch": epochs, "wall_s": train_s, **scorer(result.gan.sampler)})
         raw = scorer(result.gan.generator)
         save_grids(result.gan, recipe, seed, epochs, grids)
+        if models is not None:  # the sampled generator, e.g. for `fashion-dcgan demo --model`
+            from fashion_dcgan.modelfiles import save_model
+
+            save_model(result.gan.sampler, models / f"{recipe}_seed{seed}_epoch{epochs}.keras")
     keras.mixed_precision.set_global_policy("float32")
     final = result.epochs[-1]
     for row in rows:
@@ -196,7 +213,7 @@ def sweep(args: argparse.Namespace) -> None:
                 continue
             print(f"[{time.strftime('%H:%M:%S')}] {recipe} seed {seed}: {args.epochs} epochs", flush=True)
             data = (np.asarray(images), np.asarray(labels))
-            rows = run_one(recipe, seed, args.epochs, data, scorer, args.eval_every_epoch, grids)
+            rows = run_one(recipe, seed, args.epochs, data, scorer, args.eval_every_epoch, grids, args.save_models)
             new_file = not out.exists()
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "a", newline="") as handle:
@@ -263,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default="data/processed")
     parser.add_argument("--classifier", default="models/classifier.keras")
     parser.add_argument("--out", default="benchmarks/results/recipes.csv")
+    parser.add_argument("--save-models", type=Path, metavar="DIR", help="keep each run's sampled generator here")
     parser.add_argument("--table", metavar="CSV", help="print the Markdown table of a finished sweep and exit")
     args = parser.parse_args(argv)
     if args.table:
