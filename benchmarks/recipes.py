@@ -34,7 +34,7 @@ PAPER_ADAM = {"learning_rate_d": 2e-4, "learning_rate_g": 2e-4, "beta_1": 0.5}
 R1 = {"objective": {"name": "r1", "every": 1}}  # the penalty on every step
 LAZY_R1 = {"objective": {"name": "r1", "every": 16}}
 BF16 = {"runtime": {"precision": "mixed_bfloat16"}}
-# The default recipe of params.yaml: EMA, lazy R1 (gamma 1, every 16), bfloat16 on this CPU.
+# Round one's default recipe: EMA, lazy R1 (gamma 1, every 16), Adam 2e-4 / beta1 0.5, bfloat16 on this CPU.
 DEFAULT = {"model": LAZY_R1, "train": EMA, **BF16}
 
 
@@ -73,11 +73,9 @@ RECIPES: dict[str, dict] = {
     "default+sn": tuned(model={"spectral_norm": True}),  # Miyato et al. 2018
     "default+sn+d-lr4e-4": tuned(model={"spectral_norm": True}, train={"learning_rate_d": 4e-4}),
     "default+conditional": tuned(model={"conditional": True}),  # the conditional preset
-    "default+lr1e-3+conditional": tuned(
-        model={"conditional": True}, train={"learning_rate_d": 1e-3, "learning_rate_g": 1e-3}
-    ),
-    "default+lr5e-4+conditional": tuned(
-        model={"conditional": True}, train={"learning_rate_d": 5e-4, "learning_rate_g": 5e-4}
+    # Round two's choice (params.yaml since): the round-one default with Adam at 7e-4 for both networks.
+    "default+lr7e-4+conditional": tuned(
+        model={"conditional": True}, train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4}
     ),
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
     "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},

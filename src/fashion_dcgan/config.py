@@ -108,8 +108,9 @@ class TrainParams(_Section):
     seed: int = Field(42, ge=0, le=2**31 - 1)
     epochs: int = Field(10, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
-    learning_rate_d: float | None = Field(None, gt=0, allow_inf_nan=False)
-    learning_rate_g: float | None = Field(None, gt=0, allow_inf_nan=False)
+    # 7e-4 for both: round two's tuning for the 10-epoch budget (README); None = the objective's default.
+    learning_rate_d: float | None = Field(7e-4, gt=0, allow_inf_nan=False)
+    learning_rate_g: float | None = Field(7e-4, gt=0, allow_inf_nan=False)
     beta_1: float | None = Field(None, ge=0, lt=1)
     beta_2: float | None = Field(None, ge=0, lt=1)
     ema: EmaParams = Field(default_factory=EmaParams)
@@ -257,8 +258,8 @@ VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999)}
 _DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
     "model": {"variant": "tutorial", "objective": "r1", "conditional": False},  # r1: gamma 1, every 16
     "train": {
-        "learning_rate_d": None,
-        "learning_rate_g": None,
+        "learning_rate_d": 7e-4,  # round two's tuning (README): 3.5x the r1 objective's default
+        "learning_rate_g": 7e-4,
         "beta_1": None,
         "beta_2": None,
         "ema": {"decay": 0.999},
