@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 
 import pytest
@@ -10,6 +11,13 @@ import pytest
 from fashion_dcgan.cli import CHAMPION_URI, build_parser
 from fashion_dcgan.server import BodyLimit
 from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL
+
+
+def run_async(coroutine) -> None:
+    """Run ``coroutine`` to its end on a fresh event loop in its own thread (Playwright's sync API keeps a
+    loop running in the main thread once a browser test has run, and asyncio.run refuses to nest)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 class Echo:
@@ -46,7 +54,7 @@ def call(app, chunks: list[bytes], length: str | None) -> tuple[int, bytes, int]
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    run_async(app(scope, receive, send))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), read
 
@@ -79,7 +87,7 @@ def test_non_http_scopes_pass_through():
     async def app(scope, receive, send):
         seen.append(scope["type"])
 
-    asyncio.run(BodyLimit(app, 1)({"type": "lifespan"}, None, None))
+    run_async(BodyLimit(app, 1)({"type": "lifespan"}, None, None))
     assert seen == ["lifespan"]
 
 
