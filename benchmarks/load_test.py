@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,12 +27,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def untrained_model(directory: Path) -> str:
@@ -95,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=int, default=180, help="seconds of load")
     parser.add_argument("--out", default=None, help="directory for Locust's CSV files (default: temporary)")
     args = parser.parse_args(argv)
-    from fashion_dcgan.server import wait_until_answering
+    from fashion_dcgan.server import free_port, wait_until_answering
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)

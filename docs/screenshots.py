@@ -7,7 +7,6 @@ Needs Debian's chromium (/usr/bin/chromium) and the dev extras (playwright, grad
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -16,16 +15,11 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from fashion_dcgan.demo import launch
+    from fashion_dcgan.server import free_port
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)

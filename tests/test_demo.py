@@ -9,8 +9,9 @@ import pytest
 from fashion_dcgan.demo import ANY_CLASS, MAX_DEMO_IMAGES, Demo
 from fashion_dcgan.modelfiles import save_model
 from fashion_dcgan.networks import build_generator
+from fashion_dcgan.server import free_port
 from fashion_dcgan.serving import BadRequest
-from tests.conftest import free_port, watched_page
+from tests.conftest import watched_page
 
 CELL = 30 * 3  # a 28-pixel image, its 2-pixel gutter, upscaled 3x by make_grid
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import free_port, run_train, running_mlflow_server, stage_env, state, tiny_params
+from fashion_dcgan.server import free_port
+from tests.conftest import run_train, running_mlflow_server, stage_env, state, tiny_params
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from fashion_dcgan.cli import main
+from fashion_dcgan.server import free_port
 from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL, logged_generator_id, register
 from fashion_dcgan.tracking import RunLogger
 from fashion_dcgan.training import TrainingPaths, train
@@ -153,12 +153,6 @@ def test_sample_from_the_registry(store, tmp_path, monkeypatch):
     assert not (tmp_path / "x.png").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
     try:
@@ -172,7 +166,7 @@ def _post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict
 @pytest.mark.parametrize("command", ["mlflow models serve", "fashion-dcgan serve"])
 def test_the_served_model_answers_and_refuses_with_a_reason(store, command):
     uri, (run, _) = store
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
     # uvicorn, which MLflow starts by name, lives beside this Python (an activated environment).
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}

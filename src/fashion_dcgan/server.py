@@ -75,6 +75,15 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for tests, benchmarks and tools)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_until_answering(url: str, process, timeout_s: float = 180) -> None:
     """Poll ``url`` until it answers 200 (a server that ``process`` is starting); RuntimeError with the
     server's last output if it exits first or ``timeout_s`` passes."""
