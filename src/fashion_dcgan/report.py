@@ -116,9 +116,6 @@ def scorecard_rows(evaluation: dict[str, Any], reference: dict[str, Any] | None,
     return rows
 
 
-MLFLOW_UI = "http://127.0.0.1:5000"
-
-
 def _eval_metrics(run) -> dict[str, float]:
     return {key.removeprefix("eval/"): value for key, value in run.data.metrics.items() if key.startswith("eval/")}
 
@@ -132,14 +129,14 @@ def _recipe(params: dict[str, str]) -> str:
     return ", ".join(parts)
 
 
-def read_store(client, run_id: str, recent: int = 10, ui: str = MLFLOW_UI) -> StoreView:
+def read_store(client, run_id: str, recent: int = 10) -> StoreView:
     """The champion of the Model Registry and the ``recent`` latest runs of this run's experiment."""
     from mlflow.exceptions import MlflowException
 
-    from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
+    from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL, run_url
 
     experiment = client.get_run(run_id).info.experiment_id
-    url = lambda run: f"{ui}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"  # noqa: E731
+    url = lambda run: run_url(run.info.experiment_id, run.info.run_id)  # noqa: E731
     champion = None
     try:
         version = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)

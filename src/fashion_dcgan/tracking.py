@@ -136,6 +136,14 @@ def bound_http_calls() -> None:
         os.environ.setdefault(name, value)
 
 
+MLFLOW_UI = "http://127.0.0.1:5000"  # `make ui`
+
+
+def run_url(experiment_id: str, run_id: str, ui: str = MLFLOW_UI) -> str:
+    """The run's page in `mlflow ui`."""
+    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
 def use_store() -> str:
     """Point MLflow's fluent API (runs and the registry) at this project's store, HTTP calls bounded,
     to read from it: a SQLite store that does not exist is an error (MLflow would create an empty one)."""
@@ -272,9 +280,8 @@ class RunLogger:
         raise TrackingError(f"cannot create MLflow experiment {EXPERIMENT!r} in {self.uri}")
 
     @_bounded
-    def run_url(self, ui: str = "http://127.0.0.1:5000") -> str:
-        experiment_id = self.client.get_run(self.run_id).info.experiment_id
-        return f"{ui}/#/experiments/{experiment_id}/runs/{self.run_id}"
+    def run_url(self, ui: str = MLFLOW_UI) -> str:
+        return run_url(self.client.get_run(self.run_id).info.experiment_id, self.run_id, ui)
 
     @_bounded
     def tags(self) -> dict[str, str]:
