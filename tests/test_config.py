@@ -58,6 +58,8 @@ def test_optimizer_settings_come_from_params_then_objective_then_variant():
         ({"train": {"ema": {"decay": 1.0}}}, "train.ema.decay"),
         ({"train": {"ema": {"decy": 0.9}}}, "train.ema.decy"),
         ({"train": {"augment": ["flip"]}}, "train.augment"),
+        ({"train": {"keep": "best"}}, "train.keep"),
+        ({"train": {"keep": "best_fid"}, "runtime": {"monitor_samples": 0}}, "runtime.monitor_samples"),
     ],
 )
 def test_bad_values_name_the_key_in_one_line(raw, key):
@@ -101,9 +103,10 @@ def test_unreadable_files_are_params_errors(tmp_path):
         load_params(tmp_path / "list.yaml")
 
 
-def test_training_hash_ignores_epochs_and_runtime_but_not_what_shapes_training():
+def test_training_hash_ignores_epochs_keep_and_runtime_but_not_what_shapes_training():
     base = parse_params({})
     assert parse_params({"train": {"epochs": 20}}).training_hash() == base.training_hash()
+    assert parse_params({"train": {"keep": "best_fid"}}).training_hash() == base.training_hash()
     assert parse_params({"sample": {"seed": 5}}).training_hash() == base.training_hash()
     runtime = {"precision": "float32", "strategy": "default", "jit_compile": True, "steps_per_execution": 1,
                "log_every_steps": 7, "fixed_noise_size": 9, "monitor_samples": 0}  # fmt: skip

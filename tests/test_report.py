@@ -213,3 +213,21 @@ def test_without_a_store_or_references_the_scorecard_still_shows_this_run(tmp_pa
     write_report(files, parse_params({}).flat(), 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
     page = files.html.read_text()
     assert "Is it good?" in page and "champion<br>" not in page and "Recent runs" not in page
+
+
+def test_a_kept_earlier_epoch_is_named_in_the_summary_the_run_table_and_the_columns(tmp_path):
+    files = pipeline_files(tmp_path)
+    rows = [{"epoch": e, **{name: 0.1 * e for name in HINGE}, "monitor_fid": fid, "monitor_classes_covered": 10}
+            for e, fid in ((1, 20.0), (2, 30.0))]  # fmt: skip
+    write_csv(files.history, rows)
+    provenance = json.loads(files.provenance.read_text())
+    params = parse_params({"train": {"keep": "best_fid"}}).flat()
+    write_json(files.provenance, {**provenance, "kept_epoch": 2, "keep": "best_fid"})
+    assert "kept the generator" not in write_report(files, params, 0.5, 8, "")  # the last epoch: nothing to add
+
+    write_json(files.provenance, {**provenance, "kept_epoch": 1, "keep": "best_fid"})
+    summary = write_report(files, params, 0.5, 8, "")
+    assert "kept the generator of epoch 1 of 2, the lowest monitored FID (20.0) (train.keep: best_fid)" in summary
+    page, markdown = files.html.read_text(), files.markdown.read_text()
+    for text in ("sampled generator (epoch 1)", "raw generator (epoch 2)", "Sampled generator from"):
+        assert text in page and text in markdown, text

@@ -102,6 +102,65 @@ def test_resume_continues_the_same_run_and_matches_uninterrupted(tmp_path, image
     assert sorted(p.name for p in paths.epoch_grids.iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
 
 
+class SamplerWeights(keras.callbacks.Callback):
+    """The sampled generator's weights after each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.after: dict[int, list[np.ndarray]] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.after[epoch + 1] = [np.array(weight) for weight in self.model.sampler.weights]
+
+
+def assert_weights(model_path, expected: list[np.ndarray]) -> None:
+    from fashion_dcgan.modelfiles import load_model
+
+    weights = load_model(model_path).weights
+    assert len(weights) == len(expected)
+    for weight, value in zip(weights, expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(weight), value)
+
+
+def test_keep_best_fid_writes_the_lowest_monitored_epoch_and_resumes_exactly(tmp_path, images):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+
+    def go(name, epochs, fids, keep="best_fid", callbacks=()):
+        """Train with a monitor that reports the scripted FIDs, one per epoch trained."""
+        params = tiny_params(epochs=epochs, keep=keep, ema={"decay": 0.9}, runtime={"monitor_samples": 10})
+        scripted = iter(fids)
+        paths = TrainingPaths.under(tmp_path / name)
+        result = train(params, images, paths, lambda run_id: RunLogger(uri, run_id), monitor=lambda g: (
+            {"monitor_fid": next(scripted)}, None), verbose=0, extra_callbacks=callbacks)  # fmt: skip
+        return result, paths
+
+    seen = SamplerWeights()
+    straight, paths = go("straight", 3, [3.0, 1.0, 2.0], callbacks=[seen])
+    assert straight.kept_epoch == 2 and straight.sampler is not straight.gan.sampler
+    assert_weights(paths.generator, seen.after[2])  # the moving average as it was after epoch 2
+    assert not all(np.array_equal(a, b) for a, b in zip(seen.after[2], seen.after[3], strict=True))
+    assert MlflowClient(uri).get_run(straight.run_id).data.tags["kept_epoch"] == "2"
+    assert_weights(paths.generator_raw, [np.asarray(w) for w in straight.gan.generator.weights])  # raw: last epoch
+
+    # Interrupted after epoch 2, resumed for epoch 3: the best comes back from the checkpoint.
+    go("resumed", 2, [3.0, 1.0])
+    resumed, resumed_paths = go("resumed", 3, [2.0])
+    assert resumed.resumed_from_epoch == 2 and resumed.kept_epoch == 2
+    assert_weights(resumed_paths.generator, seen.after[2])
+    # train.keep is not part of the recipe: switching to "last" resumes the finished run, trains nothing.
+    last, last_paths = go("resumed", 3, [], keep="last")
+    assert last.resumed_from_epoch == 3 and last.kept_epoch == 3 and last.run_id == resumed.run_id
+    assert_weights(last_paths.generator, seen.after[3])
+
+
+def test_keep_best_fid_without_a_monitor_is_a_one_line_error(tmp_path, images):
+    from fashion_dcgan.errors import ParamsError
+
+    params = tiny_params(keep="best_fid", runtime={"monitor_samples": 10})
+    with pytest.raises(ParamsError, match=r"train\.keep: best_fid .* no monitor"):
+        train(params, images, TrainingPaths.under(tmp_path), lambda run_id: RunLogger(f"sqlite:///{tmp_path}/m.db"))
+
+
 def test_changed_configuration_starts_fresh(tmp_path, images):
     first, _, paths = run(tmp_path, tiny_params(epochs=1), images)
     second, _, _ = run(tmp_path, tiny_params({"objective": {"name": "bce", "label_smoothing": 0.1}}), images)
@@ -463,9 +522,10 @@ def test_the_training_callbacks_run_producers_then_the_checkpoint_then_mlflow(tm
     params = tiny_params()
     gan = build_gan(params, "float32")
     order = _callbacks(params, gan, cb.TrainingState("hash"), None, None, TrainingPaths.under(tmp_path), 4,
-                       lambda generator: ({}, None), 1)  # fmt: skip
+                       lambda generator: ({}, None), 1, cb.BestSampler(gan.sampler))  # fmt: skip
     kinds = [type(callback) for callback in order]
     save, mlflow = kinds.index(cb.SaveCheckpoint), kinds.index(cb.MlflowLogger)
+    assert kinds.index(cb.CollapseCheck) < kinds.index(cb.KeepBest) < save  # the best is in the epoch's checkpoint
     assert all(kinds.index(type(p)) < save for p in order[save].producers) and save < mlflow
     assert order[save].producers == order[mlflow].producers
     assert {type(p) for p in order[save].producers} == {cb.MetricHistory, cb.CollapseCheck, cb.FixedNoiseGrid}

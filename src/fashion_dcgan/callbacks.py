@@ -187,6 +187,52 @@ class FixedNoiseGrid(EpochProducer):
         self.produce(epoch, EpochPart(grid=grid))
 
 
+class BestSampler:
+    """A copy of the sampling generator from the epoch with the lowest monitored FID so far.
+
+    Its weights, that epoch and that FID are checkpoint variables, so a resumed run keeps the same
+    best, also after falling back to an older checkpoint, and ``train.keep`` can change afterwards
+    without retraining.
+    """
+
+    def __init__(self, sampler: keras.Model):
+        self.source = sampler
+        self.generator = keras.models.clone_model(sampler)
+        self.generator.name = "generator_best"
+        self.generator.set_weights(sampler.get_weights())
+        self.generator.trainable = False
+        self.epoch = keras.Variable(0, dtype="int64", trainable=False, name="best_epoch")
+        self.fid = keras.Variable(math.inf, dtype="float64", trainable=False, name="best_monitor_fid")
+
+    @property
+    def variables(self) -> list:
+        return [*self.generator.weights, self.epoch, self.fid]
+
+    def offer(self, epoch: int, fid: float) -> bool:
+        """Take the sampler's weights as they are now if ``fid`` beats the best so far."""
+        if not math.isfinite(fid) or fid >= float(self.fid.numpy()):
+            return False
+        for best, live in zip(self.generator.weights, self.source.weights, strict=True):
+            best.assign(live)
+        self.epoch.assign(epoch)
+        self.fid.assign(fid)
+        return True
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Offers each epoch's sampler to :class:`BestSampler` with the collapse monitor's FID."""
+
+    def __init__(self, best: BestSampler, check: CollapseCheck):
+        super().__init__()
+        self.best = best
+        self.check = check
+
+    def on_epoch_end(self, epoch, logs=None):
+        fid = self.check.part(epoch, type(self).__name__).metrics.get("monitor_fid", math.nan)
+        if self.best.offer(epoch + 1, float(fid)):
+            log.debug("epoch %d: lowest monitored FID so far (%.2f)", epoch + 1, fid)
+
+
 class SaveCheckpoint(keras.callbacks.Callback):
     """Commits the finished epoch's record to the state and writes the checkpoint."""
 

@@ -116,6 +116,10 @@ class TrainParams(_Section):
     ema: EmaParams = Field(default_factory=EmaParams)
     augment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
     """Differentiable augmentation of every image the discriminator sees (DiffAugment)."""
+    keep: Literal["last", "best_fid"] = "last"
+    """Which sampled generator the stage writes: the last epoch's, or the one from the epoch with the
+    lowest monitored FID (needs runtime.monitor_samples > 0). Not part of the recipe: changing it
+    resumes from the checkpoints, which hold both."""
 
 
 class RuntimeParams(_Section):
@@ -210,6 +214,15 @@ class Params(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _keep_needs_the_monitor(self) -> Params:
+        if self.train.keep == "best_fid" and not self.runtime.monitor_samples:
+            raise ValueError(
+                "train.keep: best_fid picks the epoch by the per-epoch monitor's FID, but runtime.monitor_samples "
+                "is 0; set it above 0 (default 1000) or use train.keep: last"
+            )
+        return self
+
     def adam(self, objective_defaults: tuple[float, float, float] | None = None) -> tuple[float, float, float, float]:
         """(learning_rate_d, learning_rate_g, beta_1, beta_2): what params.yaml sets, else the objective's
         defaults (learning rate, beta_1, beta_2), else the network variant's."""
@@ -223,12 +236,13 @@ class Params(_Section):
         """Hash of the recipe (what shapes training); a checkpoint is only resumed when it matches.
 
         ``runtime`` is not part of it by construction; ``train.epochs`` is left out so that a run can
-        be extended (resume with more epochs) without starting over.
+        be extended (resume with more epochs) without starting over, and ``train.keep`` because it only
+        chooses which of the checkpoint's generators is written.
         """
         shaping = {
             "data": self.data.model_dump(include={"train_limit"}),
             "model": self.model.model_dump(),
-            "train": self.train.model_dump(exclude={"epochs"}),
+            "train": self.train.model_dump(exclude={"epochs", "keep"}),
         }
         blob = json.dumps(shaping, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

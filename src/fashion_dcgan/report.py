@@ -193,7 +193,17 @@ def collapse_warnings(history: pd.DataFrame, min_classes: int) -> list[str]:
     ]
 
 
-def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None) -> str:
+def kept_note(provenance: dict[str, Any], history: pd.DataFrame) -> str | None:
+    """Which epoch's sampled generator the train stage wrote, when it is not the last (train.keep)."""
+    kept, epochs = provenance.get("kept_epoch"), len(history)
+    if kept is None or kept == epochs:
+        return None
+    fid = history.loc[history["epoch"] == kept, "monitor_fid"] if "monitor_fid" in history else ()
+    at = f" ({fid.iloc[0]:.1f})" if len(fid) else ""
+    return f"kept the generator of epoch {kept} of {epochs}, the lowest monitored FID{at} (train.keep: best_fid)"
+
+
+def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None, kept: str | None = None) -> str:
     """One paragraph that says what was trained and how good it is (also the MLflow run description)."""
     ema = params.get("train.ema.decay") or 0
     augment = params.get("train.augment") or []
@@ -202,7 +212,8 @@ def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | No
         f"{epochs} epochs of the {conditional}{params.get('model.variant')} networks with the "
         f"{params.get('model.objective.name', params.get('model.objective'))} "
         f"objective, {'generator EMA ' + str(ema) if ema else 'no EMA'}, "
-        f"{'augmentation ' + '+'.join(augment) if augment else 'no augmentation'}, seed {params.get('train.seed')}."
+        f"{'augmentation ' + '+'.join(augment) if augment else 'no augmentation'}, seed {params.get('train.seed')}"
+        f"{'; ' + kept if kept else ''}."
     )
     if evaluation:
         text += f" {headline(evaluation)}."
@@ -303,7 +314,10 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         accuracy = classifier["test_accuracy"]
         weights = f"pinned weights, sha256 {classifier['sha256'][:12]}" if "sha256" in classifier else "trained here"
     validation = read_json(files.validation / "validation.json", "the validation results")
+    kept = kept_note(provenance, history)
     columns = ["sampled generator", "raw generator"] if evaluation and "raw_fid" in evaluation else ["value"]
+    if kept and len(columns) == 2:
+        columns = [f"sampled generator (epoch {provenance['kept_epoch']})", f"raw generator (epoch {len(history)})"]
     page_dir = files.html.parent
     candidates = [
         ("Training progress (fixed noise, one frame per epoch)", files.gif),
@@ -316,7 +330,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         ("First 25 training images", files.preview),
     ]
     final = history.iloc[-1].to_dict() if len(history) else {}
-    text = summary(params, len(history), evaluation)
+    text = summary(params, len(history), evaluation, kept)
     reference = reference_figures(files.references)
     report = {
         "summary": text,
@@ -330,6 +344,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
             ("MLflow run", provenance["mlflow_run_id"]),
             ("Git commit", provenance["git_commit"]),
             ("Epochs", str(len(history))),
+            *([("Sampled generator from", f"epoch {provenance['kept_epoch']} (train.keep: best_fid)")] if kept else []),
             *[(f"Final {name}", _fmt(final[name])) for name in provenance["metric_names"] if name in final],
             *[(f"data sha256 {name}", digest) for name, digest in sorted(provenance["data_sha256"].items())],
         ],

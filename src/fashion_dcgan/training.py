@@ -60,6 +60,11 @@ class TrainingResult:
     steps: list[dict[str, float]]  # one row per logging window
     gan: DCGAN
     resumed_from_epoch: int
+    kept_epoch: int  # the epoch whose sampled generator was written (train.keep)
+    sampler: keras.Model  # that generator
+
+
+KEPT_EPOCH_TAG = "kept_epoch"
 
 
 def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
@@ -125,10 +130,13 @@ def train(
     class_labels = labels if params.model.conditional else None
     if params.model.conditional and (labels is None or len(labels) != len(images)):
         raise ParamsError("model.conditional is true: training needs one class label per image")
+    if cfg.keep == "best_fid" and monitor is None:
+        raise ParamsError("train.keep: best_fid picks the epoch by the monitor's FID, and this run has no monitor")
     strategy, steps_per_epoch, steps_per_call = _plan(params, len(images))
     with strategy.scope():
         gan = build_gan(params, resolve_precision(params.runtime.precision), steps_per_call)
-    checkpoint, paths, tracker_factory = _chief_or_worker(strategy, gan, paths, tracker_factory)
+        best = cb.BestSampler(gan.sampler)
+    checkpoint, paths, tracker_factory = _chief_or_worker(strategy, gan, best, paths, tracker_factory)
     tracker, state = _resume_or_start(params, checkpoint, tracker_factory, paths.epoch_grids)
     resumed_from = state.epoch
     cb.log_unrecorded_epochs(tracker, state, steps_per_epoch, paths.epoch_grids)
@@ -144,18 +152,26 @@ def train(
                 steps_per_epoch=steps_per_epoch,
                 shuffle=False,  # make_dataset already shuffles, reproducibly per epoch
                 callbacks=[
-                    *_callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose),
+                    *_callbacks(
+                        params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose, best
+                    ),
                     *extra_callbacks,
                 ],
                 verbose=verbose,
             )
-        for model, path in ((gan.sampler, paths.generator), (gan.generator, paths.generator_raw)):
+        kept, sampler = state.epoch, gan.sampler
+        best_epoch = int(best.epoch.numpy())
+        if cfg.keep == "best_fid" and 0 < best_epoch < state.epoch:
+            kept, sampler = best_epoch, best.generator
+            log.info("keeping the sampled generator of epoch %d: the lowest monitored FID (%.2f)",
+                     kept, float(best.fid.numpy()))  # fmt: skip
+        for model, path in ((sampler, paths.generator), (gan.generator, paths.generator_raw)):
             save_model(model, path)
         save_model(gan.discriminator, paths.discriminator)
-        tracker.within(lambda: log_generator(gan.sampler))
+        tracker.within(lambda: log_generator(sampler))
         # Params are immutable in MLflow; a run extended by resuming records its real length here.
-        tracker.set_tags({EPOCHS_TAG: cfg.epochs})
-    return TrainingResult(tracker.run_id, state.epochs, state.steps, gan, resumed_from)
+        tracker.set_tags({EPOCHS_TAG: cfg.epochs, KEPT_EPOCH_TAG: kept})
+    return TrainingResult(tracker.run_id, state.epochs, state.steps, gan, resumed_from, kept, sampler)
 
 
 def _plan(params: Params, count: int) -> tuple[tf.distribute.Strategy, int, int]:
@@ -188,15 +204,14 @@ def _resolved(params: Params, gan: DCGAN, strategy, steps_per_epoch: int, steps_
     }
 
 
-def _callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose) -> list:
+def _callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose, best=None) -> list:
     cfg, runtime = params.train, params.runtime
     noise = fixed_noise(cfg.seed, runtime.fixed_noise_size, params.model.latent_dim)
     history = cb.MetricHistory(gan.objective.metric_names, steps_per_epoch, runtime.log_every_steps, cfg.batch_size)
-    producers = [
-        history,
-        *([cb.CollapseCheck(monitor, tracker)] if monitor is not None else []),
-        cb.FixedNoiseGrid(noise, paths.epoch_grids),
-    ]
+    check = cb.CollapseCheck(monitor, tracker) if monitor is not None else None
+    producers = [history, *([check] if check else []), cb.FixedNoiseGrid(noise, paths.epoch_grids)]
+    # Whatever train.keep says, the best epoch is tracked (when monitored), so that keep can change later.
+    keep_best = [cb.KeepBest(best, check)] if check and best else []
     # The progress bar ends its line before the epoch's own log lines (the monitor's warning) appear.
     progress_bar = [keras.callbacks.ProgbarLogger()] if verbose else []
     return [
@@ -205,21 +220,23 @@ def _callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, 
         history,
         *progress_bar,
         *producers[1:],
+        *keep_best,
         cb.SaveCheckpoint(state, checkpoint, producers),
         cb.MlflowLogger(state, tracker, producers),
     ]
 
 
-def _chief_or_worker(strategy, gan: DCGAN, paths: TrainingPaths, tracker_factory):
+def _chief_or_worker(strategy, gan: DCGAN, best: cb.BestSampler, paths: TrainingPaths, tracker_factory):
     """The chief writes checkpoints, models and MLflow records; another worker writes to scratch.
 
     A non-chief multi-worker replica resumes from the chief's checkpoint but must still take part in
     every save (variables synchronised on read are all-reduced).
     """
+    variables = [*gan.training_variables, *best.variables]
     if is_chief(strategy):
-        return TrainingCheckpoint(paths.checkpoints, gan.training_variables), paths, tracker_factory
+        return TrainingCheckpoint(paths.checkpoints, variables), paths, tracker_factory
     scratch = TrainingPaths.under(Path(tempfile.mkdtemp(prefix="fashion-dcgan-worker-")))
-    checkpoint = TrainingCheckpoint(paths.checkpoints, gan.training_variables, write_directory=scratch.checkpoints)
+    checkpoint = TrainingCheckpoint(paths.checkpoints, variables, write_directory=scratch.checkpoints)
     return checkpoint, scratch, lambda run_id: NullRunLogger()
 
 

@@ -1,8 +1,9 @@
 """DVC stage `train`: train (or resume) the GAN and track it in MLflow.
 
-Writes the sampling generator (the moving average when train.ema is on), the raw generator and
-the discriminator, per-epoch grids, the training history for `dvc metrics` / `dvc plots`, and the
-run's provenance (git commit, data checksums) for the report.
+Writes the sampling generator (the moving average when train.ema is on, from the epoch that
+train.keep chooses), the raw generator and the discriminator (last epoch), per-epoch grids, the
+training history for `dvc metrics` / `dvc plots`, and the run's provenance (git commit, data
+checksums, the kept epoch) for the report.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     RunLogger(uri, result.run_id, reopen=False).log_datasets(dataset_inputs(args.data, provenance))
 
     metric_names = list(result.gan.objective.metric_names)
-    write_json(args.provenance, {**provenance, "mlflow_run_id": result.run_id, "metric_names": metric_names})
+    kept = {"kept_epoch": result.kept_epoch, "keep": params.train.keep}
+    write_json(args.provenance, {**provenance, "mlflow_run_id": result.run_id, "metric_names": metric_names, **kept})
     final = {k: v for k, v in result.epochs[-1].items() if k != "epoch"}
-    write_json(args.metrics, {"mlflow_run_id": result.run_id, "epochs": len(result.epochs), **final})
+    write_json(args.metrics, {"mlflow_run_id": result.run_id, "epochs": len(result.epochs), **kept, **final})
     write_csv(args.history, result.epochs)
     write_csv(args.steps, result.steps)
     log.info("trained %d epochs (MLflow run %s, %s)", len(result.epochs), result.run_id, uri)
