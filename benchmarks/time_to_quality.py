@@ -130,18 +130,29 @@ def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str) -> 
     return "\n".join(lines)
 
 
+def speed_table(rates: dict[str, list[float]]) -> str:
+    """Speed alone (recipes without per-epoch scores yet): images/s and seconds per 60,000-image epoch."""
+    lines = ["| recipe | images/s (median, min-max) | s per epoch |", "|---|---|---|"]
+    for recipe, rate in rates.items():
+        median = float(np.median(rate))
+        lines.append(f"| {recipe} | {median:.0f} ({min(rate):.0f}-{max(rate):.0f}) | {EPOCH_IMAGES / median:.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--curves", nargs="+", required=True, help="per-epoch CSVs of benchmarks.recipes")
+    parser.add_argument("--curves", nargs="+", help="per-epoch CSVs of benchmarks.recipes (without: speed only)")
     parser.add_argument("--recipes", nargs="+", default=["tutorial", "ema+r1", "ema+lazy-r1+bf16"])
     parser.add_argument("--baseline", default="tutorial")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--images", type=int, default=6400, help="images per timed epoch (a whole number of batches)")
     parser.add_argument("--out", help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
-    recipes = [args.baseline, *(r for r in args.recipes if r != args.baseline)]
-    frame = curves(args.curves, recipes)
-    text = table(frame, speeds(recipes, args.repeats, args.images), args.baseline)
+    if args.curves:
+        recipes = [args.baseline, *(r for r in args.recipes if r != args.baseline)]
+        text = table(curves(args.curves, recipes), speeds(recipes, args.repeats, args.images), args.baseline)
+    else:
+        text = speed_table(speeds(args.recipes, args.repeats, args.images))
     command = "python -m benchmarks.time_to_quality " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nMade by `{command}` on {time.strftime('%Y-%m-%d')}.\n"
     print(text)

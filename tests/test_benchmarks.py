@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 import pytest
-from benchmarks.time_to_quality import epoch_reaching, fid_at, table
+from benchmarks.time_to_quality import epoch_reaching, fid_at, speed_table, table
 
 
 def curve(fids):
@@ -31,3 +31,8 @@ def test_time_to_quality_combines_epochs_with_seconds_per_epoch():
     fast = next(line for line in text.splitlines() if line.startswith("| fast "))
     # 200 is reached at epoch 2 = 100 s = 1/3 of the tutorial's 300 s; at the equal 150 s (epoch 3) FID 100.
     assert "| 2.00, 2.00 | 100 s (100-100) | 0.33 (0.33-0.33) | 100.0, 100.0 | 100.0 ± 0.0 |" in fast
+
+
+def test_the_speed_table_gives_the_median_its_range_and_seconds_per_epoch():
+    text = speed_table({"a": [500.0, 600.0, 1000.0], "b": [1200.0]})
+    assert "| a | 600 (500-1000) | 100 |" in text and "| b | 1200 (1200-1200) | 50 |" in text

@@ -120,7 +120,8 @@ def test_every_registered_metric_reaches_the_json_mlflow_and_the_report(tmp_path
     probabilities = np.eye(10)[labels] * 0.9 + 0.01
     cfg = EvaluateParams(kid_subsets=3, kid_subset_size=50, is_splits=2)
     metrics = compute("reference", RealSet(real, probabilities, real + 0.1, lambda features: 0.5,
-                                           lambda images: images, 300, cfg))  # fmt: skip
+                                           lambda images: images, 300, cfg, labels))  # fmt: skip
+    assert metrics["class_consistency_real"] == 1.0  # the classifier agrees with every label here
     for prefix, shift in (("", 0.2), ("raw_", 0.4)):
         fake = GeneratedSet(real + shift, probabilities, real, cfg, labels, labels)
         metrics |= {prefix + key: value for key, value in generated_set_metrics(fake).items()}

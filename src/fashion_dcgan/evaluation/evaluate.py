@@ -92,6 +92,7 @@ def real_reference(
         untrained_discriminator_features=lambda x: discriminator_features(untrained_discriminator, x),
         probe_train_size=len(probe_train[0]),
         cfg=cfg,
+        labels=np.asarray(real[1]),
     )
     return Reference(features, probabilities, np.asarray(real[1]), compute("reference", measured))
 

@@ -122,6 +122,7 @@ class RealSet:
     untrained_discriminator_features: Callable[[np.ndarray], np.ndarray]
     probe_train_size: int
     cfg: Any
+    labels: np.ndarray | None = None  # the real test images' classes
 
 
 @dataclass
@@ -133,6 +134,12 @@ class ProbedDiscriminator:
 
 def _raw_pixels(images: np.ndarray) -> np.ndarray:
     return np.asarray(images, np.float32).reshape(len(images), -1)
+
+
+def _real_consistency(real: RealSet) -> float:
+    if real.labels is None:
+        return float("nan")
+    return class_consistency(real.probabilities.argmax(axis=1), real.labels)[0]
 
 
 def _nan_mean(values: list[float]) -> float:
@@ -174,7 +181,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("n_generated", lambda s: len(s.features), None, "Generated images scored.", fmt="d"),
     Metric("class_consistency", lambda s: s.consistency[0], "higher",
            "Conditional: share of samples the classifier assigns to the class they were drawn for.",
-           source="conditional", fmt=".1%", headline=True),
+           source="conditional", fmt=".1%", headline=True, real="class_consistency_real"),
     Metric("class_consistency_per_class", lambda s: s.consistency[1], "higher",
            "Conditional: class consistency of the samples drawn for each class.", source="conditional",
            per_class=True, fmt=".1%", row=False),
@@ -184,6 +191,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("fid_per_class_mean", lambda s: _nan_mean(s.fid_per_class), "lower",
            "Conditional: mean over classes of the FID of each class's samples to its test images.",
            source="conditional"),
+    Metric("class_consistency_real", _real_consistency, "higher",
+           "The same share for the real test images (the classifier's test accuracy): what a generator "
+           "drawing like the data would get.", source="reference", fmt=".1%", row=False),
     Metric("fid_real_floor", lambda r: frechet_distance(r.floor_features, r.features), "lower",
            "The same FID between training and test images: the best a perfect generator could expect.",
            source="reference", fmt=".2f"),
