@@ -82,6 +82,7 @@ RECIPES: dict[str, dict] = {
     # ratio) (Krizhevsky 2014; Hoffer et al. 2017): fewer, larger steps per epoch use the matrix units better.
     "default+lr7e-4+batch64": tuned(train={"batch_size": 64, "learning_rate_d": 1e-3, "learning_rate_g": 1e-3}),
     "default+lr7e-4+batch128": tuned(train={"batch_size": 128, "learning_rate_d": 1.4e-3, "learning_rate_g": 1.4e-3}),
+    "default+lr7e-4+beta2-0.99": tuned(train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4, "beta_2": 0.99}),
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
     "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},
 }

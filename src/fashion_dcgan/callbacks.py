@@ -25,6 +25,7 @@ from PIL import Image
 from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.errors import TrainingDiverged
 from fashion_dcgan.imaging import save_png
+from fashion_dcgan.networks import frozen_copy
 from fashion_dcgan.runtime import raise_if_terminated
 from fashion_dcgan.sampling import render_grid
 
@@ -197,10 +198,7 @@ class BestSampler:
 
     def __init__(self, sampler: keras.Model):
         self.source = sampler
-        self.generator = keras.models.clone_model(sampler)
-        self.generator.name = "generator_best"
-        self.generator.set_weights(sampler.get_weights())
-        self.generator.trainable = False
+        self.generator = frozen_copy(sampler, "generator_best")
         self.epoch = keras.Variable(0, dtype="int64", trainable=False, name="best_epoch")
         self.fid = keras.Variable(math.inf, dtype="float64", trainable=False, name="best_monitor_fid")
 

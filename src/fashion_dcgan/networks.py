@@ -127,6 +127,15 @@ def build_discriminator(
     )
 
 
+def frozen_copy(model: keras.Model, name: str) -> keras.Model:
+    """A non-trainable copy of ``model`` with the same weights (the moving average, the best epoch)."""
+    copy = keras.models.clone_model(model)
+    copy.name = name
+    copy.set_weights(model.get_weights())
+    copy.trainable = False
+    return copy
+
+
 def is_conditional(model: keras.Model) -> bool:
     """Whether a generator or discriminator takes a class label beside its latent or image input."""
     return len(getattr(model, "inputs", None) or ()) > 1

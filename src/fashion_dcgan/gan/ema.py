@@ -12,15 +12,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from fashion_dcgan.networks import frozen_copy
+
 
 class GeneratorAverage:
     def __init__(self, generator: keras.Model, decay: float):
         self.decay = decay
         self.source = generator
-        self.generator = keras.models.clone_model(generator)
-        self.generator.name = "generator_ema"
-        self.generator.set_weights(generator.get_weights())
-        self.generator.trainable = False
+        self.generator = frozen_copy(generator, "generator_ema")
         self.updates = keras.Variable(0, dtype="int64", trainable=False, name="ema_updates")
 
     @property
