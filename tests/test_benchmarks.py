@@ -36,3 +36,17 @@ def test_time_to_quality_combines_epochs_with_seconds_per_epoch():
 def test_the_speed_table_gives_the_median_its_range_and_seconds_per_epoch():
     text = speed_table({"a": [500.0, 600.0, 1000.0], "b": [1200.0]})
     assert "| a | 600 (500-1000) | 100 |" in text and "| b | 1200 (1200-1200) | 50 |" in text
+
+
+def test_saturation_tables_say_what_more_epochs_buy_and_count_the_rises(tmp_path):
+    from benchmarks.saturation import budget_table, milestone_table, read_curves, ups_and_downs
+
+    rows = [{"recipe": "long", "seed": 1, "epoch": e, "fid": f} for e, f in enumerate([300, 200, 150, 160, 140], 1)]
+    pd.DataFrame(rows[:3]).to_csv(tmp_path / "long.csv", index=False)
+    pd.DataFrame(rows[2:]).to_json(tmp_path / "long.progress.jsonl", orient="records", lines=True)
+    frame = read_curves([str(tmp_path / "long.csv"), str(tmp_path / "long.progress.jsonl")])
+    assert frame["epoch"].tolist() == [1, 2, 3, 4, 5]  # epoch 3 is in both files, once here
+    assert ups_and_downs(frame) == {"scored": 5, "rises": 1, "largest_rise": 10.0}
+    assert "| long (1) | 300.0 | 200.0 | 150.0 | 140.0 | 140.0 (5) |" in milestone_table(frame)
+    budget = budget_table(frame, {"long": 60.0}, [150, 145, 100])
+    assert "| long (1) | 60 | epoch 3, 3 min | epoch 5, 5 min | not by epoch 5 |" in budget
