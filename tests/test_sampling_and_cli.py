@@ -281,7 +281,9 @@ def test_the_default_and_conditional_presets_select_params_yamls_recipe(tmp_path
     written, shipped = load_params(path), load_params(REPO / "params.yaml")
     assert written.model.conditional is conditional and written.model.objective == shipped.model.objective
     assert written.model.model_copy(update={"conditional": False}) == shipped.model  # the rest as shipped
-    epochs = 6 if conditional else shipped.train.epochs  # the conditional preset stops at its best epoch
-    assert written.train == shipped.train.model_copy(update={"epochs": epochs})
+    # The conditional preset stops at its best epoch, and keeps the best epoch if a user trains longer.
+    update = {"epochs": 6, "keep": "best_fid"} if conditional else {}
+    assert written.train == shipped.train.model_copy(update=update)
     out = capsys.readouterr().out
     assert f"-S model.objective=r1 -S model.conditional={conditional}" in out and "-S train.ema.decay=0.999" in out
+    assert f"-S train.keep={update.get('keep', 'last')}" in out
