@@ -26,10 +26,11 @@ def test_tutorial_preset_resolves_keras_adam_defaults():
 
 
 def test_optimizer_settings_come_from_params_then_objective_then_variant():
-    unset = {"learning_rate_d": None, "learning_rate_g": None}  # null: the objective's, else the variant's
+    # null: the objective's, else the variant's
+    unset = {"learning_rate_d": None, "learning_rate_g": None, "beta_2": None}
     paper = parse_params({"model": {"variant": "paper"}, "train": unset})
     assert paper.adam() == (2e-4, 2e-4, 0.5, 0.999)
-    assert parse_params({}).adam((2e-4, 0.5, 0.999)) == (7e-4, 7e-4, 0.5, 0.999)  # the tuned default rates
+    assert parse_params({}).adam((2e-4, 0.5, 0.999)) == (7e-4, 7e-4, 0.5, 0.99)  # the tuned default rates and beta2
     assert parse_params(PRESETS["tutorial"]).adam(objective_defaults=(5e-4, 0.0, 0.9)) == (5e-4, 5e-4, 0.0, 0.9)
     explicit = parse_params({"model": {"variant": "paper"}, "train": {**unset, "learning_rate_g": 1e-3, "beta_1": 0.0}})
     assert explicit.adam((5e-4, 0.3, 0.9)) == (5e-4, 1e-3, 0.0, 0.9)
