@@ -46,6 +46,14 @@ def tuned(**overrides: dict) -> dict:
     return merge(DEFAULT, overrides)
 
 
+def current(**overrides: dict) -> dict:
+    """Round three's default (params.yaml: Adam 7e-4 for both networks, beta2 0.99) with some keys changed."""
+    from fashion_dcgan.config import merge
+
+    base = tuned(train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4, "beta_2": 0.99})
+    return merge(base, overrides)
+
+
 # Every recipe runs in float32 unless it says otherwise (runtime.precision: auto would pick bfloat16
 # on a CPU with bfloat16 units, and results measured before it existed are float32).
 RECIPES: dict[str, dict] = {
@@ -83,6 +91,16 @@ RECIPES: dict[str, dict] = {
     "default+lr7e-4+batch64": tuned(train={"batch_size": 64, "learning_rate_d": 1e-3, "learning_rate_g": 1e-3}),
     "default+lr7e-4+batch128": tuned(train={"batch_size": 128, "learning_rate_d": 1.4e-3, "learning_rate_g": 1.4e-3}),
     "default+lr7e-4+beta2-0.99": tuned(train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4, "beta_2": 0.99}),
+    # Round four (issue 22): one change at a time on round three's default (params.yaml: Adam 7e-4,
+    # beta2 0.99), screened at 3 epochs against its own first epochs (beta2_10epoch_seed1.csv).
+    "current+beta1-0": current(train={"beta_1": 0.0}),  # StyleGAN2's Adam (Karras et al. 2020): beta1 0, beta2 0.99
+    "current+lr1e-3": current(train={"learning_rate_d": 1e-3, "learning_rate_g": 1e-3}),
+    # Twice the steps per epoch; the rate scaled by sqrt(1/2), as the larger batches were scaled up.
+    "current+batch16": current(train={"batch_size": 16, "learning_rate_d": 5e-4, "learning_rate_g": 5e-4}),
+    "current+ema0.9995": current(train={"ema": {"decay": 0.9995}}),
+    "current+ema0.9999": current(train={"ema": {"decay": 0.9999}}),
+    # The conditional preset at round three's default Adam (beta2 0.99).
+    "current+conditional": current(model={"conditional": True}),
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
     "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},
 }
@@ -157,6 +175,67 @@ class EpochScores(keras.callbacks.Callback):
                 handle.write(json.dumps({**self.tag, **row, **scores}, default=float) + "\n")
 
 
+def average_decay(decay: float, first: int, last: int) -> float:
+    """The product of the moving average's decays over its updates ``first`` to ``last`` (counted from
+    1), with ``gan.ema``'s warm-up: update ``n`` uses ``min(decay, (1 + n) / (10 + n))``."""
+    product = 1.0
+    for n in range(first, last + 1):
+        product *= min(decay, (1.0 + n) / (10.0 + n))
+    return product
+
+
+class EmaShadows(keras.callbacks.Callback):
+    """Moving averages of the generator at other decays than the recipe's, scored beside it: one run
+    screens the decay (``--ema-shadows``). Each is moved towards the live generator after every
+    compiled call, as if the call's steps all ended at its last weights: close to the real average
+    when the half-life (693 steps at 0.999) is long against a call (``runtime.steps_per_execution``).
+    The 0.999 shadow of a recipe whose own average is 0.999 measures that approximation."""
+
+    def __init__(self, decays: list[float], scorer: Scorer, clock: EpochScores):
+        super().__init__()
+        self.decays, self.scorer, self.clock = decays, scorer, clock
+        self.rows: dict[float, list[dict]] = {decay: [] for decay in decays}
+
+    def on_train_begin(self, logs=None):
+        from fashion_dcgan.networks import frozen_copy
+
+        generator = self.model.generator
+        trainable = {id(weight) for weight in generator.trainable_weights}
+        self.trainable = [id(weight) in trainable for weight in generator.weights]
+        self.averages = {decay: [w.numpy().copy() for w in generator.weights] for decay in self.decays}
+        self.copy = frozen_copy(generator, "generator_shadow")
+        self.updates = int(self.model.g_optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        updates = int(self.model.g_optimizer.iterations.numpy())
+        if updates == self.updates:
+            return
+        live = [weight.numpy() for weight in self.model.generator.weights]
+        for decay, average in self.averages.items():
+            kept = average_decay(decay, self.updates + 1, updates)
+            for i, value in enumerate(live):
+                average[i] = kept * average[i] + (1.0 - kept) * value if self.trainable[i] else value.copy()
+        self.updates = updates
+
+    def on_epoch_end(self, epoch, logs=None):
+        clock = self.clock
+        if (epoch + 1) % clock.every and epoch + 1 != clock.last:
+            return
+        for decay, average in self.averages.items():
+            begin = time.perf_counter()
+            self.copy.set_weights(average)
+            scores = self.scorer(self.copy)
+            spent = time.perf_counter() - begin
+            # The recipe's own scores came first; its clock already stands at this epoch's wall time.
+            row = {"epoch": epoch + 1, "wall_s": clock.rows[-1]["wall_s"], "score_s": spent}
+            self.rows[decay].append({**row, **scalars(scores)})
+            clock.scoring += spent
+            if clock.progress is not None:
+                tag = {**clock.tag, "recipe": f"{clock.tag['recipe']}@ema{decay:g}"}
+                with open(clock.progress, "a") as handle:
+                    handle.write(json.dumps({**tag, **row, **scores}, default=float) + "\n")
+
+
 def save_grids(gan, recipe: str, seed: int, epochs: int, directory: Path) -> None:
     """The same 64 latents through the sampled and the raw generator: example grids for each recipe."""
     from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
@@ -182,7 +261,9 @@ def run_one(
     grids: Path,
     models: Path | None = None,
     progress: Path | None = None,
+    ema_shadows: list[float] = (),
 ) -> list[dict]:
+    """The rows of one training run: the recipe's own, then one recipe ``NAME@emaD`` per shadow decay."""
     from fashion_dcgan.tracking import NullRunLogger
     from fashion_dcgan.training import TrainingPaths, train
 
@@ -191,10 +272,15 @@ def run_one(
     started = time.perf_counter()
     tag = {"recipe": recipe, "seed": seed, "epochs": epochs}
     scores = [EpochScores(scorer, rows, started, eval_every, epochs, progress, tag)] if eval_every else []
+    if ema_shadows:
+        if not eval_every:
+            raise SystemExit("--ema-shadows needs --eval-every-epoch or --eval-every K")
+        scores.append(EmaShadows(list(ema_shadows), scorer, scores[0]))
     with tempfile.TemporaryDirectory() as tmp:
         result = train(params, data[0], TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0,
                        extra_callbacks=scores, labels=data[1])  # fmt: skip
-        train_s = time.perf_counter() - started - sum(row.get("score_s", 0) for row in rows)
+        scoring = scores[0].scoring if eval_every else 0.0
+        train_s = time.perf_counter() - started - scoring
         if not eval_every:
             rows.append({"epoch": epochs, "wall_s": train_s, **scalars(scorer(result.gan.sampler))})
         raw = scorer(result.gan.generator)
@@ -205,10 +291,12 @@ def run_one(
             save_model(result.gan.sampler, models / f"{recipe}_seed{seed}_epoch{epochs}.keras")
     keras.mixed_precision.set_global_policy("float32")
     final = result.epochs[-1]
-    for row in rows:
-        row.update(recipe=recipe, seed=seed, epochs=epochs, train_s=train_s, raw_fid=raw["fid"],
-                   d_loss=final["d_loss"], g_loss=final["g_loss"])  # fmt: skip
-    return rows
+    named = [(recipe, rows)] + [(f"{recipe}@ema{d:g}", r) for d, r in (scores[-1].rows.items() if ema_shadows else [])]
+    for name, part in named:
+        for row in part:
+            row.update(recipe=name, seed=seed, epochs=epochs, train_s=train_s, raw_fid=raw["fid"],
+                       d_loss=final["d_loss"], g_loss=final["g_loss"])  # fmt: skip
+    return [row for _, part in named for row in part]
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -233,7 +321,8 @@ def sweep(args: argparse.Namespace) -> None:
             data = (np.asarray(images), np.asarray(labels))
             every = 1 if args.eval_every_epoch else args.eval_every
             progress = out.with_suffix(".progress.jsonl")
-            rows = run_one(recipe, seed, args.epochs, data, scorer, every, grids, args.save_models, progress)
+            rows = run_one(recipe, seed, args.epochs, data, scorer, every, grids, args.save_models, progress,
+                           args.ema_shadows)  # fmt: skip
             new_file = not out.exists()
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "a", newline="") as handle:
@@ -241,7 +330,7 @@ def sweep(args: argparse.Namespace) -> None:
                 if new_file:
                     writer.writeheader()
                 writer.writerows(rows)
-            last = rows[-1]
+            last = [row for row in rows if row["recipe"] == recipe][-1]
             print(f"    FID {last['fid']:.1f} (raw {last['raw_fid']:.1f}), precision {last['precision']:.3f}, "
                   f"recall {last['recall']:.3f}, classes {last['classes_covered']}, {last['train_s']:.0f} s",
                   flush=True)  # fmt: skip
@@ -303,6 +392,14 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         metavar="K",
         help="score after every K-th epoch and the last (long runs); 0: the last only",
+    )
+    parser.add_argument(
+        "--ema-shadows",
+        nargs="+",
+        type=float,
+        default=[],
+        metavar="DECAY",
+        help="also score moving averages of the generator at these decays (rows NAME@emaDECAY)",
     )
     parser.add_argument("--data", default="data/processed")
     parser.add_argument("--classifier", default="models/classifier.keras")

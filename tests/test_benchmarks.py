@@ -50,3 +50,47 @@ def test_saturation_tables_say_what_more_epochs_buy_and_count_the_rises(tmp_path
     assert "| long (1) | 300.0 | 200.0 | 150.0 | 140.0 | 140.0 (5) |" in milestone_table(frame)
     budget = budget_table(frame, {"long": 60.0}, [150, 145, 100])
     assert "| long (1) | 60 | epoch 3, 3 min | epoch 5, 5 min | not by epoch 5 |" in budget
+
+
+def test_moving_average_decay_over_several_updates_includes_the_warm_up():
+    from benchmarks.recipes import average_decay
+
+    assert average_decay(0.9, 1, 1) == pytest.approx(2 / 11)  # (1 + n) / (10 + n) at the first update
+    assert average_decay(0.5, 5, 5) == pytest.approx(0.4)  # (1 + 5) / (10 + 5) is still below the decay
+    assert average_decay(0.5, 20, 20) == 0.5  # the decay itself once the warm-up has passed it
+    assert average_decay(0.9, 3, 4) == pytest.approx(average_decay(0.9, 3, 3) * average_decay(0.9, 4, 4))
+    assert average_decay(0.9, 5, 4) == 1.0  # no update, nothing forgotten
+
+
+def test_an_ema_shadow_updated_after_every_step_is_the_training_average(tmp_path):
+    """With one step per compiled call the shadow makes exactly the updates ``gan.ema`` makes."""
+    import numpy as np
+    from benchmarks.recipes import EmaShadows, EpochScores
+
+    from fashion_dcgan.tracking import NullRunLogger
+    from fashion_dcgan.training import TrainingPaths, train
+    from tests.conftest import synthetic_split, tiny_params
+
+    images = synthetic_split(64)[0][..., None].astype("float32") / 127.5 - 1.0
+    scored = []
+
+    def scorer(generator, seed=0):
+        scored.append(generator.name)
+        return {"fid": float(sum(np.abs(w).sum() for w in generator.get_weights()))}
+
+    rows: list = []
+    clock = EpochScores(scorer, rows, 0.0, every=1, last=2, progress=tmp_path / "p.jsonl", tag={"recipe": "r"})
+    shadows = EmaShadows([0.9, 0.2], scorer, clock)
+    params = tiny_params(epochs=2, ema={"decay": 0.9})
+    result = train(params, images, TrainingPaths.under(tmp_path / "run"), lambda _: NullRunLogger(), verbose=0,
+                   extra_callbacks=[clock, shadows])  # fmt: skip
+    for average, weight in zip(shadows.averages[0.9], result.gan.sampler.get_weights(), strict=True):
+        np.testing.assert_allclose(average, weight, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(shadows.averages[0.2][0], shadows.averages[0.9][0])  # 0.2 is below the warm-up from n = 2
+    # Each epoch: the recipe's sampler, then each shadow; the shadow rows carry the recipe's wall time.
+    assert scored == ["generator_ema", "generator_shadow", "generator_shadow"] * 2
+    assert [row["epoch"] for row in shadows.rows[0.2]] == [1, 2]
+    assert shadows.rows[0.9][-1]["fid"] == pytest.approx(rows[-1]["fid"], rel=1e-4)
+    assert shadows.rows[0.9][-1]["wall_s"] == rows[-1]["wall_s"]
+    lines = (tmp_path / "p.jsonl").read_text().splitlines()
+    assert [line.split('"recipe": ')[1].split('"')[1] for line in lines[:3]] == ["r", "r@ema0.9", "r@ema0.2"]

@@ -40,6 +40,7 @@ HTTP_LIMITS = {
 REGISTERED_MODEL = "fashion-dcgan-generator"  # the Model Registry's name for the generator (serving.register)
 CHAMPION = "champion"  # its alias for the version with the lowest FID
 EPOCHS_TAG = "train.epochs_completed"  # params are immutable; a resumed, extended run records its length here
+KEPT_EPOCH_TAG = "kept_epoch"  # the epoch whose sampled generator was written (train.keep)
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
 

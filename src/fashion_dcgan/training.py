@@ -27,7 +27,7 @@ from fashion_dcgan.networks import build_discriminator, build_generator
 from fashion_dcgan.runtime import gpu_available, is_chief, make_strategy, resolve_precision, sigterm_as_interrupt
 from fashion_dcgan.sampling import fixed_noise
 from fashion_dcgan.serving import log_generator
-from fashion_dcgan.tracking import EPOCHS_TAG, NullRunLogger, RunLogger
+from fashion_dcgan.tracking import EPOCHS_TAG, KEPT_EPOCH_TAG, NullRunLogger, RunLogger
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,6 @@ class TrainingResult:
     resumed_from_epoch: int
     kept_epoch: int  # the epoch whose sampled generator was written (train.keep)
     sampler: keras.Model  # that generator
-
-
-KEPT_EPOCH_TAG = "kept_epoch"
 
 
 def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
