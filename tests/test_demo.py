@@ -97,13 +97,15 @@ def test_the_app_in_a_real_browser(app_url, browser):
     page = watched_page(browser)
     page.goto(app_url, wait_until="networkidle")
     page.get_by_role("button", name="Draw").click()
-    image = page.locator("img").first
-    image.wait_for(timeout=30_000)
-    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", image.element_handle())
+    # The drawn grid, served as a file: until it arrives the Draw event is running, and Gradio ignores
+    # a second click on its button (the page's other images are icons). Generous timeouts for a loaded CPU.
+    image = page.locator("img[src*='/file=']").first
+    image.wait_for(timeout=120_000)
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=120_000)
     number = page.get_by_label("images (1-100)")
     number.fill("1000")
     page.get_by_role("button", name="Draw").click()
-    page.get_by_text("at most 100 at a time").first.wait_for(timeout=30_000)
+    page.get_by_text("at most 100 at a time").first.wait_for(timeout=120_000)
     assert "Traceback" not in page.content()
     assert not [p for p in page.problems if "favicon" not in p], page.problems
     page.close()
