@@ -24,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -97,8 +98,12 @@ RECIPES: dict[str, dict] = {
     "current+lr1e-3": current(train={"learning_rate_d": 1e-3, "learning_rate_g": 1e-3}),
     # Twice the steps per epoch; the rate scaled by sqrt(1/2), as the larger batches were scaled up.
     "current+batch16": current(train={"batch_size": 16, "learning_rate_d": 5e-4, "learning_rate_g": 5e-4}),
-    "current+ema0.9995": current(train={"ema": {"decay": 0.9995}}),
-    "current+ema0.9999": current(train={"ema": {"decay": 0.9999}}),
+    # Issue 21: one generator pass per step (the generator's update reuses the discriminator's fakes).
+    "current+reuse-fakes": current(train={"reuse_fakes": True}),
+    # ... with batch 64 at round three's square-root-scaled rate: fewer, larger steps per epoch.
+    "current+reuse-fakes+batch64": current(
+        train={"reuse_fakes": True, "batch_size": 64, "learning_rate_d": 1e-3, "learning_rate_g": 1e-3}
+    ),
     # The conditional preset at round three's default Adam (beta2 0.99).
     "current+conditional": current(model={"conditional": True}),
     # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
@@ -178,9 +183,11 @@ class EpochScores(keras.callbacks.Callback):
 def average_decay(decay: float, first: int, last: int) -> float:
     """The product of the moving average's decays over its updates ``first`` to ``last`` (counted from
     1), with ``gan.ema``'s warm-up: update ``n`` uses ``min(decay, (1 + n) / (10 + n))``."""
+    from fashion_dcgan.gan.ema import warmed_decay
+
     product = 1.0
     for n in range(first, last + 1):
-        product *= min(decay, (1.0 + n) / (10.0 + n))
+        product *= warmed_decay(decay, n)
     return product
 
 
@@ -261,7 +268,7 @@ def run_one(
     grids: Path,
     models: Path | None = None,
     progress: Path | None = None,
-    ema_shadows: list[float] = (),
+    ema_shadows: Sequence[float] = (),
 ) -> list[dict]:
     """The rows of one training run: the recipe's own, then one recipe ``NAME@emaD`` per shadow decay."""
     from fashion_dcgan.tracking import NullRunLogger

@@ -170,3 +170,32 @@ def test_ema_warms_up_and_copies_batch_norm_statistics():
         else:  # batch-norm moving statistics follow the live network
             np.testing.assert_array_equal(new, np.asarray(live))
     assert average.generator is not generator and int(average.updates) == 1
+
+
+@pytest.mark.parametrize("reuse_fakes", [False, True])
+def test_the_generator_update_scores_fresh_fakes_or_reuses_the_discriminators(reuse_fakes):
+    from fashion_dcgan.networks import build_generator
+
+    keras.utils.set_random_seed(0)
+    generator = build_generator("tutorial", 8, 16)
+    # A critic whose update is visible: SGD at rate 1 on D(x) = w * sum(x) moves w by -dL/dw.
+    critic = _linear_critic(0.01)
+    gan = DCGAN(generator, critic, 8, 0, NonSaturatingBCE(), reuse_fakes=reuse_fakes)
+    gan.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(1.0))
+    start = [np.array(w) for w in generator.trainable_weights]
+    draws = keras.random.SeedGenerator(0)  # the latents the step draws, in order
+    first, second = (keras.random.normal((4, 8), seed=draws) for _ in range(2))
+    gan.train_step(tf.zeros((4, 28, 28, 1)))
+
+    # The generator's gradient against the critic as the discriminator's update left it (its weight is
+    # read after the step), for the latents the generator's update should have used.
+    probe = build_generator("tutorial", 8, 16)
+    probe.set_weights([np.array(w) for w in gan.generator.weights])
+    for variable, value in zip(probe.trainable_weights, start, strict=True):
+        variable.assign(value)
+    with tf.GradientTape() as tape:
+        logits = critic(probe(first if reuse_fakes else second, training=True))
+        loss = NonSaturatingBCE().generator_loss(logits)
+    expected = tape.gradient(loss, probe.trainable_weights)
+    for before, after, grad in zip(start, generator.trainable_weights, expected, strict=True):
+        np.testing.assert_allclose(before - np.array(after), np.array(grad), rtol=1e-4, atol=1e-7)

@@ -117,6 +117,10 @@ class TrainParams(_Section):
     ema: EmaParams = Field(default_factory=EmaParams)
     augment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
     """Differentiable augmentation of every image the discriminator sees (DiffAugment)."""
+    reuse_fakes: bool = False
+    """The generator's update scores the fakes the discriminator's update drew, against the updated
+    discriminator (PyTorch's DCGAN example): one generator pass per step instead of two. False:
+    fresh latents for each update, as the tutorial."""
     keep: Literal["last", "best_fid"] = "last"
     """Which sampled generator the stage writes: the last epoch's, or the one from the epoch with the
     lowest monitored FID (needs runtime.monitor_samples > 0). Not part of the recipe: changing it
@@ -280,6 +284,7 @@ _DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
         "beta_2": 0.99,  # round three's tuning (README): a shorter memory of the gradients' scale
         "ema": {"decay": 0.999},
         "augment": [],
+        "reuse_fakes": False,
         "keep": "last",  # FID still falls at epoch 10 (README, "Recipes, round three")
     },
 }
@@ -306,6 +311,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "beta_2": None,
             "ema": {"decay": 0.0},
             "augment": [],
+            "reuse_fakes": False,  # the tutorial draws fresh latents for the generator's update
             "keep": "last",
         },
     },

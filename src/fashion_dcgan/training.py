@@ -75,7 +75,9 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
     )
     objective = build_objective(model.objective, cfg.seed)
     augment = DiffAugment(cfg.augment, seed=cfg.seed) if cfg.augment else None
-    gan = DCGAN(generator, discriminator, model.latent_dim, cfg.seed, objective, augment, cfg.ema.decay)
+    gan = DCGAN(
+        generator, discriminator, model.latent_dim, cfg.seed, objective, augment, cfg.ema.decay, cfg.reuse_fakes
+    )
     rate_d, rate_g, beta_1, beta_2 = adam_settings(params, objective)
 
     def adam(learning_rate: float) -> keras.optimizers.Optimizer:

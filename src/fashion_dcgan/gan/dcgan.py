@@ -18,6 +18,11 @@ class DCGAN(keras.Model):
     ``augment`` applied to every image the discriminator sees, and an optional moving average of
     the generator (``ema_decay`` > 0), which then is the generator used for sampling.
 
+    Each step draws the discriminator's fakes from fresh latents, and then, as the tutorial does,
+    fresh latents again for the generator's update. With ``reuse_fakes`` the generator's update
+    scores the same fakes against the updated discriminator instead (PyTorch's DCGAN example): one
+    generator forward pass per step instead of two.
+
     With class-conditional networks (``models.is_conditional``) ``fit`` feeds ``(images, labels)``;
     the fakes of each step are drawn for the real batch's labels, so both networks see the data's
     class balance, and the discriminator judges every image with its label.
@@ -32,6 +37,7 @@ class DCGAN(keras.Model):
         objective: Objective,
         augment: DiffAugment | None = None,
         ema_decay: float = 0.0,
+        reuse_fakes: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -42,6 +48,7 @@ class DCGAN(keras.Model):
         self.augment = augment if augment else None
         self.noise_seed = keras.random.SeedGenerator(seed)
         self.average = GeneratorAverage(generator, ema_decay) if ema_decay > 0 else None
+        self.reuse_fakes = reuse_fakes
         self.conditional = is_conditional(generator)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in objective.metric_names}
         # Both networks are built from their Input layers; nothing is left for fit to build symbolically.
@@ -99,26 +106,41 @@ class DCGAN(keras.Model):
     def _generate(self, latents, labels):
         return self.generator([latents, labels] if self.conditional else latents, training=True)
 
-    def train_step(self, data):
-        real_images, labels = data if self.conditional else (data, None)
-        batch_size = tf.shape(real_images)[0]
-        critic = self._critic(labels)
-
-        # Discriminator: fakes from the generator in training mode, as the tutorial does; the
-        # objective computes its losses and any penalty from the critic and both batches.
-        fakes = self._generate(self._latents(batch_size), labels)
+    def _discriminator_update(self, critic, real_images, fakes) -> dict:
+        """One discriminator step; the objective computes its losses and any penalty from the critic
+        and both batches. Returns the objective's values (``d_loss`` and its metrics)."""
         real_images = tf.cast(real_images, fakes.dtype)
         with tf.GradientTape() as tape:
             values = self.objective.discriminator_loss(critic, real_images, fakes, self.d_optimizer.iterations)
             scaled = self.d_optimizer.scale_loss(values["d_loss"])
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables, strict=True))
+        return values
 
+    def _generator_loss(self, fake_logits):
+        g_loss = self.objective.generator_loss(fake_logits)
+        return g_loss, self.g_optimizer.scale_loss(g_loss)
+
+    def train_step(self, data):
+        real_images, labels = data if self.conditional else (data, None)
+        batch_size = tf.shape(real_images)[0]
+        critic = self._critic(labels)
+
+        if self.reuse_fakes:
+            # One generator pass: its tape records it, pauses over the discriminator's update, and
+            # resumes to score the same fakes against the updated discriminator.
+            with tf.GradientTape() as tape:
+                fakes = self._generate(self._latents(batch_size), labels)
+                with tape.stop_recording():
+                    values = self._discriminator_update(critic, real_images, fakes)
+                g_loss, scaled = self._generator_loss(critic(fakes))
+        else:
+            # The discriminator's fakes come from the generator in training mode, as the tutorial does.
+            values = self._discriminator_update(critic, real_images, self._generate(self._latents(batch_size), labels))
+            latents = self._latents(batch_size)
+            with tf.GradientTape() as tape:
+                g_loss, scaled = self._generator_loss(critic(self._generate(latents, labels)))
         # Generator: only its weights move; the discriminator is a fixed critic here.
-        latents = self._latents(batch_size)
-        with tf.GradientTape() as tape:
-            g_loss = self.objective.generator_loss(critic(self._generate(latents, labels)))
-            scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))
         if self.average is not None:

@@ -15,6 +15,13 @@ import tensorflow as tf
 from fashion_dcgan.networks import frozen_copy
 
 
+def warmed_decay(decay: float, updates):
+    """The decay used by update number ``updates`` (counted from 1), ``min(decay, (1 + n) / (10 + n))``,
+    for a Python number or a float tensor."""
+    ramp = (1.0 + updates) / (10.0 + updates)
+    return tf.minimum(decay, ramp) if tf.is_tensor(ramp) else min(decay, ramp)
+
+
 class GeneratorAverage:
     def __init__(self, generator: keras.Model, decay: float):
         self.decay = decay
@@ -37,8 +44,7 @@ class GeneratorAverage:
 
     def _update(self) -> None:
         self.updates.assign_add(1)
-        n = tf.cast(self.updates, "float32")
-        decay = tf.minimum(tf.constant(self.decay, "float32"), (1.0 + n) / (10.0 + n))
+        decay = warmed_decay(self.decay, tf.cast(self.updates, "float32"))
         trainable = {id(v) for v in self.source.trainable_weights}
         for average, live in zip(self.generator.weights, self.source.weights, strict=True):
             if id(live) in trainable:
