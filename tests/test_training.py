@@ -77,6 +77,11 @@ RECIPES = {
     "lazy-r1": ({"objective": {"name": "r1", "every": 2}}, {}),
     "wgan_gp": ({"objective": "wgan_gp"}, {}),  # its interpolation's random stream is checkpointed
     "spectral-norm": ({"spectral_norm": True}, {}),  # the power iteration's vectors are checkpointed
+    # One generator pass per step: the latent stream advances once per step, and resumes there.
+    "reuse-fakes+lazy-r1+ema": (
+        {"objective": {"name": "r1", "every": 2}},
+        {"reuse_fakes": True, "ema": {"decay": 0.9}},
+    ),
 }
 
 
