@@ -96,7 +96,14 @@ def speeds(recipes: list[str], repeats: int, images: int) -> dict[str, list[floa
     return rates
 
 
-def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str) -> str:
+def epoch_share(rates: dict[str, list[float]], recipe: str, reference: str) -> str:
+    """An epoch's time against ``reference``'s: the median and range of the per-repeat ratios (the
+    recipes run round-robin, so each repeat's pair saw the same patch of the machine)."""
+    ratios = [ref / own for own, ref in zip(rates[recipe], rates[reference], strict=True)]
+    return f"{np.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str, reference: str | None = None) -> str:
     final_epoch = int(frame["epoch"].max())
     finals = frame[frame["epoch"] == final_epoch].groupby("recipe")["fid"]
     target = float(finals.mean()[baseline])
@@ -109,8 +116,9 @@ def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str) -> 
         f"Equal time: {equal:.0f} s.",
         "",
         "| recipe | images/s (median, min-max) | s per epoch | epochs to target (per seed) | time to target "
-        f"| share of the {baseline} recipe's time | FID at {equal:.0f} s (per seed) | FID after {final_epoch} epochs |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| share of the {baseline} recipe's time | FID at {equal:.0f} s (per seed) | FID after {final_epoch} epochs |"
+        + (f" epoch's time / {reference}'s |" if reference else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if reference else ""),
     ]
     for recipe in rates:
         rate = rates[recipe]
@@ -126,16 +134,21 @@ def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str) -> 
             f"| {', '.join(f'{e:.2f}' for e in reach)} | {np.mean(times):.0f} s ({low:.0f}-{high:.0f}) "
             f"| {np.mean(times) / budget:.2f} ({low / budget:.2f}-{high / budget:.2f}) "
             f"| {', '.join(f'{f:.1f}' for f in at_equal)} | {np.mean(final):.1f} ± {np.ptp(final) / 2:.1f} |"
+            + (f" {epoch_share(rates, recipe, reference)} |" if reference else "")
         )
     return "\n".join(lines)
 
 
-def speed_table(rates: dict[str, list[float]]) -> str:
+def speed_table(rates: dict[str, list[float]], reference: str | None = None) -> str:
     """Speed alone (recipes without per-epoch scores yet): images/s and seconds per 60,000-image epoch."""
-    lines = ["| recipe | images/s (median, min-max) | s per epoch |", "|---|---|---|"]
+    extra = (f" epoch's time / {reference}'s |", "---|") if reference else ("", "")
+    lines = ["| recipe | images/s (median, min-max) | s per epoch |" + extra[0], "|---|---|---|" + extra[1]]
     for recipe, rate in rates.items():
         median = float(np.median(rate))
-        lines.append(f"| {recipe} | {median:.0f} ({min(rate):.0f}-{max(rate):.0f}) | {EPOCH_IMAGES / median:.0f} |")
+        share = f" {epoch_share(rates, recipe, reference)} |" if reference else ""
+        lines.append(
+            f"| {recipe} | {median:.0f} ({min(rate):.0f}-{max(rate):.0f}) | {EPOCH_IMAGES / median:.0f} |{share}"
+        )
     return "\n".join(lines)
 
 
@@ -144,15 +157,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--curves", nargs="+", help="per-epoch CSVs of benchmarks.recipes (without: speed only)")
     parser.add_argument("--recipes", nargs="+", default=["tutorial", "ema+r1", "ema+lazy-r1+bf16"])
     parser.add_argument("--baseline", default="tutorial")
+    parser.add_argument("--reference", help="also give each epoch's time against this recipe's (e.g. an old default)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--images", type=int, default=6400, help="images per timed epoch (a whole number of batches)")
     parser.add_argument("--out", help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
     if args.curves:
         recipes = [args.baseline, *(r for r in args.recipes if r != args.baseline)]
-        text = table(curves(args.curves, recipes), speeds(recipes, args.repeats, args.images), args.baseline)
+        rates = speeds(recipes, args.repeats, args.images)
+        text = table(curves(args.curves, recipes), rates, args.baseline, args.reference)
     else:
-        text = speed_table(speeds(args.recipes, args.repeats, args.images))
+        text = speed_table(speeds(args.recipes, args.repeats, args.images), args.reference)
     command = "python -m benchmarks.time_to_quality " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nMade by `{command}` on {time.strftime('%Y-%m-%d')}.\n"
     print(text)

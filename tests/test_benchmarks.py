@@ -33,6 +33,17 @@ def test_time_to_quality_combines_epochs_with_seconds_per_epoch():
     assert "| 2.00, 2.00 | 100 s (100-100) | 0.33 (0.33-0.33) | 100.0, 100.0 | 100.0 ± 0.0 |" in fast
 
 
+def test_an_epochs_share_of_a_reference_pairs_the_repeats():
+    # Repeat by repeat (round-robin): 0.5 and 0.75; not the ratio of the medians or of the extremes.
+    rates = {"old": [400.0, 600.0], "new": [800.0, 800.0]}
+    assert speed_table(rates, reference="old").endswith("| new | 800 (800-800) | 75 | 0.62 (0.50-0.75) |")
+    frame = pd.DataFrame(
+        [(r, 1, e, 100.0 * (3 - e)) for r in rates for e in (1, 2)], columns=["recipe", "seed", "epoch", "fid"]
+    )
+    old, new = table(frame, rates, "old", reference="old").splitlines()[-2:]
+    assert old.endswith("| 1.00 (1.00-1.00) |") and new.endswith("| 0.62 (0.50-0.75) |")
+
+
 def test_the_speed_table_gives_the_median_its_range_and_seconds_per_epoch():
     text = speed_table({"a": [500.0, 600.0, 1000.0], "b": [1200.0]})
     assert "| a | 600 (500-1000) | 100 |" in text and "| b | 1200 (1200-1200) | 50 |" in text
