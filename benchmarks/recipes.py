@@ -48,7 +48,8 @@ def tuned(**overrides: dict) -> dict:
 
 
 def current(**overrides: dict) -> dict:
-    """Round three's default (params.yaml: Adam 7e-4 for both networks, beta2 0.99) with some keys changed."""
+    """Round three's default (Adam 7e-4 for both networks, beta2 0.99, batch 32, two generator passes) with
+    some keys changed; round five's default (params.yaml) is `current+reuse-fakes+batch64`."""
     from fashion_dcgan.config import merge
 
     base = tuned(train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4, "beta_2": 0.99})

@@ -16,7 +16,7 @@ def test_repo_params_are_the_schema_defaults_on_the_tutorial_networks():
     params = load_params(REPO / "params.yaml")
     assert params == parse_params({})  # the file spells out exactly the schema's defaults
     assert (params.model.variant, params.model.latent_dim) == ("tutorial", 100)
-    assert (params.train.batch_size, params.train.epochs) == (32, 10)
+    assert (params.train.batch_size, params.train.epochs, params.train.reuse_fakes) == (64, 10, True)
 
 
 def test_tutorial_preset_resolves_keras_adam_defaults():
@@ -30,7 +30,7 @@ def test_optimizer_settings_come_from_params_then_objective_then_variant():
     unset = {"learning_rate_d": None, "learning_rate_g": None, "beta_2": None}
     paper = parse_params({"model": {"variant": "paper"}, "train": unset})
     assert paper.adam() == (2e-4, 2e-4, 0.5, 0.999)
-    assert parse_params({}).adam((2e-4, 0.5, 0.999)) == (7e-4, 7e-4, 0.5, 0.99)  # the tuned default rates and beta2
+    assert parse_params({}).adam((2e-4, 0.5, 0.999)) == (1e-3, 1e-3, 0.5, 0.99)  # the tuned default rates and beta2
     assert parse_params(PRESETS["tutorial"]).adam(objective_defaults=(5e-4, 0.0, 0.9)) == (5e-4, 5e-4, 0.0, 0.9)
     explicit = parse_params({"model": {"variant": "paper"}, "train": {**unset, "learning_rate_g": 1e-3, "beta_1": 0.0}})
     assert explicit.adam((5e-4, 0.3, 0.9)) == (5e-4, 1e-3, 0.0, 0.9)
