@@ -101,8 +101,6 @@ RECIPES: dict[str, dict] = {
     "current+batch16": current(train={"batch_size": 16, "learning_rate_d": 5e-4, "learning_rate_g": 5e-4}),
     # Issue 21: one generator pass per step (the generator's update reuses the discriminator's fakes).
     "current+reuse-fakes": current(train={"reuse_fakes": True}),
-    # What the generator's moving average costs per step (speed only: it is what gets sampled).
-    "current+no-ema": current(train={"ema": {"decay": 0.0}}),
     # ... with batch 64 at round three's square-root-scaled rate: fewer, larger steps per epoch.
     "current+reuse-fakes+batch64": current(
         train={"reuse_fakes": True, "batch_size": 64, "learning_rate_d": 1e-3, "learning_rate_g": 1e-3}

@@ -279,7 +279,7 @@ _DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
     "model": {"variant": "tutorial", "objective": "r1", "conditional": False},  # r1: gamma 1, every 16
     "train": {
         "epochs": 10,
-        "batch_size": 64,  # round five (README): with the one-pass step, 0.47 of ema+r1's epoch time
+        "batch_size": 64,  # round five (README): with the one-pass step, 0.50 of ema+r1's epoch time
         "learning_rate_d": 1e-3,  # round two's 7e-4 (3.5x the r1 objective's default) scaled by sqrt 2
         "learning_rate_g": 1e-3,
         "beta_1": None,
