@@ -282,7 +282,7 @@ def test_r1_on_every_step_reproduces_the_stored_reference_losses(tmp_path):
             "reuse_fakes": False,
         },
         "runtime": runtime,
-    }  # fmt: skip  (the objective's 2e-4 and 0.999 and two generator passes, as when the reference was made)
+    }  # the objective's 2e-4 and 0.999 and two generator passes, as when the reference was made
     result, _, _ = run(tmp_path, parse_params(raw), images)
     keys = ("epoch", "d_loss", "g_loss", "d_real", "d_fake", "r1_penalty")
     assert [{k: row[k] for k in keys} for row in result.epochs] == reference["epochs"]
