@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import keras
@@ -245,8 +248,32 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, images):
     assert "non-finite" in finished.data.tags["failure_history"]
 
 
+# Stored reference losses were made on one CPU; oneDNN picks other kernels on another ISA (AMX against
+# AVX512-BF16) or with its optimizations off, and the float32 sums differ in the last digits. Adam's early
+# steps divide by the square root of tiny second moments, so that difference grows with every step:
+# measured against the stored files on an AMD EPYC (AVX512-BF16, no AMX), with oneDNN on and off, the
+# largest relative difference was 2.7e-5 over the first window of 4 steps and 6.9e-4 over the second.
+# Each window's tolerance is about 3x the drift measured there; the first is still below what a 1%
+# change of Adam's rate (3.2e-4) or beta_2 0.99 instead of 0.999 (2.7e-4) moves, and a change to the
+# step's structure (one generator pass instead of two) moves both windows by 1.7e-2 or more.
+# Exact equality is kept where both sides run in one process (resume against an uninterrupted run).
+WINDOW_RTOL = (1e-4, 2e-3)
+
+
+def assert_matches_reference(result, reference: dict, keys: tuple[str, ...]) -> None:
+    """Each epoch's and each window's losses within that window's tolerance of the stored ones."""
+    assert [row["epoch"] for row in result.epochs] == [row["epoch"] for row in reference["epochs"]]
+    assert [row["step"] for row in result.steps] == [row["step"] for row in reference["steps"]]
+    for rows, stored in ((result.epochs, reference["epochs"]), (result.steps, reference["steps"])):
+        for window, (row, expected) in enumerate(zip(rows, stored, strict=True)):
+            rtol = WINDOW_RTOL[min(window, len(WINDOW_RTOL) - 1)]
+            np.testing.assert_allclose(
+                [row[k] for k in keys], [expected[k] for k in keys], rtol=rtol, atol=0, err_msg=f"window {window + 1}"
+            )
+
+
 def test_tutorial_preset_reproduces_the_stored_reference_losses(tmp_path):
-    """The tutorial's recipe on its full-size networks: bit-identical epoch and window losses on the CPU.
+    """The tutorial's recipe on its full-size networks: epoch and window losses within WINDOW_RTOL of the stored ones.
 
     tests/data/reference_tutorial_losses.json was produced by the training code before the
     objective registry and the callbacks existed (commit e0c91d6), with the same settings.
@@ -257,15 +284,18 @@ def test_tutorial_preset_reproduces_the_stored_reference_losses(tmp_path):
     runtime = {"precision": "float32", "monitor_samples": 0, "fixed_noise_size": 4, "log_every_steps": 2}
     raw = merge(PRESETS["tutorial"], {"data": {"train_limit": 64}, "train": {"batch_size": 16, "epochs": 2}})
     result, _, _ = run(tmp_path, parse_params(merge(raw, {"runtime": runtime})), images)
-    keys = ("epoch", "d_loss", "g_loss", "d_real", "d_fake")
-    assert [{k: row[k] for k in keys} for row in result.epochs] == reference["epochs"]
-    assert result.steps == reference["steps"]
+    assert_matches_reference(result, reference, ("d_loss", "g_loss", "d_real", "d_fake"))
+    # The tolerance is not vacuous: Adam's rate 1% off lands outside it (measured 3.2e-4 in the first window).
+    nudged = merge(raw, {"runtime": runtime, "train": {"learning_rate_d": 1.01e-3, "learning_rate_g": 1.01e-3}})
+    other, _, _ = run(tmp_path, parse_params(nudged), images, "nudged")
+    with pytest.raises(AssertionError, match="window 1"):
+        assert_matches_reference(other, reference, ("d_loss", "g_loss", "d_real", "d_fake"))
 
 
 def test_r1_on_every_step_reproduces_the_stored_reference_losses(tmp_path):
-    """Round one's default recipe with the penalty on every step, on the full-size networks: bit-identical to
+    """Round one's default recipe with the penalty on every step, on the full-size networks: the losses of
     tests/data/reference_default_losses.json, made by the training step before objectives owned their
-    penalties (commit d6b45d7, when R1 was a branch of the step)."""
+    penalties (commit d6b45d7, when R1 was a branch of the step), within WINDOW_RTOL."""
     reference = json.loads((REPO / "tests/data/reference_default_losses.json").read_text())
     pixels = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
     images = pixels[..., None].astype(np.float32) / 127.5 - 1.0
@@ -284,9 +314,16 @@ def test_r1_on_every_step_reproduces_the_stored_reference_losses(tmp_path):
         "runtime": runtime,
     }  # the objective's 2e-4 and 0.999 and two generator passes, as when the reference was made
     result, _, _ = run(tmp_path, parse_params(raw), images)
-    keys = ("epoch", "d_loss", "g_loss", "d_real", "d_fake", "r1_penalty")
-    assert [{k: row[k] for k in keys} for row in result.epochs] == reference["epochs"]
-    assert result.steps == reference["steps"]
+    assert_matches_reference(result, reference, ("d_loss", "g_loss", "d_real", "d_fake", "r1_penalty"))
+
+
+@pytest.mark.slow
+def test_reference_losses_hold_with_onednn_off():
+    """The tolerance covers TensorFlow's own kernels too: both reference tests, in a process with oneDNN off."""
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "reproduces_the_stored"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout[-3000:]
 
 
 def test_run_names_say_what_was_trained():
