@@ -29,9 +29,9 @@ import tensorflow as tf
 
 from benchmarks.flops import step_flops_per_image
 from fashion_dcgan.config import parse_params
-from fashion_dcgan.runtime import resolve_precision
 from fashion_dcgan.tracking import NullRunLogger
-from fashion_dcgan.training import TrainingPaths, train
+from fashion_dcgan.training.loop import TrainingPaths, train
+from fashion_dcgan.training.runtime import resolve_precision
 
 
 def check(images: np.ndarray, batch: int, epochs: int):
@@ -66,7 +66,7 @@ def evaluation_time(gan, train_images: np.ndarray, samples: int) -> None:
         real_reference,
     )
     from fashion_dcgan.evaluation.pinned import load_pinned
-    from fashion_dcgan.sampling import generate, latents
+    from fashion_dcgan.gan.sampling import generate, latents
 
     labels = np.arange(len(train_images)) % 10
     classifier, _ = load_pinned()  # the classifier stage's default feature space

@@ -30,8 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def untrained_model(directory: Path) -> str:
-    from fashion_dcgan.networks import build_generator
-    from fashion_dcgan.serving import save_generator
+    from fashion_dcgan.gan.networks import build_generator
+    from fashion_dcgan.serving.pyfunc import save_generator
 
     path = directory / "model"
     save_generator(build_generator("tutorial", 100, 128), path)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=int, default=180, help="seconds of load")
     parser.add_argument("--out", default=None, help="directory for Locust's CSV files (default: temporary)")
     args = parser.parse_args(argv)
-    from fashion_dcgan.server import free_port, wait_until_answering
+    from fashion_dcgan.serving.server import free_port, wait_until_answering
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)

@@ -26,9 +26,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_dcgan.config import PRESETS, merge, parse_params
+from fashion_dcgan.config import merge, parse_params, recipe
 from fashion_dcgan.data.pipeline import make_dataset
-from fashion_dcgan.training import build_gan
+from fashion_dcgan.training.loop import build_gan
 
 KINDS = {
     "Conv2DTranspose": "transposed convolutions (G)",
@@ -85,7 +85,7 @@ def step_seconds(gan, batch: int, steps: int = 100) -> float:
 
 
 def profile(batch: int) -> list[tuple[str, float]]:
-    params = parse_params(merge(PRESETS["tutorial"], {"runtime": {"precision": "float32"}}))
+    params = parse_params(merge(recipe("tutorial"), {"runtime": {"precision": "float32"}}))
     gan = build_gan(params, "float32", steps_per_call=10)
     totals: dict[str, float] = defaultdict(float)
     for network, passes in ((gan.generator, ((batch, False), (batch, True))),

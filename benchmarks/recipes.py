@@ -1,6 +1,6 @@
 """The recipe table: which training recipe makes the best clothes from the tutorial's networks.
 
-Each recipe is a set of overrides on the tutorial preset (``fashion_dcgan.config.PRESETS``). Every
+Each recipe is a set of overrides on the tutorial preset (``recipes/tutorial.yaml``). Every
 (recipe, seed) pair trains through the same ``training.train`` the train stage calls, on the full
 processed training set, then is scored with the evaluate stage's own metric code (classifier
 features, 10,000 samples against the 10,000 test images). Rows are appended to a CSV as they
@@ -114,13 +114,18 @@ COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_
 CONDITIONAL_COLUMNS = ("class_consistency", "fid_per_class_mean")
 
 
-def params_for(recipe: str, seed: int, epochs: int):
-    from fashion_dcgan.config import PRESETS, merge, parse_params
+def params_for(name: str, seed: int, epochs: int):
+    """A recipe's params: recipes/NAME.yaml where that file exists (``recipes:tutorial`` style names
+    refer to them), else the overrides of :data:`RECIPES` on the tutorial recipe; float32, no monitor."""
+    from fashion_dcgan.config import merge, parse_params, recipe
 
-    raw = merge(PRESETS["tutorial"], RECIPES[recipe])
+    if name.startswith("recipes:"):
+        raw = recipe(name.removeprefix("recipes:"))
+    else:
+        raw = merge(recipe("tutorial"), RECIPES[name])
     raw = merge({"runtime": {"precision": "float32"}}, raw)
     raw = merge(raw, {"train": {"seed": seed, "epochs": epochs}, "runtime": {"monitor_samples": 0}})
-    return parse_params(raw, f"recipe {recipe}")
+    return parse_params(raw, f"recipe {name}")
 
 
 class Scorer:
@@ -140,9 +145,9 @@ class Scorer:
 
     def __call__(self, generator, seed: int = 0) -> dict:
         from fashion_dcgan.evaluation.evaluate import generator_metrics
+        from fashion_dcgan.gan.networks import is_conditional
+        from fashion_dcgan.gan.sampling import cycled_labels, generate, latents
         from fashion_dcgan.modelfiles import latent_dim
-        from fashion_dcgan.networks import is_conditional
-        from fashion_dcgan.sampling import cycled_labels, generate, latents
 
         # A conditional generator is asked for every class in turn, as in the sample stage.
         fake = self.extract(generate(generator, latents(seed, self.samples, latent_dim(generator))))
@@ -205,7 +210,7 @@ class EmaShadows(keras.callbacks.Callback):
         self.rows: dict[float, list[dict]] = {decay: [] for decay in decays}
 
     def on_train_begin(self, logs=None):
-        from fashion_dcgan.networks import frozen_copy
+        from fashion_dcgan.gan.networks import frozen_copy
 
         generator = self.model.generator
         trainable = {id(weight) for weight in generator.trainable_weights}
@@ -247,8 +252,8 @@ class EmaShadows(keras.callbacks.Callback):
 def save_grids(gan, recipe: str, seed: int, epochs: int, directory: Path) -> None:
     """The same 64 latents through the sampled and the raw generator: example grids for each recipe."""
     from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
+    from fashion_dcgan.gan.sampling import class_grid, latents, render_grid
     from fashion_dcgan.imaging import label_rows, make_grid, save_png, to_uint8
-    from fashion_dcgan.sampling import class_grid, latents, render_grid
 
     noise = latents(0, 64, gan.latent_dim)
     for kind, generator in (("sampled", gan.sampler), ("raw", gan.generator)):
@@ -273,7 +278,7 @@ def run_one(
 ) -> list[dict]:
     """The rows of one training run: the recipe's own, then one recipe ``NAME@emaD`` per shadow decay."""
     from fashion_dcgan.tracking import NullRunLogger
-    from fashion_dcgan.training import TrainingPaths, train
+    from fashion_dcgan.training.loop import TrainingPaths, train
 
     params = params_for(recipe, seed, epochs)
     rows: list[dict] = []
@@ -389,7 +394,10 @@ def table(path: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    from fashion_dcgan.config import recipe_names
+
+    files = [f"recipes:{name}" for name in recipe_names()]
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=[*RECIPES, *files])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--samples", type=int, default=10_000)

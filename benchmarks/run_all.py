@@ -50,7 +50,7 @@ def env() -> dict[str, str]:
 def training_speed() -> tuple[list[tuple[str, str]], str]:
     from benchmarks.flops import bf16_peak, fp32_peak
     from benchmarks.train_speed import compare, epoch_images, images, rows
-    from fashion_dcgan.runtime import cpu_has_bf16
+    from fashion_dcgan.training.runtime import cpu_has_bf16
 
     peak, how = fp32_peak()
     precisions = ["float32", *(["mixed_bfloat16"] if cpu_has_bf16() else [])]
@@ -64,11 +64,11 @@ def training_speed() -> tuple[list[tuple[str, str]], str]:
 
 def epoch_overhead() -> list[tuple[str, str]]:
     """Seconds in each end-of-epoch callback at the defaults, against a full 60,000-image epoch."""
-    from fashion_dcgan import training
     from fashion_dcgan.config import parse_params
     from fashion_dcgan.evaluation.classifier import FeatureExtractor, build_classifier
     from fashion_dcgan.evaluation.monitor import CollapseMonitor
     from fashion_dcgan.tracking import RunLogger
+    from fashion_dcgan.training import loop as training
 
     spent: dict[str, list[float]] = {}
     build = training._callbacks
@@ -113,8 +113,8 @@ def epoch_overhead() -> list[tuple[str, str]]:
 
 
 def sampling_speed() -> list[tuple[str, str]]:
-    from fashion_dcgan.networks import build_generator
-    from fashion_dcgan.sampling import generate
+    from fashion_dcgan.gan.networks import build_generator
+    from fashion_dcgan.gan.sampling import generate
 
     generator = build_generator("tutorial", 100, 128)
     latents = np.random.default_rng(0).standard_normal((10_000, 100)).astype(np.float32)
@@ -140,7 +140,7 @@ def training_rss(processed: Path) -> list[tuple[str, str]]:
         "import numpy as np, resource\n"
         "from fashion_dcgan.config import parse_params\n"
         "from fashion_dcgan.data.pipeline import make_dataset\n"
-        "from fashion_dcgan.training import build_gan\n"
+        "from fashion_dcgan.training.loop import build_gan\n"
         f"images = np.load({str(processed / 'train_images.npy')!r})\n"
         "params = parse_params({})\n"
         "gan = build_gan(params, 'float32', 5)\n"

@@ -75,7 +75,7 @@ def images_per_second(recipe: str, data: np.ndarray) -> float:
     from benchmarks.recipes import params_for
     from fashion_dcgan.config import merge, parse_params
     from fashion_dcgan.tracking import NullRunLogger
-    from fashion_dcgan.training import TrainingPaths, train
+    from fashion_dcgan.training.loop import TrainingPaths, train
 
     params = params_for(recipe, seed=1, epochs=2)
     params = parse_params(merge(params.model_dump(), {"data": {"train_limit": len(data)}}))

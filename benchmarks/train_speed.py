@@ -27,9 +27,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_dcgan.config import PRESETS, merge, parse_params
+from fashion_dcgan.config import merge, parse_params, recipe
 from fashion_dcgan.tracking import NullRunLogger
-from fashion_dcgan.training import TrainingPaths, train
+from fashion_dcgan.training.loop import TrainingPaths, train
 
 LATENT = 100
 WARMUP = 20
@@ -50,7 +50,7 @@ def ours_params(count: int, batch: int, epochs: int, precision: str = "float32")
         "train": {"batch_size": batch, "epochs": epochs},
         "runtime": {"precision": precision, "monitor_samples": 0, **OURS},
     }
-    return parse_params(merge(PRESETS["tutorial"], overrides))
+    return parse_params(merge(recipe("tutorial"), overrides))
 
 
 def run_ours(
@@ -216,7 +216,7 @@ def main() -> None:
     if args.jit:
         OURS["jit_compile"] = True
     from benchmarks.flops import bf16_peak
-    from fashion_dcgan.runtime import cpu_has_bf16
+    from fashion_dcgan.training.runtime import cpu_has_bf16
 
     precisions = args.precisions or ["float32", *(["mixed_bfloat16"] if cpu_has_bf16() else [])]
     peak, how = fp32_peak()

@@ -18,8 +18,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from fashion_dcgan.demo import launch
-    from fashion_dcgan.server import free_port
+    from fashion_dcgan.serving.demo import launch
+    from fashion_dcgan.serving.server import free_port
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)

@@ -79,7 +79,7 @@ def test_an_ema_shadow_updated_after_every_step_is_the_training_average(tmp_path
     from benchmarks.recipes import EmaShadows, EpochScores
 
     from fashion_dcgan.tracking import NullRunLogger
-    from fashion_dcgan.training import TrainingPaths, train
+    from fashion_dcgan.training.loop import TrainingPaths, train
     from tests.conftest import synthetic_split, tiny_params
 
     images = synthetic_split(64)[0][..., None].astype("float32") / 127.5 - 1.0

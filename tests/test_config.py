@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from fashion_dcgan.config import PRESETS, load_params, merge, parse_params
+from fashion_dcgan.config import load_params, merge, parse_params, recipe
 from fashion_dcgan.errors import ParamsError
 from tests.conftest import REPO
 
@@ -20,7 +20,7 @@ def test_repo_params_are_the_schema_defaults_on_the_tutorial_networks():
 
 
 def test_tutorial_preset_resolves_keras_adam_defaults():
-    params = parse_params(PRESETS["tutorial"])
+    params = parse_params(recipe("tutorial"))
     assert params.adam() == (1e-3, 1e-3, 0.9, 0.999)
     assert (params.model.objective.name, params.train.ema.decay, params.train.augment) == ("bce", 0.0, [])
 
@@ -31,7 +31,7 @@ def test_optimizer_settings_come_from_params_then_objective_then_variant():
     paper = parse_params({"model": {"variant": "paper"}, "train": unset})
     assert paper.adam() == (2e-4, 2e-4, 0.5, 0.999)
     assert parse_params({}).adam((2e-4, 0.5, 0.999)) == (1e-3, 1e-3, 0.5, 0.99)  # the tuned default rates and beta2
-    assert parse_params(PRESETS["tutorial"]).adam(objective_defaults=(5e-4, 0.0, 0.9)) == (5e-4, 5e-4, 0.0, 0.9)
+    assert parse_params(recipe("tutorial")).adam(objective_defaults=(5e-4, 0.0, 0.9)) == (5e-4, 5e-4, 0.0, 0.9)
     explicit = parse_params({"model": {"variant": "paper"}, "train": {**unset, "learning_rate_g": 1e-3, "beta_1": 0.0}})
     assert explicit.adam((5e-4, 0.3, 0.9)) == (5e-4, 1e-3, 0.0, 0.9)
     assert parse_params({"train": {"beta_2": 0.99}}).adam((5e-4, 0.3, 0.9))[3] == 0.99
@@ -155,10 +155,23 @@ def test_a_stage_view_allows_only_what_the_stage_declares(tmp_path):
 
 
 def test_merge_overrides_nested_keys():
-    merged = merge(PRESETS["tutorial"], {"train": {"ema": {"decay": 0.5}, "seed": 3}})
+    merged = merge(recipe("tutorial"), {"train": {"ema": {"decay": 0.5}, "seed": 3}})
     assert merged["train"]["ema"] == {"decay": 0.5} and merged["train"]["seed"] == 3
-    assert merged["train"]["beta_2"] is None and PRESETS["tutorial"]["train"]["ema"] == {"decay": 0.0}
+    assert merged["train"]["beta_2"] is None and recipe("tutorial")["train"]["ema"] == {"decay": 0.0}
     # A value that replaces a mapping with a name (or the reverse) replaces it whole.
     assert merge({"model": {"objective": {"name": "r1", "gamma": 2}}}, {"model": {"objective": "bce"}}) == {
         "model": {"objective": "bce"}
     }
+
+
+def test_every_parameter_has_a_plain_description():
+    """The parameter reference is generated from the schema: a field without a description is a gap in it."""
+    from fashion_dcgan.config import schema_fields
+
+    fields = dict(schema_fields())
+    assert {"train.epochs", "model.objective.r1.gamma", "sample.n_samples"} <= set(fields)
+    missing = [key for key, field in fields.items() if not (field.description or "").strip()]
+    assert not missing, f"fields without a description: {missing}"
+    rounds = re.compile(r"\bround (one|two|three|four|five|\d)\b|README", re.IGNORECASE)
+    research = [key for key, field in fields.items() if rounds.search(field.description)]
+    assert not research, f"descriptions that speak of research rounds: {research}"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion_dcgan.demo import ANY_CLASS, MAX_DEMO_IMAGES, Demo
+from fashion_dcgan.gan.networks import build_generator
 from fashion_dcgan.modelfiles import save_model
-from fashion_dcgan.networks import build_generator
-from fashion_dcgan.server import free_port
-from fashion_dcgan.serving import BadRequest
+from fashion_dcgan.serving.demo import ANY_CLASS, MAX_DEMO_IMAGES, Demo
+from fashion_dcgan.serving.pyfunc import BadRequest
+from fashion_dcgan.serving.server import free_port
 from tests.conftest import watched_page
 
 CELL = 30 * 3  # a 28-pixel image, its 2-pixel gutter, upscaled 3x by make_grid
@@ -66,7 +66,7 @@ def test_a_conditional_walk_stays_in_its_class_and_is_named(generators):
 
 @pytest.fixture(scope="module")
 def app_url(generators):
-    from fashion_dcgan.demo import launch
+    from fashion_dcgan.serving.demo import launch
 
     port = free_port()
     app = launch(str(generators / "conditional.keras"), port, block=False)

@@ -21,8 +21,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import numpy as np
 from fashion_dcgan.config import parse_params
 from fashion_dcgan.tracking import NullRunLogger
-from fashion_dcgan.runtime import make_strategy
-from fashion_dcgan.training import TrainingPaths, train
+from fashion_dcgan.training.runtime import make_strategy
+from fashion_dcgan.training.loop import TrainingPaths, train
 
 images = np.random.default_rng(0).uniform(-1, 1, (128, 28, 28, 1)).astype("float32")
 out = {}
@@ -67,13 +67,13 @@ def test_mirrored_strategy_matches_single_device_training():
 WORKER = r"""
 import json, sys
 from pathlib import Path
-from fashion_dcgan.runtime import make_strategy
+from fashion_dcgan.training.runtime import make_strategy
 strategy = make_strategy("multi_worker")  # before any other TensorFlow op
 import numpy as np
 from fashion_dcgan.config import parse_params
 from fashion_dcgan.tracking import RunLogger
-from fashion_dcgan.runtime import is_chief
-from fashion_dcgan.training import TrainingPaths, train
+from fashion_dcgan.training.runtime import is_chief
+from fashion_dcgan.training.loop import TrainingPaths, train
 root = Path(sys.argv[1])
 images = np.random.default_rng(0).uniform(-1, 1, (128, 28, 28, 1)).astype("float32")
 params = parse_params({

@@ -161,7 +161,7 @@ def test_mlflow_run_has_params_curves_images_model_and_report(repo):
     assert (
         "eval/fid" in run.data.metrics and "eval/precision" in run.data.metrics and "eval/raw_fid" in run.data.metrics
     )
-    assert run.info.run_name.startswith("tutorial-") and run.info.run_name.endswith("-e2-s42")
+    assert run.info.run_name.startswith("r1-ema0.999-") and run.info.run_name.endswith("-e2-s42")
     assert "FID" in run.data.tags["mlflow.note.content"]
     inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
     assert set(inputs) == {"fashion-mnist-train", "fashion-mnist-test"}
@@ -175,13 +175,47 @@ def test_mlflow_run_has_params_curves_images_model_and_report(repo):
     assert {"report/index.html", "report/training.gif"} <= report
 
 
-def test_dvc_plots_render_curves_and_grids(repo, tmp_path):
+def test_dvc_plots_render_curves_and_grids_with_the_network_off(repo, tmp_path, browser):
     sh(repo, "dvc", "plots", "show", "-o", str(tmp_path / "plots"))
-    page = (tmp_path / "plots" / "index.html").read_text()
+    index = tmp_path / "plots" / "index.html"
+    page_text = index.read_text()
     for title in ("Losses per step", "Losses per epoch", "Mode-collapse monitor"):
-        assert title in page, title
+        assert title in page_text, title
+    assert "cdn.jsdelivr.net" not in page_text  # .dvc/plots.html inlines Vega
     images = {p.name for p in (tmp_path / "plots" / "static").iterdir()}
     assert any("epoch_0002" in name for name in images) and any("random_grid" in name for name in images)
+
+    page = watched_page(browser)
+    requested = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else (requested.append(route.request.url), route.abort()))  # fmt: skip
+    page.goto(index.as_uri(), wait_until="load")
+    page.wait_for_function("document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 3",
+                           timeout=30_000)  # fmt: skip
+    drawn = page.evaluate("() => [...document.querySelectorAll('.vega-embed canvas')].filter(c => c.width > 50).length"
+                          " + document.querySelectorAll('.vega-embed svg .mark-line').length")  # fmt: skip
+    assert drawn >= 3 and requested == [] and page.problems == [], (drawn, requested, page.problems)
+    page.close()
+
+
+def test_dvc_metrics_show_leads_with_the_headline_and_fits_a_screen(repo):
+    shown = sh(repo, "dvc", "metrics", "show").stdout
+    header = shown.splitlines()[0]
+    assert max(len(line) for line in shown.splitlines()) <= 200, shown
+    columns = header.split()
+    assert columns[:2] == ["Path", "fid"] and {"kid", "precision", "recall", "classes_covered"} <= set(columns)
+    assert "sha256" not in shown and "raw_fid" not in shown
+
+
+def test_a_serving_change_reruns_only_registration(repo):
+    path = repo / "src/fashion_dcgan/serving/pyfunc.py"
+    original = path.read_text()
+    path.write_text(original + "\n# a serving change\n")
+    try:
+        status = json.loads(sh(repo, "dvc", "status", "--json").stdout)
+        assert set(status) == {"register"}, status
+    finally:
+        path.write_text(original)
 
 
 def test_second_repro_does_nothing(repo):
@@ -193,7 +227,7 @@ def test_sample_param_change_reruns_only_downstream_stages(repo):
     set_params(repo, {"sample": {"seed": 1}})
     out = sh(repo, "dvc", "repro").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"sample", "evaluate", "report"}
+    assert ran == {"sample", "evaluate", "register", "report"}
 
 
 def test_exp_run_with_more_epochs_resumes_the_same_run(repo):

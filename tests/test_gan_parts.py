@@ -105,7 +105,7 @@ def _linear_critic(weight: float) -> keras.Model:
 
 
 def test_r1_penalty_in_the_training_step_is_the_critics_real_input_gradient():
-    from fashion_dcgan.networks import build_generator
+    from fashion_dcgan.gan.networks import build_generator
 
     keras.utils.set_random_seed(0)
     gan = DCGAN(build_generator("tutorial", 8, 16), _linear_critic(0.01), 8, 0, NonSaturatingR1(gamma=4.0))
@@ -154,7 +154,7 @@ def test_cutout_zeroes_one_square_per_image_and_is_differentiable():
 
 
 def test_ema_warms_up_and_copies_batch_norm_statistics():
-    from fashion_dcgan.networks import build_generator
+    from fashion_dcgan.gan.networks import build_generator
 
     generator = build_generator("tutorial", 8, 16)
     average = GeneratorAverage(generator, decay=0.999)
@@ -174,7 +174,7 @@ def test_ema_warms_up_and_copies_batch_norm_statistics():
 
 @pytest.mark.parametrize("reuse_fakes", [False, True])
 def test_the_generator_update_scores_fresh_fakes_or_reuses_the_discriminators(reuse_fakes):
-    from fashion_dcgan.networks import build_generator
+    from fashion_dcgan.gan.networks import build_generator
 
     keras.utils.set_random_seed(0)
     generator = build_generator("tutorial", 8, 16)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
-from fashion_dcgan.networks import build_discriminator, build_generator
+from fashion_dcgan.gan.networks import build_discriminator, build_generator
 
 
 def test_tutorial_parameter_counts_match_the_tutorial():
@@ -60,7 +60,7 @@ def test_paper_variant_follows_the_guidelines():
 
 @pytest.mark.parametrize("variant", ["tutorial", "paper"])
 def test_conditional_networks_keep_the_layers_and_add_a_label_path(variant):
-    from fashion_dcgan.networks import LABEL_EMBEDDING, is_conditional
+    from fashion_dcgan.gan.networks import LABEL_EMBEDDING, is_conditional
 
     plain_g, plain_d = build_generator(variant, 100, 128), build_discriminator(variant, 64, IMAGE_SHAPE)
     generator = build_generator(variant, 100, 128, num_classes=10)

@@ -24,8 +24,8 @@ DYNAMIC = {
 }
 # Files a module reads that are not Python imports.
 DATA_FILES = {
-    "fashion_dcgan.report": ["src/fashion_dcgan/templates"],
-    "fashion_dcgan.serving": ["src/fashion_dcgan/served_model.py"],  # logged as the model's code
+    "fashion_dcgan.reporting.report": ["src/fashion_dcgan/reporting/templates"],
+    "fashion_dcgan.serving.pyfunc": ["src/fashion_dcgan/serving/served_model.py"],  # logged as the model's code
     "fashion_dcgan.evaluation.pinned": [
         "src/fashion_dcgan/evaluation/classifier.weights.json",
         "src/fashion_dcgan/evaluation/classifier.weights.npz",
@@ -110,8 +110,8 @@ def test_deps_cover_exactly_the_stage_import_closure(name):
 
 def test_removing_a_dependency_is_caught():
     stage = stages()["train"]
-    deps = [d for d in stage["deps"] if d != "src/fashion_dcgan/sampling.py"]
-    assert uncovered(closure_files(stage_module(stage)), deps) == {"src/fashion_dcgan/sampling.py"}
+    deps = [d for d in stage["deps"] if d != "src/fashion_dcgan/gan/sampling.py"]
+    assert uncovered(closure_files(stage_module(stage)), deps) == {"src/fashion_dcgan/gan/sampling.py"}
 
 
 def test_objectives_are_deps_of_training_only():
@@ -140,3 +140,21 @@ def test_each_path_is_written_once():
     for stage in stages().values():
         words = shlex.split(stage["cmd"])
         assert all(word.startswith(("--", "${paths.", "python", "-m", "fashion_dcgan")) for word in words), stage["cmd"]
+
+
+def test_serving_code_reruns_only_registration_and_the_apps():
+    """Training and evaluation know nothing of serving: a change to a serving bound reruns neither."""
+    serving = {f for f in closure_files("fashion_dcgan.stages.register") if "/serving/" in f}
+    assert "src/fashion_dcgan/serving/pyfunc.py" in serving and "src/fashion_dcgan/serving/registry.py" in serving
+    for name, stage in stages().items():
+        touches = [d for d in stage["deps"] if "/serving/" in d]
+        assert bool(touches) == (name == "register"), (name, touches)
+    evaluate = closure("fashion_dcgan.stages.evaluate") | closure("fashion_dcgan.stages.train")
+    assert not {module for module in evaluate if module.startswith("fashion_dcgan.serving")}
+
+
+def test_the_report_reads_no_research_output():
+    """The report's reference points come from a file the evaluation side owns, not from benchmarks/."""
+    for name, stage in stages().items():
+        assert not [d for d in stage["deps"] if d.startswith("benchmarks")], name
+        assert "benchmarks/" not in stage["cmd"], name

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from fashion_dcgan.server import free_port
+from fashion_dcgan.serving.server import free_port
 from tests.conftest import run_train, running_mlflow_server, stage_env, state, tiny_params
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,9 @@ def throwaway_postgres() -> Iterator[str]:
 
 
 def test_training_and_the_registry_on_a_postgresql_store(project, tmp_path):
-    from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL, register
+    from fashion_dcgan.modelfiles import load_generator
+    from fashion_dcgan.serving.registry import register_generator
+    from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
 
     with throwaway_postgres() as database, running_mlflow_server(database, tmp_path / "art") as url:
         done = run_train(project, env=stage_env(project, MLFLOW_TRACKING_URI=url))
@@ -93,15 +95,17 @@ def test_training_and_the_registry_on_a_postgresql_store(project, tmp_path):
         import numpy as np
 
         from fashion_dcgan.tracking import RunLogger
-        from fashion_dcgan.training import TrainingPaths, train
+        from fashion_dcgan.training.loop import TrainingPaths, train
 
         images = np.load(project / "data" / "processed" / "train_images.npy")[:64]
-        other = train(tiny_params(seed=2), images, TrainingPaths.under(tmp_path / "other"),
-                      lambda run: RunLogger(url, run), verbose=0).run_id  # fmt: skip
+        trained = train(tiny_params(seed=2), images, TrainingPaths.under(tmp_path / "other"),
+                        lambda run: RunLogger(url, run), verbose=0)  # fmt: skip
 
-        first, _ = register(client, run_id, 300.0)
+        generator = project / "models" / "generator.keras"
+        first, _, _ = register_generator(RunLogger(url, run_id, reopen=False), lambda: load_generator(generator), 300.0)
         assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == first
-        second, _ = register(client, other, 200.0)  # a better evaluation moves the alias
+        later = RunLogger(url, trained.run_id, reopen=False)
+        second, _, _ = register_generator(later, lambda: trained.sampler, 200.0)  # a better evaluation moves the alias
         assert second != first
         assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == second
         assert client.get_model_version(REGISTERED_MODEL, second).tags["fid"] == "200"

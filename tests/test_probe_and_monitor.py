@@ -10,7 +10,7 @@ from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
 from fashion_dcgan.evaluation.classifier import FeatureExtractor, build_classifier
 from fashion_dcgan.evaluation.monitor import CollapseMonitor
 from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
-from fashion_dcgan.networks import build_discriminator
+from fashion_dcgan.gan.networks import build_discriminator
 
 
 def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +100,7 @@ def test_monitor_reports_class_consistency_for_a_conditional_generator(blob_clas
     assert obeying["monitor_class_consistency"] == 1.0
     assert ignoring["monitor_class_consistency"] == 0.1  # only the class-0 requests are met
     # The evaluation's per-class view: class 0 is met by both, the others only by the obeying one.
-    from fashion_dcgan.sampling import cycled_labels, generate
+    from fashion_dcgan.gan.sampling import cycled_labels, generate
 
     requested, real = cycled_labels(100), extractor(images)
     fake = extractor(generate(_ConditionalBlobs(False), np.zeros((100, 4))))

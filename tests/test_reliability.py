@@ -65,8 +65,8 @@ def test_killed_mid_epoch_resumes_from_last_completed_epoch(project, sig):
 def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from fashion_dcgan import checkpoint as checkpoint_module
-    from fashion_dcgan.checkpoint import TrainingCheckpoint
+    from fashion_dcgan.training import checkpoint as checkpoint_module
+    from fashion_dcgan.training.checkpoint import TrainingCheckpoint
 
     weights = tf.Variable([1.0, 2.0])
     saver = TrainingCheckpoint(tmp_path, [weights])
@@ -237,11 +237,11 @@ def test_a_full_disk_fails_each_write_in_one_line_and_keeps_the_previous_file(tm
     script = f"""
 import sys
 import numpy as np, tensorflow as tf
-from fashion_dcgan.checkpoint import TrainingCheckpoint
+from fashion_dcgan.training.checkpoint import TrainingCheckpoint
 from fashion_dcgan.errors import OutputError
 from fashion_dcgan.files import write_text
 from fashion_dcgan.modelfiles import save_model
-from fashion_dcgan.networks import build_generator
+from fashion_dcgan.gan.networks import build_generator
 disk = {str(disk)!r}
 write_text(disk + "/index.html", "previous report")
 attempts = [
@@ -345,8 +345,8 @@ def test_a_sigterm_swallowed_where_it_landed_still_stops_training():
     """Python may run the handler inside a garbage-collection callback, which ignores the exception."""
     import os
 
-    from fashion_dcgan.callbacks import StopOnSignal
-    from fashion_dcgan.runtime import Terminated, sigterm_as_interrupt
+    from fashion_dcgan.training.callbacks import StopOnSignal
+    from fashion_dcgan.training.runtime import Terminated, sigterm_as_interrupt
 
     with pytest.raises(Terminated), sigterm_as_interrupt():
         try:

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from fashion_dcgan.cli import CHAMPION_URI, build_parser
-from fashion_dcgan.server import BodyLimit
-from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL
+from fashion_dcgan.serving.server import BodyLimit
+from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
 
 
 def run_async(coroutine) -> None:

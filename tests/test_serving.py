@@ -19,16 +19,16 @@ import pytest
 from mlflow import MlflowClient
 
 from fashion_dcgan.cli import main
-from fashion_dcgan.server import free_port
-from fashion_dcgan.serving import CHAMPION, REGISTERED_MODEL, logged_generator_id, register
-from fashion_dcgan.tracking import RunLogger
-from fashion_dcgan.training import TrainingPaths, train
+from fashion_dcgan.serving.registry import log_run_generator, logged_generator_id, register, register_generator
+from fashion_dcgan.serving.server import free_port
+from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL, RunLogger
+from fashion_dcgan.training.loop import TrainingPaths, train
 from tests.conftest import synthetic_split, tiny_params
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A tracking store with two tiny trained runs (different seeds)."""
+    """A tracking store with two tiny trained runs (different seeds), each with its logged generator."""
     root = tmp_path_factory.mktemp("store")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     images = synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
@@ -37,6 +37,7 @@ def store(tmp_path_factory):
         params = tiny_params(seed=seed)
         result = train(params, images, TrainingPaths.under(root / str(seed)), lambda run_id: RunLogger(uri, run_id),
                        verbose=0)  # fmt: skip
+        assert log_run_generator(RunLogger(uri, result.run_id, reopen=False), lambda done=result: done.sampler)
         runs.append(result.run_id)
     return uri, runs
 
@@ -86,7 +87,7 @@ def test_the_model_is_logged_as_code_not_as_a_pickle(store):
     ],
 )
 def test_a_bad_request_is_refused_with_what_is_expected(rows, reason):
-    from fashion_dcgan.serving import BadRequest, parse_requests
+    from fashion_dcgan.serving.pyfunc import BadRequest, parse_requests
 
     with pytest.raises(BadRequest) as error:
         parse_requests(pd.DataFrame(rows), conditional=True)
@@ -94,7 +95,7 @@ def test_a_bad_request_is_refused_with_what_is_expected(rows, reason):
 
 
 def test_classes_are_checked_and_read_by_name_or_index():
-    from fashion_dcgan.serving import BadRequest, ImageRequest, parse_requests
+    from fashion_dcgan.serving.pyfunc import BadRequest, ImageRequest, parse_requests
 
     rows = pd.DataFrame({"n": [2, 1, 3], "seed": [5, 6, 7], "class": ["Sneaker", None, 3]})
     assert parse_requests(rows, conditional=True) == [ImageRequest(2, 5, 7), ImageRequest(1, 6, None),
@@ -103,6 +104,20 @@ def test_classes_are_checked_and_read_by_name_or_index():
         parse_requests(pd.DataFrame({"n": [1], "seed": [0], "class": ["hat"]}), conditional=True)
     with pytest.raises(BadRequest, match="unconditional"):
         parse_requests(rows, conditional=False)
+
+
+def test_registering_a_run_again_logs_no_second_model(tmp_path, store):
+    uri, (first, _) = store
+    tracker = RunLogger(uri, first, reopen=False)
+    assert not log_run_generator(tracker, lambda: pytest.fail("a logged run's generator is not loaded again"))
+    version, champion, said = register_generator(tracker, lambda: pytest.fail("not loaded"), 500.0, "rerun-test")
+    again = register_generator(tracker, lambda: pytest.fail("not loaded"), 500.0, "rerun-test")
+    assert again[0] == version and tracker.tags()["registered_model"] == f"rerun-test/{version}"
+    assert champion and "champion" in said
+    client = tracker.client
+    experiment = client.get_run(first).info.experiment_id
+    logged = client.search_logged_models([experiment], filter_string=f"source_run_id = '{first}'")
+    assert len(logged) == 1
 
 
 def test_the_champion_alias_moves_only_on_a_better_fid(store):
@@ -293,13 +308,14 @@ def test_two_concurrent_registrations_leave_the_better_version_champion(store):
 def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
     import mlflow
 
-    from fashion_dcgan.sampling import generate, latents
+    from fashion_dcgan.gan.sampling import generate, latents
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     images, labels = synthetic_split(64)
     params = tiny_params({"conditional": True})
     result = train(params, images[..., None].astype(np.float32) / 127.5 - 1.0, TrainingPaths.under(tmp_path),
                    lambda run_id: RunLogger(uri, run_id), verbose=0, labels=labels)  # fmt: skip
+    log_run_generator(RunLogger(uri, result.run_id, reopen=False), lambda: result.sampler)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     try:
@@ -318,7 +334,7 @@ def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
 
 
 def test_the_report_reads_the_champion_and_the_recent_runs_from_the_store(store):
-    from fashion_dcgan.report import read_store
+    from fashion_dcgan.reporting.report import read_store
 
     uri, (first, second) = store
     client = MlflowClient(uri, registry_uri=uri)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import run_train, running_mlflow_server, stage_env, state
+from tests.conftest import run_train, running_mlflow_server, stage_cmd, stage_env, state
 
 pytestmark = pytest.mark.slow  # a real tracking server and the train stage as subprocesses
 
@@ -25,6 +28,11 @@ def test_training_logs_everything_over_http(project, mlflow_server):
     assert len(client.get_metric_history(run.info.run_id, "epoch/d_loss")) == 3
     assert any("fixed_noise_grid" in a.path for a in client.list_artifacts(run.info.run_id, "images"))
 
+    (project / "reports" / "eval_metrics.json").write_text('{"fid": 123.0}')
+    env = stage_env(project, MLFLOW_TRACKING_URI=mlflow_server)
+    done = subprocess.run(stage_cmd("register"), cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((project / "reports" / "registration.json").read_text())["champion"] == "1"
     import mlflow
 
     mlflow.set_tracking_uri(mlflow_server)

@@ -9,7 +9,7 @@ import pytest
 
 from fashion_dcgan.data.prepare import normalize
 from fashion_dcgan.data.validation import DataSpec, validate
-from fashion_dcgan.pages import render_validation
+from fashion_dcgan.reporting.pages import render_validation
 from tests.conftest import synthetic_split
 
 ROWS = 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     label = _requested_class(args.class_)
 
+    from fashion_dcgan.gan.networks import is_conditional
     from fashion_dcgan.modelfiles import latent_dim, load_generator
-    from fashion_dcgan.networks import is_conditional
     from fashion_dcgan.tracking import model_file
 
     generator = load_generator(model_file(args.model))
@@ -92,7 +93,7 @@ def _generated_batches(generator, seed: int, count: int, dim: int, label: int | 
     import numpy as np
     from tqdm import tqdm
 
-    from fashion_dcgan.sampling import generate, latent_batches
+    from fashion_dcgan.gan.sampling import generate, latent_batches
 
     with tqdm(total=count, unit="image", disable=None, leave=False) as bar:
         for latents in latent_batches(seed, count, dim, BATCH):
@@ -116,14 +117,14 @@ def _write_npy(path: Path, batches, shape: tuple[int, ...]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from fashion_dcgan.server import serve
+    from fashion_dcgan.serving.server import serve
 
     serve(args.model, args.host, args.port, args.max_body_kb * 1024)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     try:
-        from fashion_dcgan.demo import launch
+        from fashion_dcgan.serving.demo import launch
     except ModuleNotFoundError as error:
         raise PipelineError(f"the demo needs {error.name}: pip install -e '.[demo]' (make demo installs it)") from None
 
@@ -167,31 +168,52 @@ def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def write_params(path: Path, overrides: dict[str, Any]) -> None:
-    """Set ``overrides`` (nested sections) in params.yaml, keeping its comments and everything else."""
-    from ruamel.yaml import YAML
-
+    """Set ``overrides`` (nested sections) in params.yaml, keeping its comments, layout and every value that
+    does not change. A key that is new to the file takes its comment from ``overrides`` (a round-trip
+    mapping, such as a recipe file read by :func:`round_trip`)."""
     from fashion_dcgan.files import atomic_path
 
-    yaml = YAML()  # round-trip: keeps the comments in params.yaml
-    yaml.indent(mapping=2, sequence=4, offset=2)  # the file's own layout
-    yaml.representer.add_representer(
-        type(None), lambda dumper, _: dumper.represent_scalar("tag:yaml.org,2002:null", "null")
-    )
+    yaml = _round_trip_yaml()
     try:
         document = yaml.load(path.read_text()) if path.exists() else {}
     except Exception as error:
         raise ParamsError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
 
-    def merge_into(target, values: dict[str, Any]) -> None:
+    def merge_into(target, values) -> None:
+        # Only what differs is written: an equal value keeps its spelling (1.0e-3) and its comment.
         for key, value in values.items():
-            if isinstance(value, dict) and isinstance(target.get(key), dict):
-                merge_into(target[key], value)
-            else:
+            current = target.get(key)
+            if isinstance(value, dict) and isinstance(current, dict):
+                if "name" in value and current.get("name") != value["name"]:
+                    for stale in [k for k in current if k not in value]:  # another objective's settings
+                        del current[stale]
+                merge_into(current, value)
+            elif key not in target or current != value or isinstance(current, bool) != isinstance(value, bool):
+                new = key not in target
                 target[key] = value
+                comment = getattr(values, "ca", None) and values.ca.items.get(key)
+                if new and comment and hasattr(target, "ca"):
+                    target.ca.items[key] = comment
 
     merge_into(document, overrides)
     with atomic_path(path) as tmp, open(tmp, "w") as handle:
         yaml.dump(document, handle)
+
+
+def _round_trip_yaml():
+    from ruamel.yaml import YAML
+
+    yaml = YAML()  # round-trip: keeps comments and the spelling of numbers
+    yaml.indent(mapping=2, sequence=4, offset=2)  # params.yaml's own layout
+    yaml.representer.add_representer(
+        type(None), lambda dumper, _: dumper.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return yaml
+
+
+def round_trip(path: Path) -> Any:
+    """A YAML file as ruamel's round-trip mappings, which remember each value's spelling and comment."""
+    return _round_trip_yaml().load(path.read_text())
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
@@ -219,23 +241,35 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
 
 def cmd_preset(args: argparse.Namespace) -> None:
-    from fashion_dcgan.config import PRESETS, load_params
+    from fashion_dcgan.config import RECIPES_DIR, load_params, recipe
 
     path = Path(args.params)
-    write_params(path, PRESETS[args.name])
+    recipe(args.name)  # checked against the schema first
+    write_params(path, round_trip(RECIPES_DIR / f"{args.name}.yaml"))
     load_params(path)  # the result must still be valid
-    settings = " ".join(f"-S {key}={value}" for key, value in preset_overrides(args.name).items())
+    settings = " ".join(shlex.quote(f"-S{key}={value}") if " " in value or '"' in value else f"-S {key}={value}"
+                        for key, value in preset_overrides(args.name).items())  # fmt: skip
     print(f"wrote the {args.name} preset to {path}; the same as an experiment: dvc exp run {settings}")
 
 
 def preset_overrides(name: str) -> dict[str, str]:
-    """The preset as ``dvc exp run -S key=value`` settings."""
+    """The preset as ``dvc exp run -S key=value`` settings; a section chosen by name (``model.objective``)
+    is one YAML flow mapping, since another objective's settings must not be merged into it."""
     import json
 
-    from fashion_dcgan.config import PRESETS, flatten
+    from fashion_dcgan.config import recipe
 
-    return {key: json.dumps(value) if value is None or isinstance(value, list) else str(value)
-            for key, value in flatten(PRESETS[name]).items()}  # fmt: skip
+    def flat(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in nested.items():
+            if isinstance(value, dict) and "name" not in value:
+                out |= flat(value, f"{prefix}{key}.")
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    return {key: json.dumps(value) if value is None or isinstance(value, list | dict) else str(value)
+            for key, value in flat(recipe(name)).items()}  # fmt: skip
 
 
 def cmd_pin_classifier(args: argparse.Namespace) -> None:
@@ -312,12 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     reproduce.set_defaults(func=cmd_reproduce)
 
-    from fashion_dcgan.config import PRESETS
+    from fashion_dcgan.config import recipe_names
 
     preset = commands.add_parser(
         "preset", help="write a named recipe (e.g. the tutorial's) into params.yaml", parents=[debug]
     )
-    preset.add_argument("name", choices=sorted(PRESETS), help="the preset")
+    preset.add_argument("name", choices=recipe_names(), help="a recipe of recipes/ (file name without .yaml)")
     preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     preset.set_defaults(func=cmd_preset)
 

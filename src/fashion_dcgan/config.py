@@ -11,6 +11,7 @@ import hashlib
 import json
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,19 +25,26 @@ DEFAULT_SOURCES = [MIRROR, *UPSTREAM]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Each field's docstring is its description: the generated parameter reference shows it, and a
+    # test fails when a field has none.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True)
 
 
 class DataParams(_Section):
+    """Where Fashion-MNIST comes from, and how much of it is used."""
+
     sources: list[str] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1)
-    """Local mirror directories and HTTP base URLs, tried in this order."""
+    """Local mirror directories and HTTP base URLs, tried in this order; the first that has all four files wins."""
     timeout_s: float = Field(30.0, gt=0, le=600)
+    """Seconds to wait for an HTTP source before trying again (or the next source)."""
     retries: int = Field(3, ge=1, le=10)
+    """Attempts per HTTP source before moving on to the next one."""
     train_limit: int | None = Field(None, ge=10, le=SPLIT_SIZES["train"])
-    """Class-stratified subset of the training set (None = all 60,000)."""
+    """Training images to use, a class-stratified subset; null uses all 60,000. Small values make quick trials."""
     test_limit: int | None = Field(None, ge=10, le=SPLIT_SIZES["test"])
+    """Test images to use, a class-stratified subset; null uses all 10,000."""
     class_balance_tolerance: float = Field(0.02, ge=0, le=1)
-    """Largest allowed deviation of any class's share from 1/10."""
+    """Largest allowed deviation of any class's share from 1/10 (the validation stops the pipeline beyond it)."""
 
 
 # Each GAN objective's settings, selected by ``name`` (the key of its module in gan/registry.py; a
@@ -45,21 +53,25 @@ class BceObjective(_Section):
     """The tutorial's binary cross-entropy, non-saturating for the generator."""
 
     name: Literal["bce"] = "bce"
+    """Selects this objective."""
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
-    """One-sided: real targets become 1 - label_smoothing."""
+    """One-sided label smoothing: real targets become 1 - label_smoothing."""
 
 
 class HingeObjective(_Section):
     """Hinge loss: the discriminator is a margin classifier."""
 
     name: Literal["hinge"] = "hinge"
+    """Selects this objective."""
 
 
 class R1Objective(_Section):
     """Non-saturating loss plus an R1 penalty gamma/2 ||grad_x D(x)||^2 on real images."""
 
     name: Literal["r1"] = "r1"
+    """Selects this objective."""
     gamma: float = Field(1.0, gt=0, le=1e4, allow_inf_nan=False)
+    """Weight of the R1 penalty on the discriminator's gradient at real images."""
     every: int = Field(16, ge=1, le=1000)
     """Lazy regularization: the penalty on every k-th step only, weighted gamma * k (StyleGAN2)."""
 
@@ -68,15 +80,21 @@ class WganGpObjective(_Section):
     """Wasserstein critic with a gradient penalty weight * (||grad D(x_hat)|| - 1)^2 on interpolates."""
 
     name: Literal["wgan_gp"] = "wgan_gp"
+    """Selects this objective."""
     weight: float = Field(10.0, gt=0, le=1e4, allow_inf_nan=False)
+    """Weight of the gradient penalty."""
 
 
 ObjectiveParams = Annotated[BceObjective | HingeObjective | R1Objective | WganGpObjective, Field(discriminator="name")]
 
 
 class ModelParams(_Section):
+    """The networks and the GAN objective."""
+
     variant: Literal["tutorial", "paper"] = "tutorial"
+    """Network shapes: the Keras tutorial's (selu, dropout) or the DCGAN paper's (ReLU, no dropout)."""
     latent_dim: int = Field(100, ge=1, le=4096)
+    """Length of the generator's input noise vector."""
     generator_width: int = Field(128, ge=1, le=2048)
     """Channels of the generator's 7x7 projection; the next layer has half."""
     discriminator_width: int = Field(64, ge=1, le=2048)
@@ -98,24 +116,34 @@ class ModelParams(_Section):
 
 
 class EmaParams(_Section):
+    """The moving average of the generator's weights."""
+
     decay: float = Field(0.999, ge=0, lt=1)
-    """Moving average of the generator's weights; 0 turns it off (then the raw generator is sampled)."""
+    """Per-step decay of the moving average; 0 turns it off (then the raw generator is sampled)."""
 
 
 class TrainParams(_Section):
     """The training recipe: everything here shapes the trained model (``epochs`` only extends it)."""
 
     seed: int = Field(42, ge=0, le=2**31 - 1)
+    """Seed of the weights' initialization, the data order and the noise: the same seed gives the same run."""
     epochs: int = Field(10, ge=1, le=10_000)
-    # Batch 64 at 1e-3 (round two's 7e-4 at batch 32, scaled by sqrt 2), one generator pass per step:
-    # round five's choice (README): the same FID per minute as batch 32, in 0.8 of the time per epoch.
+    """Passes over the training set: the main knob of quality against time (about 75 s each on 2 CPU cores).
+    Raising it resumes from the last checkpoint."""
     batch_size: int = Field(64, ge=1, le=65_536)
-    learning_rate_d: float | None = Field(1e-3, gt=0, allow_inf_nan=False)  # None = the objective's default
+    """Images per training step, real and generated each."""
+    learning_rate_d: float | None = Field(1e-3, gt=0, allow_inf_nan=False)
+    """Adam's learning rate for the discriminator; null takes the objective's default (hinge, r1: 2e-4),
+    else the variant's (tutorial 1e-3, paper 2e-4)."""
     learning_rate_g: float | None = Field(1e-3, gt=0, allow_inf_nan=False)
+    """Adam's learning rate for the generator; null as for learning_rate_d."""
     beta_1: float | None = Field(None, ge=0, lt=1)
-    # 0.99: round three's tuning for the 10-epoch budget (README); None = the objective's default.
+    """Adam's first-moment decay; null takes the objective's default (hinge, r1: 0.5), else the variant's
+    (tutorial 0.9, paper 0.5)."""
     beta_2: float | None = Field(0.99, ge=0, lt=1)
+    """Adam's second-moment decay; null takes the objective's default (wgan_gp: 0.9), else 0.999."""
     ema: EmaParams = Field(default_factory=EmaParams)
+    """The moving average of the generator's weights, which is what gets sampled, evaluated and served."""
     augment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
     """Differentiable augmentation of every image the discriminator sees (DiffAugment)."""
     reuse_fakes: bool = True
@@ -137,6 +165,7 @@ class RuntimeParams(_Section):
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     """tf.distribute strategy; auto = mirrored over all GPUs when there are several, else default."""
     jit_compile: Literal["auto"] | bool = "auto"
+    """XLA compilation of the training step; auto turns it on on a GPU only (on a CPU it gains nothing)."""
     steps_per_execution: int = Field(10, ge=1, le=10_000)
     """Training steps per compiled call (at most; a divisor of the steps per epoch is used).
 
@@ -145,26 +174,38 @@ class RuntimeParams(_Section):
     log_every_steps: int = Field(50, ge=1)
     """Per-step metrics: the mean over each window of this many steps (at least steps_per_execution)."""
     fixed_noise_size: int = Field(25, ge=1, le=400)
+    """Images in the per-epoch grid drawn from one fixed noise batch (25 makes the tutorial's 5x5 grid)."""
     monitor_samples: int = Field(1000, ge=0, le=100_000)
     """Samples drawn after each epoch for the mode-collapse alarm (0 turns it off)."""
 
 
 class SampleParams(_Section):
+    """What the sample stage draws from the trained generator."""
+
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    """Seed of the sampling noise: the same seed draws the same images."""
     n_samples: int = Field(10_000, ge=1, le=1_000_000)
     """Generated images written to samples.npy for evaluation."""
     batch_size: int = Field(500, ge=1, le=65_536)
+    """Images generated per forward pass (memory, not results)."""
     walk_rows: int = Field(6, ge=1, le=32)
+    """Rows of the latent-space walk figure, one walk each."""
     walk_steps: int = Field(10, ge=2, le=64)
+    """Images per walk, from one latent point to another."""
 
 
 class ClassifierParams(_Section):
+    """The Fashion-MNIST classifier whose features FID, KID and the Inception Score are computed in."""
+
     weights: Literal["pinned", "train"] = "pinned"
     """pinned: the checked-in, checksummed weights (evaluation/pinned.py), so that FIDs compare across
     machines; train: train the classifier here with the recipe below."""
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    """Seed of the classifier's training (with weights: train)."""
     epochs: int = Field(5, ge=1, le=1000)
+    """Passes over the training set for the classifier (with weights: train)."""
     batch_size: int = Field(128, ge=1, le=65_536)
+    """Images per classifier training step (with weights: train)."""
     # The defaults are the recipe the pinned weights were trained with (tests check the card agrees).
 
     @model_validator(mode="after")
@@ -180,10 +221,16 @@ class ClassifierParams(_Section):
 
 
 class EvaluateParams(_Section):
+    """How the generated images and the discriminator are scored."""
+
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    """Seed of the evaluation's random subsets (KID, the probe's training images)."""
     kid_subsets: int = Field(100, ge=2, le=10_000)
+    """Random subsets KID is averaged over; its standard error comes from their spread."""
     kid_subset_size: int = Field(1000, ge=2, le=100_000)
+    """Images per KID subset, real and generated each."""
     is_splits: int = Field(10, ge=1, le=100)
+    """Splits the Inception Score is computed over (mean and standard deviation)."""
     coverage_threshold: float = Field(0.05, gt=0, le=0.1)
     """A class counts as covered when at least this share of samples is predicted as it."""
     min_classes_covered: int = Field(8, ge=1, le=10)
@@ -193,22 +240,37 @@ class EvaluateParams(_Section):
     density_coverage_k: int = Field(5, ge=1, le=100)
     """Neighbours for density and coverage (Naeem et al.: 5)."""
     probe_train_size: int = Field(10_000, ge=10, le=SPLIT_SIZES["train"])
+    """Training images for the linear probe on the discriminator's max-pooled features (the DCGAN paper's test)."""
     probe_c: float = Field(0.01, gt=0, le=1e4)
+    """Inverse L2 regularization strength of the probe's linear SVM."""
 
 
 class ReportParams(_Section):
+    """The report and its training GIF."""
+
     gif_frame_seconds: float = Field(0.5, gt=0, le=60)
+    """Seconds each epoch's grid is shown in the training GIF."""
 
 
 class Params(_Section):
+    """Everything params.yaml holds, one section per concern."""
+
     data: DataParams = Field(default_factory=DataParams)
+    """Where Fashion-MNIST comes from, and how much of it is used."""
     model: ModelParams = Field(default_factory=ModelParams)
+    """The networks and the GAN objective."""
     train: TrainParams = Field(default_factory=TrainParams)
+    """The training recipe."""
     runtime: RuntimeParams = Field(default_factory=RuntimeParams)
+    """Where and how training runs; changing it resumes rather than retrains."""
     sample: SampleParams = Field(default_factory=SampleParams)
+    """What the sample stage draws."""
     classifier: ClassifierParams = Field(default_factory=ClassifierParams)
+    """The feature space of FID, KID and the Inception Score."""
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    """How samples and the discriminator are scored."""
     report: ReportParams = Field(default_factory=ReportParams)
+    """The report's settings."""
 
     @model_validator(mode="after")
     def _batch_fits_data(self) -> Params:
@@ -273,61 +335,29 @@ def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999)}
 
 
-# Named sets of overrides on params.yaml. "tutorial" is the Keras tutorial's recipe exactly: its
-# losses, optimizer settings and no EMA or augmentation (tests check it matches the tutorial's losses).
-_DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
-    "model": {"variant": "tutorial", "objective": "r1", "conditional": False},  # r1: gamma 1, every 16
-    "train": {
-        "epochs": 10,
-        "batch_size": 64,  # round five (README): with the one-pass step, 0.50 of ema+r1's epoch time
-        "learning_rate_d": 1e-3,  # round two's 7e-4 (3.5x the r1 objective's default) scaled by sqrt 2
-        "learning_rate_g": 1e-3,
-        "beta_1": None,
-        "beta_2": 0.99,  # round three's tuning (README): a shorter memory of the gradients' scale
-        "ema": {"decay": 0.999},
-        "augment": [],
-        "reuse_fakes": True,  # one generator pass per step (README, round five)
-        "keep": "last",  # FID still falls at epoch 10 (README, "Recipes, round three")
-    },
-}
-# The conditional preset's step, as measured (README, "Recipes, round three"): batch 32, Adam 7e-4, fresh latents.
-CONDITIONAL_STEP = {"batch_size": 32, "learning_rate_d": 7e-4, "learning_rate_g": 7e-4, "reuse_fakes": False}
-# Named recipes for `fashion-dcgan preset NAME`: the keys that shape the model, nothing else.
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # The default recipe of params.yaml (README, "Recipes"), to switch back from another preset.
-    "default": _DEFAULT_RECIPE,
-    # The default recipe, class-conditional (a label input to the generator, a projection discriminator),
-    # for 6 epochs: its FID was lowest there on both seeds and rose after (README, "Recipes, round three");
-    # keep: best_fid, so that a longer run (-S train.epochs=10) still writes the best epoch's generator.
-    "conditional": {
-        "model": {**_DEFAULT_RECIPE["model"], "conditional": True},
-        # Adam's beta2 at the objective's 0.999 (null): with the default's 0.99 its FID stalls near 50 from
-        # epoch 3 on, on both seeds (README, "Recipes, round four"). Batch 32 at 7e-4 with fresh latents
-        # for each update: the step it was measured with (round five's changes were not run on it).
-        "train": {
-            **_DEFAULT_RECIPE["train"],
-            "epochs": 6,
-            "keep": "best_fid",
-            "beta_2": None,
-            **CONDITIONAL_STEP,
-        },
-    },
-    "tutorial": {
-        "model": {"variant": "tutorial", "objective": "bce", "conditional": False},
-        "train": {
-            "epochs": 10,
-            "batch_size": 32,
-            "learning_rate_d": None,
-            "learning_rate_g": None,
-            "beta_1": None,
-            "beta_2": None,
-            "ema": {"decay": 0.0},
-            "augment": [],
-            "reuse_fakes": False,  # the tutorial draws fresh latents for the generator's update
-            "keep": "last",
-        },
-    },
-}
+# Recipes are files: recipes/NAME.yaml holds the keys that shape the model (the model and train
+# sections), read by `fashion-dcgan preset NAME`, the benchmarks and the docs. The stages never read them.
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+RECIPE_SECTIONS = ("model", "train")
+
+
+def recipe_names(directory: Path = RECIPES_DIR) -> list[str]:
+    """The recipes in ``directory``, by file name without .yaml."""
+    return sorted(path.stem for path in directory.glob("*.yaml"))
+
+
+def recipe(name: str, directory: Path = RECIPES_DIR) -> dict[str, Any]:
+    """The recipe ``name`` as nested sections, checked against the schema; a ParamsError names what is wrong."""
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(recipe_names(directory)) or "none"
+        raise ParamsError(f"no recipe {name!r} in {directory} (known: {known})")
+    raw = read_yaml(path)
+    if not isinstance(raw, dict) or set(raw) - set(RECIPE_SECTIONS):
+        extra = sorted(set(raw) - set(RECIPE_SECTIONS)) if isinstance(raw, dict) else type(raw).__name__
+        raise ParamsError(f"{path}: a recipe holds only the sections {list(RECIPE_SECTIONS)}, not {extra}")
+    parse_params(raw, str(path))
+    return raw
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -355,6 +385,20 @@ def union_members(annotation: Any) -> dict[str, type[_Section]]:
         return {}
     members = typing.get_args(annotation)
     return {member.model_fields["name"].default: member for member in members if hasattr(member, "model_fields")}
+
+
+def schema_fields(model: type[BaseModel] | None = None, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every field of the schema as (dotted key, pydantic FieldInfo), sections before their keys; an
+    objective's fields appear under ``model.objective.<name>.``. The parameter reference is made from this."""
+    model = model or Params
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        yield key, field
+        members = union_members(field.annotation)
+        for member_name, member in members.items():
+            yield from schema_fields(member, f"{key}.{member_name}.")
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from schema_fields(field.annotation, f"{key}.")
 
 
 def _key_name(loc: tuple) -> str:

@@ -60,10 +60,12 @@ def entry_point(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise for a user.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         if "--debug" in sys.argv[1:]:
             os.environ[DEBUG_VARIABLE] = "1"
+        if not debugging():
+            from fashion_dcgan.logs import quiet_tensorflow
+
+            quiet_tensorflow()  # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise for a user
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("fashion_dcgan").setLevel(logging.INFO)
         try:

@@ -106,8 +106,9 @@ def write_text(target: str | Path, text: str) -> None:
     write_bytes(target, text.encode())
 
 
-def write_json(target: str | Path, payload: Any) -> None:
-    write_text(target, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+def write_json(target: str | Path, payload: Any, sort_keys: bool = True) -> None:
+    """``payload`` as indented JSON, atomically; ``sort_keys=False`` keeps its order (DVC shows columns in it)."""
+    write_text(target, json.dumps(payload, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def read_json(path: str | Path, what: str) -> Any:

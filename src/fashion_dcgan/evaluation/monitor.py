@@ -8,8 +8,8 @@ import numpy as np
 
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
 from fashion_dcgan.evaluation.metrics import class_consistency, frechet_distance, mode_coverage
-from fashion_dcgan.networks import is_conditional
-from fashion_dcgan.sampling import cycled_labels, generate, latents
+from fashion_dcgan.gan.networks import is_conditional
+from fashion_dcgan.gan.sampling import cycled_labels, generate, latents
 
 
 class CollapseMonitor:

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from fashion_dcgan.networks import discriminator_conv_layers
+from fashion_dcgan.gan.networks import discriminator_conv_layers
 
 log = logging.getLogger(__name__)
 GRID = 4

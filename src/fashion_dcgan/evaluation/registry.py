@@ -240,6 +240,16 @@ def mlflow_values(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+# What `dvc metrics show` and `dvc exp show` lead with, in this order (the evaluate stage's reports/metrics.json);
+# every metric, both generators' and the per-class lists, stays in eval_metrics.json and the MLflow run.
+DVC_METRICS = ("fid", "kid", "precision", "recall", "classes_covered", "class_consistency", "probe_accuracy")
+
+
+def dvc_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The headline metrics of an evaluation, in :data:`DVC_METRICS` order (those it has)."""
+    return {name: metrics[name] for name in DVC_METRICS if name in metrics}
+
+
 def headline(metrics: dict[str, Any]) -> str:
     """The headline metrics in one line: ``FID 171.3 (raw generator 180.2; real data 0.69), ...``."""
     parts = []

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.ema import GeneratorAverage
+from fashion_dcgan.gan.networks import is_conditional
 from fashion_dcgan.gan.objective import Objective
-from fashion_dcgan.networks import is_conditional
 
 
 class DCGAN(keras.Model):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from fashion_dcgan.networks import frozen_copy
+from fashion_dcgan.gan.networks import frozen_copy
 
 
 def warmed_decay(decay: float, updates):

@@ -25,7 +25,7 @@ PARAMS = ("evaluate",)
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
         __doc__, argv, "data", "reference", "samples", "samples_raw", "labels", "classifier", "discriminator",
-        "train_metrics", "out",
+        "train_metrics", "out", "headline",
     )  # fmt: skip
     cfg = load_params(args.params, PARAMS).evaluate
 
@@ -35,10 +35,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.evaluation.evaluate import Reference, evaluate_run, load_samples, record
-    from fashion_dcgan.evaluation.registry import headline
+    from fashion_dcgan.evaluation.registry import dvc_metrics, headline
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import load_model
-    from fashion_dcgan.serving import register_run
     from fashion_dcgan.tracking import RunLogger
 
     samples, requested = load_samples(args.samples, args.samples_raw, args.labels)
@@ -48,10 +47,10 @@ def main(argv: list[str] | None = None) -> None:
         Reference.load(args.reference), data, cfg,
     )  # fmt: skip
     write_json(args.out, metrics)
+    write_json(args.headline, dvc_metrics(metrics), sort_keys=False)
 
     tracker = RunLogger(tracking_uri(), recorded_run_id(args.train_metrics), reopen=False)
     record(tracker, metrics, args.out)
-    log.info(register_run(tracker, metrics["fid"]))
     log.info(headline(metrics))
 
 

@@ -19,7 +19,7 @@ from fashion_dcgan.data.validation import DataSpec, validate
 from fashion_dcgan.errors import DataError, entry_point
 from fashion_dcgan.files import atomic_dir, write_json, write_text
 from fashion_dcgan.imaging import make_grid, save_png, to_uint8
-from fashion_dcgan.pages import render_validation
+from fashion_dcgan.reporting.pages import render_validation
 from fashion_dcgan.stages import parse_args
 
 log = logging.getLogger("fashion_dcgan.stages.prepare")

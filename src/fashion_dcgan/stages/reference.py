@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
     from fashion_dcgan.data.prepare import load_processed, stratified_indices
     from fashion_dcgan.evaluation.evaluate import probe_train_set, real_reference
+    from fashion_dcgan.gan.networks import build_discriminator
     from fashion_dcgan.modelfiles import load_model
-    from fashion_dcgan.networks import build_discriminator
 
     train_images, train_labels = load_processed(args.data, "train")
     test_images, test_labels = load_processed(args.data, "test")

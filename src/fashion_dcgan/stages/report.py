@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, argv, *FILES)
     params = load_params(args.params, PARAMS)
 
-    from fashion_dcgan.report import ReportFiles, read_store, write_report
+    from fashion_dcgan.reporting.report import ReportFiles, read_store, write_report
     from fashion_dcgan.tracking import RunLogger, check_reachable, recorded_run_id, tracking_uri
 
     uri = tracking_uri()

@@ -29,10 +29,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from fashion_dcgan.data.fashion_mnist import CLASS_NAMES, NUM_CLASSES
     from fashion_dcgan.files import atomic_path
-    from fashion_dcgan.imaging import label_rows, make_grid, save_gif, save_png, to_uint8
-    from fashion_dcgan.modelfiles import latent_dim, load_generator
-    from fashion_dcgan.networks import is_conditional
-    from fashion_dcgan.sampling import (
+    from fashion_dcgan.gan.networks import is_conditional
+    from fashion_dcgan.gan.sampling import (
         class_grid,
         cycled_labels,
         fixed_noise,
@@ -41,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         latents,
         render_grid,
     )
+    from fashion_dcgan.imaging import label_rows, make_grid, save_gif, save_png, to_uint8
+    from fashion_dcgan.modelfiles import latent_dim, load_generator
 
     generator, raw = load_generator(args.generator), load_generator(args.generator_raw)
     dim, cfg, out = latent_dim(generator), params.sample, Path(args.out)

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     uri = tracking_uri()
     check_reachable(uri)
 
-    from fashion_dcgan.runtime import make_strategy
+    from fashion_dcgan.training.runtime import make_strategy
 
     make_strategy(params.runtime.strategy)  # multi-worker collectives must be set up before any other TF op
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     from fashion_dcgan.files import write_csv, write_json
     from fashion_dcgan.modelfiles import load_model
     from fashion_dcgan.tracking import RunLogger, dataset_inputs, git_commit, run_tags
-    from fashion_dcgan.training import TrainingPaths, run_name, train
+    from fashion_dcgan.training.loop import TrainingPaths, run_name, train
 
     images, labels = load_processed(args.data, "train")
     provenance = {"git_commit": git_commit(), "data_sha256": data_checksums(args.data)}

@@ -13,21 +13,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_dcgan import callbacks as cb
-from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.config import Params
 from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
 from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
 from fashion_dcgan.errors import ParamsError
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.dcgan import DCGAN
+from fashion_dcgan.gan.networks import build_discriminator, build_generator
 from fashion_dcgan.gan.registry import build_objective
+from fashion_dcgan.gan.sampling import fixed_noise
 from fashion_dcgan.modelfiles import save_model
-from fashion_dcgan.networks import build_discriminator, build_generator
-from fashion_dcgan.runtime import gpu_available, is_chief, make_strategy, resolve_precision, sigterm_as_interrupt
-from fashion_dcgan.sampling import fixed_noise
-from fashion_dcgan.serving import log_generator
 from fashion_dcgan.tracking import EPOCHS_TAG, KEPT_EPOCH_TAG, NullRunLogger, RunLogger
+from fashion_dcgan.training import callbacks as cb
+from fashion_dcgan.training.checkpoint import TrainingCheckpoint
+from fashion_dcgan.training.runtime import (
+    gpu_available,
+    is_chief,
+    make_strategy,
+    resolve_precision,
+    sigterm_as_interrupt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +96,18 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
 
 
 def run_name(params: Params) -> str:
-    """A readable MLflow run name: variant, objective, conditional, spectral norm, EMA, augmentation,
-    epochs and seed."""
+    """A readable MLflow run name from the levers of the recipe: the networks when not the tutorial's, the
+    objective, conditioning, spectral norm, moving average, augmentation, batch size, epochs and seed.
+
+    The default trains ``r1-ema0.999-b64-e10-s42``, the tutorial recipe ``bce-b32-e10-s42``.
+    """
     model, cfg = params.model, params.train
-    parts = [model.variant, model.objective.name, *(["conditional"] if model.conditional else [])]
+    parts = [] if model.variant == "tutorial" else [model.variant]
+    parts += [model.objective.name, *(["conditional"] if model.conditional else [])]
     parts += ["sn"] if model.spectral_norm else []
     parts += [f"ema{cfg.ema.decay:g}"] if cfg.ema.decay else []
     parts += ["+".join(cfg.augment)] if cfg.augment else []
-    return "-".join([*parts, f"e{cfg.epochs}", f"s{cfg.seed}"])
+    return "-".join([*parts, f"b{cfg.batch_size}", f"e{cfg.epochs}", f"s{cfg.seed}"])
 
 
 def adam_settings(params: Params, objective) -> tuple[float, float, float, float]:
@@ -167,7 +176,6 @@ def train(
         for model, path in ((sampler, paths.generator), (gan.generator, paths.generator_raw)):
             save_model(model, path)
         save_model(gan.discriminator, paths.discriminator)
-        tracker.within(lambda: log_generator(sampler))
         # Params are immutable in MLflow; a run extended by resuming records its real length here.
         tracker.set_tags({EPOCHS_TAG: cfg.epochs, KEPT_EPOCH_TAG: kept})
     return TrainingResult(tracker.run_id, state.epochs, state.steps, gan, resumed_from, kept, sampler)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fashion_dcgan.serving import MAX_ROWS
+from fashion_dcgan.serving.pyfunc import MAX_ROWS
 
 log = logging.getLogger(__name__)
 # A valid request of MAX_ROWS rows is under 4 KB as JSON or CSV; 64 KiB leaves room for formatting.

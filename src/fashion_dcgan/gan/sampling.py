@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
+from fashion_dcgan.gan.networks import is_conditional
 from fashion_dcgan.imaging import make_grid, to_uint8
 from fashion_dcgan.modelfiles import latent_dim
-from fashion_dcgan.networks import is_conditional
 
 
 def latent_batches(seed: int, count: int, latent_dim: int, batch_size: int) -> Iterator[np.ndarray]:

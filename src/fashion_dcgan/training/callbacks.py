@@ -22,12 +22,12 @@ import keras
 import numpy as np
 from PIL import Image
 
-from fashion_dcgan.checkpoint import TrainingCheckpoint
 from fashion_dcgan.errors import TrainingDiverged
+from fashion_dcgan.gan.networks import frozen_copy
+from fashion_dcgan.gan.sampling import render_grid
 from fashion_dcgan.imaging import save_png
-from fashion_dcgan.networks import frozen_copy
-from fashion_dcgan.runtime import raise_if_terminated
-from fashion_dcgan.sampling import render_grid
+from fashion_dcgan.training.checkpoint import TrainingCheckpoint
+from fashion_dcgan.training.runtime import raise_if_terminated
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,6 @@ the logged model holds no pickle; the generator's weights are a ``.keras`` artif
 
 import mlflow
 
-from fashion_dcgan.serving import GeneratorModel
+from fashion_dcgan.serving.pyfunc import GeneratorModel
 
 mlflow.models.set_model(GeneratorModel())

@@ -1,4 +1,4 @@
-"""HTML and Markdown pages from one Jinja2 template set (src/fashion_dcgan/templates/, one stylesheet)."""
+"""HTML and Markdown pages from one Jinja2 template set (src/fashion_dcgan/reporting/templates/, one stylesheet)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import jinja2
 @functools.cache
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("fashion_dcgan", "templates"),
+        loader=jinja2.PackageLoader("fashion_dcgan.reporting", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

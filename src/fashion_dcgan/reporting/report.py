@@ -20,8 +20,8 @@ from fashion_dcgan.errors import DataError
 from fashion_dcgan.evaluation.registry import BY_NAME, GENERATED, METRICS, headline
 from fashion_dcgan.files import read_json, write_text
 from fashion_dcgan.imaging import save_gif
-from fashion_dcgan.pages import render
-from fashion_dcgan.plots import line_plot
+from fashion_dcgan.reporting.pages import render
+from fashion_dcgan.reporting.plots import line_plot
 
 FEATURE_SPACE_NOTE = (
     "FID, KID, the Inception Score and the k-NN metrics use our own Fashion-MNIST classifier's penultimate "
@@ -47,12 +47,11 @@ class ReportFiles:
     markdown: Path
     gif: Path
     figures: Path
-    references: Path | None = None  # the recipe table's results (benchmarks/results/recipes_10epoch.csv)
+    references: Path | None = None  # the reference recipe's figures (evaluation/reference_points.json)
 
 
 # The scorecard's rows: the headline metrics a newcomer asks about, in this order.
 SCORECARD = ("fid", "kid", "precision", "recall", "classes_covered", "class_consistency")
-REFERENCE_RECIPE = "tutorial"
 
 
 @dataclass(frozen=True)
@@ -63,21 +62,17 @@ class StoreView:
     recent: list[dict[str, Any]]  # name, url, recipe, metrics {name: value}, champion, this_run
 
 
-def reference_figures(path: Path | None, recipe: str = REFERENCE_RECIPE) -> dict[str, Any] | None:
-    """The mean and half-range over seeds of ``recipe``'s final-epoch metrics in a recipe table CSV."""
+def reference_figures(path: Path | None) -> dict[str, Any] | None:
+    """The reference recipe's figures (src/fashion_dcgan/evaluation/reference_points.json): its name, seeds,
+    epochs, and each scorecard metric's mean and half-range over the seeds; None without the file."""
     if path is None or not Path(path).exists():
         return None
-    frame = read_csv(Path(path), "the recipe table")
-    final = frame[(frame["recipe"] == recipe) & (frame["epoch"] == frame["epochs"])]
-    if final.empty:
-        return None
-    columns = [name for name in SCORECARD if name in final]
-    return {
-        "seeds": len(final),
-        "epochs": int(final["epochs"].iloc[0]),
-        "mean": final[columns].mean().to_dict(),
-        "spread": ((final[columns].max() - final[columns].min()) / 2).to_dict(),
-    }
+    points = read_json(Path(path), "the reference points")
+    missing = {"recipe", "seeds", "epochs", "mean", "spread"} - set(points)
+    if missing:
+        raise DataError(f"{path}: the reference points lack {sorted(missing)}; regenerate them "
+                        "(python -m benchmarks.reference_points)")  # fmt: skip
+    return points
 
 
 def _versus(name: str, ours: float, theirs: float | None) -> str:
@@ -336,7 +331,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         "summary": text,
         "scorecard": scorecard_rows(evaluation, reference, store) if evaluation else [],
         "reference": reference,
-        "reference_recipe": REFERENCE_RECIPE,
+        "reference_recipe": reference["recipe"] if reference else "tutorial",
         "champion": store.champion if store else None,
         "recent_runs": _recent_rows(store),
         "run_url": run_url,

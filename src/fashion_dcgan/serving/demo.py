@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
+from fashion_dcgan.gan.networks import is_conditional
+from fashion_dcgan.gan.sampling import cycled_labels, generate, latents, slerp
 from fashion_dcgan.imaging import label_rows, make_grid, to_uint8
 from fashion_dcgan.modelfiles import latent_dim, load_generator
-from fashion_dcgan.networks import is_conditional
-from fashion_dcgan.sampling import cycled_labels, generate, latents, slerp
-from fashion_dcgan.serving import MAX_SEED, BadRequest, parse_requests
+from fashion_dcgan.serving.pyfunc import MAX_SEED, BadRequest, parse_requests
 
 MAX_DEMO_IMAGES = 100  # per click: a grid a page can show
 MAX_WALK_STEPS = 32

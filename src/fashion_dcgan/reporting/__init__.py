@@ -1,0 +1,1 @@
+"""Reporting: the HTML and Markdown report, its figures and the validation page."""
