@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MIRROR := /usr/share/datasets/fashion-mnist
 
-.PHONY: repro test lint lock lock-check mirror demo ui
+.PHONY: repro test lint lock lock-check mirror demo ui docs docs-serve plots-template
 
 UV_VERSION := 0.13.9
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
@@ -39,8 +39,24 @@ test: $(BIN)/.installed mirror
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest
 
 lint: $(BIN)/.installed lock-check
+	$(BIN)/deptry src
 	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/ruff format --check src tests benchmarks docs
+
+# The documentation site (mkdocs.yml): built into site/ with --strict, so a broken link or a page
+# missing from the navigation fails. The parameter, metric and recipe tables are generated (docs/hooks.py).
+docs: $(BIN)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: $(BIN)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# Rebuilds .dvc/plots.html (`dvc plots show` offline) from the npm packages of Vega, Vega-Lite and Vega-Embed.
+plots-template: $(BIN)/.installed
+	rm -rf build/vega && mkdir -p build/vega
+	cd build/vega && npm pack --silent vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2 && \
+		for f in *.tgz; do mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}" --strip-components=1; done
+	$(BIN)/python docs/plots_template.py build/vega .dvc/plots.html
 
 # A Gradio page on 127.0.0.1:7860 drawing from the champion (MODEL=... for another generator).
 demo: $(BIN)/.installed
