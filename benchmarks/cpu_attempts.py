@@ -41,6 +41,9 @@ ATTEMPTS: list[tuple[str, list[str], dict[str, str]]] = [
     ),
 ]
 
+# The tutorial's loop for a separate interpreter with Keras on JAX (--jax-python), where neither this
+# project nor TensorFlow is installed: so its networks are spelled out here, layer for layer as the
+# library's tutorial networks (tests/test_benchmarks.py checks that they agree).
 JAX_LOOP = r"""
 import json, os, sys, time
 os.environ["KERAS_BACKEND"] = "jax"

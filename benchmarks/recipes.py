@@ -249,19 +249,31 @@ class EmaShadows(keras.callbacks.Callback):
                     handle.write(json.dumps({**tag, **row, **scores}, default=float) + "\n")
 
 
-def save_grids(gan, recipe: str, seed: int, epochs: int, directory: Path) -> None:
-    """The same 64 latents through the sampled and the raw generator: example grids for each recipe."""
+def log_grids(gan, recipe: str, seed: int, epochs: int, study: str) -> None:
+    """The same 64 latents through the sampled and the raw generator, as images of one MLflow run per
+    recipe and seed in the experiment ``benchmark: STUDY`` of the project's tracking store (not files in git)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import RunTag
+
     from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
     from fashion_dcgan.gan.sampling import class_grid, latents, render_grid
-    from fashion_dcgan.imaging import label_rows, make_grid, save_png, to_uint8
+    from fashion_dcgan.imaging import label_rows, make_grid, to_uint8
+    from fashion_dcgan.tracking import tracking_uri
 
+    client = MlflowClient(tracking_uri())
+    name = f"benchmark: {study}"
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    run_id = client.create_run(experiment_id, run_name=f"{recipe}-s{seed}-e{epochs}").info.run_id
+    client.log_batch(run_id, tags=[RunTag("recipe", recipe), RunTag("seed", str(seed))])
     noise = latents(0, 64, gan.latent_dim)
     for kind, generator in (("sampled", gan.sampler), ("raw", gan.generator)):
         if gan.conditional:  # one named row per class, as the sample stage draws it
             grid = label_rows(make_grid(to_uint8(class_grid(generator, 0, 8)), cols=8), CLASS_NAMES)
         else:
             grid = render_grid(generator, noise, cols=8)
-        save_png(directory / f"{recipe}_seed{seed}_epoch{epochs}_{kind}.png", grid)
+        client.log_image(run_id, grid, f"{kind}_epoch{epochs}.png")
+    client.set_terminated(run_id)
 
 
 def run_one(
@@ -271,7 +283,7 @@ def run_one(
     data: tuple,
     scorer: Scorer,
     eval_every: int,
-    grids: Path,
+    study: str,
     models: Path | None = None,
     progress: Path | None = None,
     ema_shadows: Sequence[float] = (),
@@ -297,7 +309,7 @@ def run_one(
         if not eval_every:
             rows.append({"epoch": epochs, "wall_s": train_s, **scalars(scorer(result.gan.sampler))})
         raw = scorer(result.gan.generator)
-        save_grids(result.gan, recipe, seed, epochs, grids)
+        log_grids(result.gan, recipe, seed, epochs, study)
         if models is not None:  # the sampled generator, e.g. for `fashion-dcgan demo --model`
             from fashion_dcgan.modelfiles import save_model
 
@@ -323,7 +335,6 @@ def sweep(args: argparse.Namespace) -> None:
         with open(out, newline="") as handle:
             done = {(row["recipe"], int(row["seed"])) for row in csv.DictReader(handle)}
     images, labels = load_processed(args.data, "train")
-    grids = out.parent / "grids"
     scorer = Scorer(Path(args.data), Path(args.classifier), args.samples)
     # Seed-major: a sweep cut short still has every recipe at the first seed.
     for seed in args.seeds:
@@ -334,7 +345,7 @@ def sweep(args: argparse.Namespace) -> None:
             data = (np.asarray(images), np.asarray(labels))
             every = 1 if args.eval_every_epoch else args.eval_every
             progress = out.with_suffix(".progress.jsonl")
-            rows = run_one(recipe, seed, args.epochs, data, scorer, every, grids, args.save_models, progress,
+            rows = run_one(recipe, seed, args.epochs, data, scorer, every, out.stem, args.save_models, progress,
                            args.ema_shadows)  # fmt: skip
             new_file = not out.exists()
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -357,6 +368,8 @@ def table(path: str) -> str:
     recipe's final FID, as a fraction of the tutorial's whole training time.
     """
     import pandas as pd
+
+    from benchmarks.curves import first_reaching
 
     frame = pd.read_csv(path)
     final = frame[frame["epoch"] == frame["epochs"]]
@@ -382,10 +395,9 @@ def table(path: str) -> str:
                 "",
             ]
             for recipe, rows in curves.groupby("recipe", sort=False):
-                reached = rows[rows["fid"] <= target]
+                first = first_reaching(rows.reset_index(drop=True), target)
                 when = "not reached"
-                if len(reached):
-                    first = reached.iloc[0]
+                if first is not None:
                     share = first["wall_s"] / budget
                     when = f"epoch {int(first['epoch'])}, {first['wall_s']:.0f} s = {share:.2f} of the tutorial's time"
                 lines.append(f"- {recipe}: {when}")

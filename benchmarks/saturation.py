@@ -22,19 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.curves import first_reaching, read_curves
+
 MILESTONES = (1, 2, 3, 5, 10, 15, 20, 25, 30, 40, 50)
 
 
-def read_curves(paths: list[str]) -> pd.DataFrame:
-    """(recipe, seed, epoch, fid, ...) from recipes CSVs and progress files; later files win."""
-    frames = [pd.read_json(path, lines=True) if path.endswith(".jsonl") else pd.read_csv(path) for path in paths]
-    frame = pd.concat(frames, ignore_index=True).drop_duplicates(["recipe", "seed", "epoch"], keep="last")
-    return frame.sort_values(["recipe", "seed", "epoch"]).reset_index(drop=True)
-
-
 def first_epoch_at_or_below(curve: pd.DataFrame, fid: float) -> int | None:
-    reached = curve[curve["fid"] <= fid]
-    return int(reached["epoch"].iloc[0]) if len(reached) else None
+    first = first_reaching(curve, fid)
+    return None if first is None else int(first["epoch"])
 
 
 def ups_and_downs(curve: pd.DataFrame) -> dict[str, float]:

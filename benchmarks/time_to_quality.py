@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,54 +34,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pandas as pd
 
+from benchmarks.curves import epoch_reaching, fid_at, read_curves
+from benchmarks.timing import timed_epochs
+
 EPOCH_IMAGES = 60_000
 
 
 def curves(paths: list[str], recipes: list[str]) -> pd.DataFrame:
     """FID per (recipe, seed, epoch) from the recipes benchmark's per-epoch CSVs."""
-    frame = pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
-    frame = frame[frame["recipe"].isin(recipes)].drop_duplicates(["recipe", "seed", "epoch"], keep="last")
-    missing = set(recipes) - set(frame["recipe"])
-    if missing:
-        raise SystemExit(f"no per-epoch scores for {sorted(missing)} in {paths}; run benchmarks.recipes first")
-    return frame[["recipe", "seed", "epoch", "fid"]].sort_values(["recipe", "seed", "epoch"])
-
-
-def epoch_reaching(curve: pd.DataFrame, target: float) -> float:
-    """The fractional epoch at which ``curve`` (epoch, fid) first reaches ``target`` (inf: never)."""
-    epochs, fids = curve["epoch"].to_numpy(float), curve["fid"].to_numpy(float)
-    for i, (epoch, fid) in enumerate(zip(epochs, fids, strict=True)):
-        if fid <= target:
-            if i == 0:
-                return epoch
-            before_epoch, before = epochs[i - 1], fids[i - 1]
-            return before_epoch + (before - target) / (before - fid) * (epoch - before_epoch)
-    return float("inf")
-
-
-def fid_at(curve: pd.DataFrame, epoch: float) -> float:
-    """The curve read at a fractional ``epoch`` (linear between epochs; NaN outside the measured ones)."""
-    epochs, fids = curve["epoch"].to_numpy(float), curve["fid"].to_numpy(float)
-    if epoch < epochs[0] or epoch > epochs[-1]:
-        return float("nan")
-    return float(np.interp(epoch, epochs, fids))
+    return read_curves(paths, recipes)[["recipe", "seed", "epoch", "fid"]]
 
 
 def images_per_second(recipe: str, data: np.ndarray) -> float:
     """One timed epoch of ``recipe`` over ``data`` after a traced warm-up epoch, through training.train."""
-    import keras
-
     from benchmarks.recipes import params_for
     from fashion_dcgan.config import merge, parse_params
-    from fashion_dcgan.tracking import NullRunLogger
-    from fashion_dcgan.training.loop import TrainingPaths, train
 
     params = params_for(recipe, seed=1, epochs=2)
-    params = parse_params(merge(params.model_dump(), {"data": {"train_limit": len(data)}}))
-    with tempfile.TemporaryDirectory() as tmp:
-        result = train(params, data, TrainingPaths.under(Path(tmp)), lambda _: NullRunLogger(), verbose=0)
-    keras.mixed_precision.set_global_policy("float32")
-    return result.epochs[1]["images_per_second"]
+    (rate,) = timed_epochs(parse_params(merge(params.model_dump(), {"data": {"train_limit": len(data)}})), data)
+    return rate
 
 
 def speeds(recipes: list[str], repeats: int, images: int) -> dict[str, list[float]]:

@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 import pytest
-from benchmarks.time_to_quality import epoch_reaching, fid_at, speed_table, table
+from benchmarks.curves import epoch_reaching, fid_at
+from benchmarks.time_to_quality import speed_table, table
 
 
 def curve(fids):
@@ -105,3 +106,67 @@ def test_an_ema_shadow_updated_after_every_step_is_the_training_average(tmp_path
     assert shadows.rows[0.9][-1]["wall_s"] == rows[-1]["wall_s"]
     lines = (tmp_path / "p.jsonl").read_text().splitlines()
     assert [line.split('"recipe": ')[1].split('"')[1] for line in lines[:3]] == ["r", "r@ema0.9", "r@ema0.2"]
+
+
+def test_the_tutorial_loops_use_the_librarys_networks():
+    import keras
+    from benchmarks.cpu_attempts import JAX_LOOP
+    from benchmarks.train_speed import tutorial_networks
+
+    generator, discriminator = tutorial_networks()
+    assert (generator.count_params(), discriminator.count_params()) == (840_705, 212_865)
+    assert discriminator.layers[-1].get_config()["activation"] == "sigmoid"
+    # The JAX loop runs where the project is not installed; its copy must build the same networks.
+    source = JAX_LOOP.split("rng = np.random")[0].split("L = keras.layers")[1]
+    scope = {"keras": keras, "L": keras.layers}
+    exec(source.split("d.compile")[0], scope)
+    assert (scope["g"].count_params(), scope["d"].count_params()) == (840_705, 212_865)
+    assert [type(layer).__name__ for layer in scope["g"].layers] == [type(layer).__name__ for layer in generator.layers]
+
+
+def test_a_timed_run_gives_each_epoch_after_the_first_and_leaves_float32(tmp_path):
+    import keras
+    import numpy as np
+    from benchmarks.timing import timed_epochs
+
+    from tests.conftest import synthetic_split, tiny_params
+
+    images = synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
+    rates = timed_epochs(tiny_params(epochs=3, runtime={"precision": "mixed_bfloat16"}), images)
+    assert len(rates) == 2 and all(rate > 0 for rate in rates)
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_curves_are_read_once_and_queried_alike(tmp_path):
+    from benchmarks.curves import first_reaching, read_curves
+
+    old = tmp_path / "old.csv"
+    pd.DataFrame({"recipe": ["a", "a"], "seed": [1, 1], "epoch": [1, 2], "fid": [300.0, 200.0]}).to_csv(old)
+    new = tmp_path / "new.progress.jsonl"
+    new.write_text('{"recipe": "a", "seed": 1, "epoch": 2, "fid": 150.0}\n')
+    frame = read_curves([str(old), str(new)])
+    assert frame["fid"].tolist() == [300.0, 150.0]  # the later file wins
+    assert int(first_reaching(frame, 160)["epoch"]) == 2 and first_reaching(frame, 100) is None
+    with pytest.raises(SystemExit, match="no per-epoch scores for \\['b'\\]"):
+        read_curves([str(old)], ["a", "b"])
+
+
+def test_a_sweeps_grids_go_to_an_mlflow_experiment_of_its_study(tmp_path, monkeypatch):
+    import numpy as np
+    from mlflow import MlflowClient
+
+    from benchmarks.recipes import log_grids
+    from fashion_dcgan.tracking import NullRunLogger
+    from fashion_dcgan.training.loop import TrainingPaths, train
+    from tests.conftest import synthetic_split, tiny_params
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    images = synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
+    result = train(tiny_params(epochs=1), images, TrainingPaths.under(tmp_path), lambda _: NullRunLogger(), verbose=0)
+    log_grids(result.gan, "tutorial", 1, 1, "recipes_1epoch")
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("benchmark: recipes_1epoch")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "tutorial-s1-e1" and run.info.status == "FINISHED"
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"sampled_epoch1.png", "raw_epoch1.png"}
