@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -234,3 +235,50 @@ def test_a_kept_earlier_epoch_is_named_in_the_summary_the_run_table_and_the_colu
     page, markdown = files.html.read_text(), files.markdown.read_text()
     for text in ("sampled generator (epoch 1)", "raw generator (epoch 2)", "Sampled generator from"):
         assert text in page and text in markdown, text
+
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(2)</script>",
+    '"><svg onload=alert(3)>',
+    "[click](javascript:alert(4))",
+    "a | b\n<iframe src=javascript:alert(5)>",
+]
+
+
+def test_hostile_run_names_and_params_render_as_text_in_both_reports(tmp_path, browser):
+    """Run names, recipes and params from the tracking store are data: neither report runs them, the
+    HTML page in Chromium, nor the Markdown rendered by a CommonMark renderer (raw HTML allowed) and
+    then opened in Chromium."""
+    from markdown_it import MarkdownIt
+    from mlflow import MlflowClient
+
+    from fashion_dcgan.reporting.report import read_store
+    from tests.conftest import watched_page
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("fashion-dcgan")
+    runs = [client.create_run(experiment, run_name=name).info.run_id for name in HOSTILE]
+    for run in runs:
+        client.log_metric(run, "eval/fid", 100.0)
+    files = pipeline_files(tmp_path)
+    params = {**parse_params({}).flat(), "train.augment": HOSTILE[1], "model.variant": HOSTILE[0]}
+    write_report(files, params, 0.5, 8, "http://127.0.0.1:5000/#/runs/run42", read_store(client, runs[0]))
+
+    markdown = files.markdown.read_text()
+    assert "<img" not in markdown and "<script" not in markdown
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    tags = re.findall(r"<[a-zA-Z][^>]*>", rendered)  # the elements, not the text between them
+    assert not [tag for tag in tags if re.search(r"javascript:|onerror|onload|<(script|iframe|svg)", tag)], tags
+    (tmp_path / "markdown.html").write_text(f"<!DOCTYPE html><html><body>{rendered}</body></html>")
+    for page_file in (files.html, tmp_path / "markdown.html"):
+        page = watched_page(browser)
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))  # noqa: B023
+        page.goto(page_file.as_uri(), wait_until="load")
+        page.wait_for_timeout(500)
+        text = page.inner_text("body")
+        assert dialogs == [], (page_file.name, dialogs)
+        assert "<img src=x onerror=alert(1)>" in text, page_file.name  # shown as the text it is
+        assert page.locator("script, iframe, svg[onload], img[onerror]").count() == 0, page_file.name
+        page.close()
