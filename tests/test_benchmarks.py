@@ -153,9 +153,9 @@ def test_curves_are_read_once_and_queried_alike(tmp_path):
 
 def test_a_sweeps_grids_go_to_an_mlflow_experiment_of_its_study(tmp_path, monkeypatch):
     import numpy as np
+    from benchmarks.recipes import log_grids
     from mlflow import MlflowClient
 
-    from benchmarks.recipes import log_grids
     from fashion_dcgan.tracking import NullRunLogger
     from fashion_dcgan.training.loop import TrainingPaths, train
     from tests.conftest import synthetic_split, tiny_params
