@@ -395,3 +395,54 @@ def test_store_errors_get_advice_for_what_failed_and_only_damage_says_move_it_as
     damaged.write_bytes(b"this is not an SQLite database" * 100)
     hint = store_hint(f"sqlite:///{damaged}", _wrapped(sqlite3.DatabaseError("file is not a database")))
     assert f"{damaged} is damaged" in hint and "move it aside" in hint
+
+
+@pytest.mark.parametrize("run_id", ["deadbeef", ""])
+def test_reproduce_with_an_unknown_run_opens_no_run(tmp_path, monkeypatch, capsys, run_id):
+    from mlflow import MlflowClient
+
+    from fashion_dcgan.cli import main
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("fashion-dcgan")
+    client.set_terminated(client.create_run(experiment).info.run_id)
+    params = tmp_path / "params.yaml"
+    with pytest.raises(SystemExit) as stop:
+        main(["reproduce", run_id, "--params", str(params)])
+    err = capsys.readouterr().err  # after MLflow's own INFO lines from setting up this test's store
+    assert stop.value.code == 1 and len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+    assert "Traceback" not in err
+    assert ("is not in" in err) if run_id else ("no MLflow run id given" in err)
+    runs = client.search_runs([experiment])
+    assert len(runs) == 1 and all(run.info.status == "FINISHED" for run in runs) and not params.exists()
+
+
+def test_a_store_deleted_after_training_is_one_line_and_creates_nothing(tmp_path):
+    """The register stage (as evaluate) attaches to the training run: with the store gone it says how to
+    fix it and neither creates a new store nor leaves an orphan run."""
+    from tests.conftest import stage_cmd, stage_env
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "train_metrics.json").write_text('{"mlflow_run_id": "0123456789abcdef0123456789abcdef"}')
+    (reports / "metrics.json").write_text('{"fid": 100.0}')
+    done = subprocess.run(stage_cmd("register"), cwd=tmp_path, env=stage_env(tmp_path), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "there is no store at" in done.stderr and "dvc repro -f -s train" in done.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (reports / "registration.json").exists()
+
+
+def test_a_run_missing_from_an_existing_store_is_refused_before_any_write(tmp_path):
+    from mlflow import MlflowClient
+
+    from fashion_dcgan.errors import TrackingError
+    from fashion_dcgan.tracking import RunLogger
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment = MlflowClient(uri).create_experiment("fashion-dcgan")
+    with pytest.raises(TrackingError, match="is not in .*dvc repro -f -s train"):
+        RunLogger(uri, "0123456789abcdef0123456789abcdef", reopen=False)
+    assert MlflowClient(uri).search_runs([experiment]) == []

@@ -220,9 +220,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from fashion_dcgan.config import parse_params
     from fashion_dcgan.tracking import EPOCHS_TAG, RunLogger, tracking_uri
 
-    run = RunLogger(tracking_uri(), reopen=False, run_id=args.run_id)
-    if not run.resumed:
-        raise PipelineError(f"MLflow run {args.run_id} not found in {tracking_uri()}")
+    run = RunLogger(tracking_uri(), reopen=False, run_id=args.run_id)  # an unknown id is an error, not a new run
     info = run.client.get_run(args.run_id)
     restored = params_from_run(dict(info.data.params))
     if EPOCHS_TAG in info.data.tags:  # a resumed run trained longer than its logged train.epochs

@@ -231,6 +231,26 @@ def _bounded(method):
     return wrapper
 
 
+def _require_run(uri: str, run_id: str | None) -> None:
+    """A TrackingError unless ``run_id`` is a run of the store at ``uri`` (checked without creating the store)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    fix = "restore the store, or retrain to make a new run: `dvc repro -f -s train`, then `dvc repro`"
+    if not run_id:
+        raise TrackingError("no MLflow run id given: pass the id of a run in the tracking store (`make ui` lists them)")
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise TrackingError(f"MLflow run {run_id}: there is no store at {uri.removeprefix('sqlite:///')} (deleted "
+                            f"or moved since the run was made); {fix}")  # fmt: skip
+    with _store_errors(uri):
+        try:
+            MlflowClient(tracking_uri=uri, registry_uri=uri).get_run(run_id)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            raise TrackingError(f"MLflow run {run_id} is not in {uri}; {fix}") from None
+
+
 class RunLogger:
     """One MLflow run, created or resumed, logged to in batches."""
 
@@ -243,6 +263,8 @@ class RunLogger:
         self.uri = uri
         self._mlflow = mlflow
         self.resumed = False
+        if not reopen:  # attach to a run that training made: never a new store or a new, empty run
+            _require_run(uri, run_id)
         with _store_lock(uri), _store_errors(uri):
             # The registry URI too: without it a client takes whatever mlflow.set_registry_uri set
             # last in this process (another store's), and registers into the wrong file.

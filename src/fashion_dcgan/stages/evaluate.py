@@ -29,16 +29,18 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     cfg = load_params(args.params, PARAMS).evaluate
 
-    from fashion_dcgan.tracking import check_reachable, recorded_run_id, tracking_uri
+    from fashion_dcgan.tracking import RunLogger, check_reachable, recorded_run_id, tracking_uri
 
     check_reachable(tracking_uri())
+    # The training run must still be in the store before any work: a store deleted or replaced since
+    # training is one line with the fix, never a new empty store with an orphan run.
+    tracker = RunLogger(tracking_uri(), recorded_run_id(args.train_metrics), reopen=False)
 
     from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.evaluation.evaluate import Reference, evaluate_run, load_samples, record
     from fashion_dcgan.evaluation.registry import dvc_metrics, headline
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import load_model
-    from fashion_dcgan.tracking import RunLogger
 
     samples, requested = load_samples(args.samples, args.samples_raw, args.labels)
     data = {split: load_processed(args.data, split) for split in ("train", "test")}
@@ -49,7 +51,6 @@ def main(argv: list[str] | None = None) -> None:
     write_json(args.out, metrics)
     write_json(args.headline, dvc_metrics(metrics), sort_keys=False)
 
-    tracker = RunLogger(tracking_uri(), recorded_run_id(args.train_metrics), reopen=False)
     record(tracker, metrics, args.out)
     log.info(headline(metrics))
 
