@@ -443,6 +443,6 @@ def test_a_run_missing_from_an_existing_store_is_refused_before_any_write(tmp_pa
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     experiment = MlflowClient(uri).create_experiment("fashion-dcgan")
-    with pytest.raises(TrackingError, match="is not in .*dvc repro -f -s train"):
+    with pytest.raises(TrackingError, match=r"is not in .*dvc repro -f -s train"):
         RunLogger(uri, "0123456789abcdef0123456789abcdef", reopen=False)
     assert MlflowClient(uri).search_runs([experiment]) == []
