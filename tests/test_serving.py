@@ -350,3 +350,63 @@ def test_the_report_reads_the_champion_and_the_recent_runs_from_the_store(store)
     assert by_id[first]["metrics"] == {"fid": 123.5, "precision": 0.75}
     assert "r1" in by_id[first]["recipe"] and "seed 1" in by_id[first]["recipe"]
     assert sum(row["champion"] for row in view.recent) <= 1
+
+
+# Run in a fresh interpreter: the project's own package is refused wherever it would be imported from
+# (the checkout's src/), so only the model's copy of its code can serve.
+WITHOUT_THE_PROJECT = r"""
+import importlib.abc, json, sys
+SRC = sys.argv[1]
+
+class RefuseTheProject(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] != "fashion_dcgan":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                if (spec.origin or "").startswith(SRC) or any(p.startswith(SRC) for p in spec.submodule_search_locations or []):
+                    raise ModuleNotFoundError(f"No module named {name!r} (refused: the project is not installed here)")
+                return spec
+        return None
+
+sys.meta_path.insert(0, RefuseTheProject())
+try:
+    import fashion_dcgan
+    print(json.dumps({"project_importable": True}))
+    sys.exit(0)
+except ModuleNotFoundError:
+    pass
+import mlflow, pandas as pd
+mlflow.set_tracking_uri(sys.argv[2])
+model = mlflow.pyfunc.load_model(sys.argv[3])
+images = model.predict(pd.DataFrame({"n": [3], "seed": [0]}))
+print(json.dumps({"shape": list(images.shape), "dtype": str(images.dtype),
+                  "code": sorted(m for m in sys.modules if m.startswith("fashion_dcgan"))[:3],
+                  "from": sys.modules["fashion_dcgan"].__file__}))
+"""
+
+
+@pytest.mark.slow
+def test_the_registered_model_runs_where_the_project_is_not_installed(tmp_path, store):
+    from fashion_dcgan.serving.pyfunc import requirements
+
+    uri, (first, _) = store
+    version, _, _ = register_generator(RunLogger(uri, first, reopen=False), lambda: None, 400.0, "portable")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    command = [sys.executable, "-c", WITHOUT_THE_PROJECT, src, uri, f"models:/portable/{version}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["shape"] == [3, 28, 28] and result["dtype"] == "uint8"
+    assert not result["from"].startswith(src)  # the model's own copy of the code served it
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/portable/{version}"))
+    listed = (local / "requirements.txt").read_text().split()
+    assert set(requirements()) <= set(listed) and any(name.startswith("pillow==") for name in listed)
+    assert not list(local.rglob("*.npz"))  # the code, not the classifier's weights or other data

@@ -125,23 +125,43 @@ def signature():
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
+# What the served code imports beyond this package (its import closure: serving/pyfunc.py and what it
+# imports); the model's environment gets exactly the versions installed here.
+SERVED_REQUIREMENTS = ("tensorflow", "keras", "mlflow", "numpy", "pandas", "pillow")
+
+
+def requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in SERVED_REQUIREMENTS]
+
+
+def _all_but_python(folder: str, names: list[str]) -> list[str]:
+    """What the model's code leaves out: data files (weights, templates) and caches."""
+    kept = [name for name in names if name.endswith(".py") or Path(folder, name).is_dir()]
+    return [name for name in names if name not in kept or name == "__pycache__"]
+
+
 @contextlib.contextmanager
 def _model_files(generator) -> Iterator[dict[str, Any]]:
     """The pyfunc model's arguments: :data:`MODEL_CODE` (MLflow's "model from code") with the
-    ``.keras`` file as an artifact, its signature, an input example and pinned requirements."""
-    import keras
-    import tensorflow as tf
+    ``.keras`` file as an artifact, its signature, an input example, pinned requirements, and this
+    package's Python files as the model's code, so that it loads where the project is not installed."""
+    import shutil
 
-    requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}", f"mlflow=={mlflow.__version__}"]
+    package = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generator.keras"
         generator.save(path)
+        code = Path(tmp) / "code" / package.name
+        shutil.copytree(package, code, ignore=_all_but_python)
         yield {
             "python_model": str(MODEL_CODE),
             "artifacts": {"generator": str(path)},
+            "code_paths": [str(code)],
             "signature": signature(),
             "input_example": pd.DataFrame({"n": [2], "seed": [0]}),
-            "pip_requirements": requirements,
+            "pip_requirements": requirements(),
         }
 
 
