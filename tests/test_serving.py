@@ -367,7 +367,8 @@ class RefuseTheProject(importlib.abc.MetaPathFinder):
                 continue
             spec = finder.find_spec(name, path, target)
             if spec is not None:
-                if (spec.origin or "").startswith(SRC) or any(p.startswith(SRC) for p in spec.submodule_search_locations or []):
+                places = [spec.origin or "", *(spec.submodule_search_locations or [])]
+                if any(place.startswith(SRC) for place in places):
                     raise ModuleNotFoundError(f"No module named {name!r} (refused: the project is not installed here)")
                 return spec
         return None
