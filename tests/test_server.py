@@ -1,4 +1,5 @@
-"""`fashion-dcgan serve`'s request-size bound, on a stand-in app (the real model: test_serving.py)."""
+"""`fashion-dcgan serve`'s guard (admission, the body bound, body checks, JSON errors) on stand-in apps;
+the real model behind it in test_serving.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import pytest
 
 from fashion_dcgan.cli import CHAMPION_URI, build_parser
-from fashion_dcgan.serving.server import BodyLimit
+from fashion_dcgan.serving.server import RequestGuard
 from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
 
 
@@ -61,14 +62,14 @@ def call(app, chunks: list[bytes], length: str | None) -> tuple[int, bytes, int]
 
 def test_a_body_within_the_bound_reaches_the_app_whole():
     echo = Echo()
-    status, body, _ = call(BodyLimit(echo, 100), [b"a" * 60, b"b" * 40], "100")
+    status, body, _ = call(RequestGuard(echo, 100), [b"a" * 60, b"b" * 40], "100")
     assert (status, body, echo.calls) == (200, b"100", 1)
 
 
 @pytest.mark.parametrize("length", ["101", "10000000000", "12abc", "-1"])
 def test_a_declared_length_past_the_bound_is_refused_before_reading(length):
     echo = Echo()
-    status, body, read = call(BodyLimit(echo, 100), [b"a" * 200], length)
+    status, body, read = call(RequestGuard(echo, 100), [b"a" * 200], length)
     answer = json.loads(body)
     assert (status, read, echo.calls) == (413, 0, 0)
     assert answer["error_code"] == "REQUEST_LIMIT_EXCEEDED" and "at most 100" in answer["message"]
@@ -76,7 +77,7 @@ def test_a_declared_length_past_the_bound_is_refused_before_reading(length):
 
 def test_a_streamed_body_is_refused_once_it_passes_the_bound():
     echo = Echo()
-    status, body, read = call(BodyLimit(echo, 100), [b"a" * 60] * 10, None)
+    status, body, read = call(RequestGuard(echo, 100), [b"a" * 60] * 10, None)
     assert (status, read, echo.calls) == (413, 2, 0)  # stopped at the second chunk, of ten
     assert "more than 100" in json.loads(body)["message"]
 
@@ -87,7 +88,7 @@ def test_non_http_scopes_pass_through():
     async def app(scope, receive, send):
         seen.append(scope["type"])
 
-    run_async(BodyLimit(app, 1)({"type": "lifespan"}, None, None))
+    run_async(RequestGuard(app, 1)({"type": "lifespan"}, None, None))
     assert seen == ["lifespan"]
 
 
@@ -111,3 +112,99 @@ def test_reading_a_missing_default_store_is_one_line_and_creates_nothing(tmp_pat
     error = capsys.readouterr().err
     assert exit_.value.code != 0 and "no MLflow store at" in error and "make repro" in error
     assert "Traceback" not in error and not (tmp_path / "mlflow.db").exists()
+
+
+class Held:
+    """An ASGI app that answers only when released, to keep requests in flight."""
+
+    def __init__(self, status: int = 200, body: bytes = b"{}", content_type: bytes = b"application/json"):
+        self.release = None
+        self.status, self.body, self.content_type = status, body, content_type
+
+    async def __call__(self, scope, receive, send):
+        await receive()
+        if self.release is not None:
+            await self.release.wait()
+        await send(
+            {"type": "http.response.start", "status": self.status, "headers": [(b"content-type", self.content_type)]}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
+
+async def request(app, body: bytes = b"{}", path: str = "/invocations") -> tuple[int, dict, bytes]:
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")],
+    }
+    sent, done = [], False
+
+    async def receive():
+        nonlocal done
+        if done:
+            await asyncio.sleep(3600)
+        done = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_a_burst_past_the_limit_is_answered_503_at_once_with_retry_after():
+    from fashion_dcgan.serving.server import RETRY_AFTER_S
+
+    held = Held()
+    guard = RequestGuard(held, max_in_flight=2)
+
+    async def burst():
+        held.release = asyncio.Event()
+        first = [asyncio.create_task(request(guard)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        assert guard.in_flight == 2
+        refused = await asyncio.wait_for(request(guard), timeout=1)  # at once, not queued
+        held.release.set()
+        admitted = await asyncio.gather(*first)
+        after = await request(guard)  # the slots are free again
+        return refused, admitted, after
+
+    results = {}
+    run_async(_store(results, burst()))
+    (status, headers, body), admitted, after = results["value"]
+    assert status == 503 and headers[b"retry-after"] == str(RETRY_AFTER_S).encode()
+    assert json.loads(body)["error_code"] == "TEMPORARILY_UNAVAILABLE" and "retry after" in json.loads(body)["message"]
+    assert [a[0] for a in admitted] == [200, 200] and after[0] == 200
+
+
+async def _store(results: dict, coroutine) -> None:
+    results["value"] = await coroutine
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "code"),
+    [(504, b"Timeout. The request took longer than 60 s", b"text/plain", "DEADLINE_EXCEEDED"),
+     (500, b"Internal Server Error", b"text/plain", "INTERNAL_ERROR"),
+     (400, b'{"error_code": "BAD_REQUEST", "message": "no", "stack_trace": "Traceback ..."}', b"application/json",
+      "BAD_REQUEST")],
+)  # fmt: skip
+def test_every_error_body_is_json_with_a_reason_and_no_stack_trace(status, body, content_type, code):
+    results = {}
+    run_async(_store(results, request(RequestGuard(Held(status, body, content_type)))))
+    answered, headers, payload = results["value"]
+    document = json.loads(payload)
+    assert answered == status and headers[b"content-type"] == b"application/json"
+    assert document["error_code"] == code and document["message"] and "stack_trace" not in document
+
+
+def test_nesting_deeper_than_any_request_is_refused_before_the_app():
+    from fashion_dcgan.serving.server import json_depth
+
+    assert json_depth(b'{"dataframe_split": {"columns": ["n"], "data": [[1]]}}') == 4
+    assert json_depth(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[["}') == 1  # brackets in strings do not count
+    echo = Echo()
+    status, body, _ = call(RequestGuard(echo), [b'{"x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"], None)
+    assert status == 400 and "nested deeper" in json.loads(body)["message"] and echo.calls == 0

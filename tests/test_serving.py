@@ -250,6 +250,15 @@ def test_the_served_model_answers_and_refuses_with_a_reason(store, command):
             chunk = b"%x\r\n%s\r\n" % (4096, b"x" * 4096)
             code, error = _unfinished_post(url, {"Transfer-Encoding": "chunked"}, chunk * 5)  # 20 KB of 16
             assert code == 413 and "more than 16384" in error["message"], (code, error)
+            # Hostile bodies get 400 with a reason, never a 500 or a stack trace; CSV works as documented.
+            huge = b'{"dataframe_split": {"columns": ["n", "seed"], "data": [[1' + b"0" * 309 + b", 0]]}}"
+            deep = b'{"dataframe_split": ' + b"[" * 7_000 + b"]" * 7_000 + b"}"  # within the 16 KB bound
+            flag = b'{"dataframe_split": {"columns": ["n", "seed"], "data": [[true, 0]]}}'
+            for body, reason in ((huge, "`n` must be a whole number"), (deep, "nested deeper"), (flag, "got True")):
+                code, error = _post(url, body)
+                assert code == 400 and reason in error["message"] and "stack_trace" not in error, (code, error)
+            code, images = _post(url, b"n,seed\n2,0\n", {"Content-Type": "text/csv"})
+            assert code == 200 and np.asarray(images["predictions"]).shape == (2, 28, 28)
         again, _ = ask(["n", "seed"], [[1, 0]])  # still serving after the bad requests
     finally:
         server.terminate()

@@ -19,6 +19,37 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+MAX_SEED = 2**31 - 1  # the latent noise's seed, as the served model and the demo take it
+
+
+def _seed(text: str) -> int:
+    if not re.fullmatch(r"\s*\+?[0-9]+\s*", text) or int(text) > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED:,}, got {text!r}")
+    return int(text)
+
+
+def _free_port(port: int) -> None:
+    """A ParamsError unless ``port`` on 127.0.0.1 can be listened on (checked before anything loads)."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise ParamsError(
+                f"--port {port}: cannot listen on 127.0.0.1:{port} ({error.strerror}); stop what uses it or pick "
+                "another port with --port"
+            ) from None
+
+
+def _local_model(model: str) -> None:
+    """A local model given by path must exist before anything heavy loads (MLflow URIs are checked on fetch)."""
+    if not model.startswith(("models:/", "runs:/")) and Path(model).suffix == ".keras":
+        from fashion_dcgan.modelfiles import check_model_file
+
+        check_model_file(model)
+
+
 CHAMPION_URI = "models:/fashion-dcgan-generator@champion"  # serving.REGISTERED_MODEL @ serving.CHAMPION
 
 
@@ -43,6 +74,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise ParamsError(f"--out {out}: unknown suffix {out.suffix!r}; use .png (a grid) or .npy (an array)")
     if args.n > MAX_SAMPLES[out.suffix]:
         raise ParamsError(f"--n {args.n:,}: at most {MAX_SAMPLES[out.suffix]:,} samples for a {out.suffix} file")
+    if not out.parent.is_dir():
+        raise ParamsError(f"--out {out}: the folder {out.parent} does not exist; create it first")
     needed = args.n * math.prod(IMAGE_SHAPE) * 4
     free = shutil.disk_usage(out.parent if str(out.parent) else ".").free if out.parent.exists() else None
     if out.suffix == ".npy" and free is not None and needed > free:
@@ -51,12 +84,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
         )
 
     label = _requested_class(args.class_)
+    _local_model(args.model)  # before TensorFlow loads: a wrong path is an instant error
+
+    from fashion_dcgan.tracking import model_file
+
+    path = model_file(args.model)
 
     from fashion_dcgan.gan.networks import is_conditional
     from fashion_dcgan.modelfiles import latent_dim, load_generator
-    from fashion_dcgan.tracking import model_file
 
-    generator = load_generator(model_file(args.model))
+    generator = load_generator(path)
     if label is not None and not is_conditional(generator):
         raise ParamsError(
             f"--class: {args.model} is an unconditional generator; train one with model.conditional: true"
@@ -117,12 +154,15 @@ def _write_npy(path: Path, batches, shape: tuple[int, ...]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    _free_port(args.port)
     from fashion_dcgan.serving.server import serve
 
     serve(args.model, args.host, args.port, args.max_body_kb * 1024)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    _free_port(args.port)
+    _local_model(args.model)
     try:
         from fashion_dcgan.serving.demo import launch
     except ModuleNotFoundError as error:
@@ -174,6 +214,8 @@ def write_params(path: Path, overrides: dict[str, Any]) -> None:
     from fashion_dcgan.files import atomic_path
 
     yaml = _round_trip_yaml()
+    if not path.parent.is_dir():
+        raise ParamsError(f"--params {path}: the folder {path.parent} does not exist; create it first")
     try:
         document = yaml.load(path.read_text()) if path.exists() else {}
     except Exception as error:
@@ -309,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     sample.add_argument("--n", type=_positive, default=64, help="number of images (default: %(default)s)")
-    sample.add_argument("--seed", type=int, default=0, help="latent noise seed (default: %(default)s)")
+    sample.add_argument("--seed", type=_seed, default=0, help="latent noise seed, 0 to 2**31-1 (default: %(default)s)")
     sample.add_argument(
         "--class",
         dest="class_",

@@ -39,9 +39,16 @@ class TrainingDiverged(PipelineError):
 
 
 def first_line(error: BaseException, limit: int = 300) -> str:
-    """The first line of an exception's message (at most ``limit`` characters), or its type's name."""
+    """The first line of an exception's message, or its type's name; a longer line is cut at the last
+    word that fits in ``limit`` characters, and ends with an ellipsis."""
     text = str(error).strip()
-    return text.splitlines()[0][:limit] if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    line = text.splitlines()[0]
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:(") + "…"
 
 
 F = TypeVar("F", bound=Callable[..., object])

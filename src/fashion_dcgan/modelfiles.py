@@ -16,15 +16,21 @@ def save_model(model, path: str | Path) -> None:
         model.save(tmp)
 
 
-def load_model(path: str | Path):
-    """Load a ``.keras`` file with ``safe_mode=True``: a model file cannot run arbitrary code."""
-    import keras
-
+def check_model_file(path: str | Path) -> Path:
+    """``path`` if it is a ``.keras`` archive, else one ModelFileError line; checked without loading Keras."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found; run `dvc repro train` or pass --model")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a Keras .keras archive (corrupt or truncated?)")
+    return path
+
+
+def load_model(path: str | Path):
+    """Load a ``.keras`` file with ``safe_mode=True``: a model file cannot run arbitrary code."""
+    path = check_model_file(path)
+    import keras
+
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad archive

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,14 +48,35 @@ class ImageRequest:
     label: int | None  # a class index, or None (a conditional generator then cycles through the classes)
 
 
+def whole_number(value: Any, low: int, high: int) -> int | None:
+    """``value`` as an int from ``low`` to ``high``, or None: a bool, a fraction, a non-finite or huge
+    number, or text other than ASCII digits is not a whole number of images or a seed."""
+    if isinstance(value, bool | np.bool_) or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\+?[0-9]{1,19}(\.0*)?", text):
+            return None
+        number = int(text.split(".")[0])
+    elif isinstance(value, int | np.integer):
+        number = int(value)
+    elif isinstance(value, float | np.floating):
+        if not math.isfinite(value) or value != math.floor(value):
+            return None
+        number = int(value)
+    else:
+        return None
+    return number if low <= number <= high else None
+
+
 def _whole_numbers(rows: pd.DataFrame, column: str, low: int, high: int) -> list[int]:
-    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values != np.floor(values)) | (values < low) | (values > high)
-    if bad.any():
-        shown = rows[column].iloc[int(np.flatnonzero(bad)[0])]
+    numbers = [whole_number(value, low, high) for value in rows[column].tolist()]
+    if None in numbers:
+        shown = rows[column].iloc[numbers.index(None)]
         shown = shown.item() if isinstance(shown, np.generic) else shown  # 1.5, not np.float64(1.5)
-        raise BadRequest(f"`{column}` must be a whole number from {low:,} to {high:,} in every row, got {shown!r}")
-    return [int(v) for v in values]
+        text = repr(shown) if len(repr(shown)) <= 40 else f"{repr(shown)[:20]}… ({len(repr(shown))} characters)"
+        raise BadRequest(f"`{column}` must be a whole number from {low:,} to {high:,} in every row, got {text}")
+    return numbers  # type: ignore[return-value]
 
 
 def parse_requests(model_input: Any, conditional: bool) -> list[ImageRequest]:

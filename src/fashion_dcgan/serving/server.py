@@ -1,44 +1,125 @@
-"""`fashion-dcgan serve`: MLflow's own scoring app for the generator, behind a request-size bound.
+"""`fashion-dcgan serve`: MLflow's own scoring app for the generator, behind a guard that keeps its promises.
 
 ``mlflow models serve`` reads and decodes any body before the model sees it (a 50 MB body took 32 s
-and 2.4 GB to refuse), and it has no option to bound it. This command serves the same FastAPI app
-(``mlflow.pyfunc.scoring_server.init``, so ``/invocations``, ``/ping`` and the JSON formats are
-MLflow's) wrapped in :class:`BodyLimit`, which refuses an oversized body with HTTP 413 before it is
-read: from its ``Content-Length`` when the client sends one, else as soon as the streamed bytes pass
-the bound. The model's own checks (rows, images, whole numbers, classes) then apply as before.
+and 2.4 GB to refuse), queues concurrent requests until its 60 s timeout answers 504 with a body
+that is not JSON, and answers some malformed bodies with a Python traceback. This command serves the
+same FastAPI app (``mlflow.pyfunc.scoring_server.init``, so ``/invocations``, ``/ping`` and the JSON
+formats are MLflow's) wrapped in :class:`RequestGuard`, which:
+
+- admits at most ``max_in_flight`` requests to ``/invocations`` at once and answers the next one at
+  once with 503, a ``Retry-After`` and a JSON reason, instead of queuing it towards a timeout;
+- refuses an oversized body with 413 before it is read (from ``Content-Length``, else as soon as the
+  streamed bytes pass the bound);
+- refuses JSON nested deeper than any valid request with 400 (Python's parser would recurse until it
+  fails with a 500), and turns a CSV body into MLflow's JSON split format, which the model reads;
+- makes every error body JSON with a reason, without a stack trace.
+
+The model's own checks (rows, images, whole numbers, classes) then apply as before.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fashion_dcgan.serving.pyfunc import MAX_ROWS
+from fashion_dcgan.serving.pyfunc import MAX_IMAGES, MAX_ROWS
 
 log = logging.getLogger(__name__)
 # A valid request of MAX_ROWS rows is under 4 KB as JSON or CSV; 64 KiB leaves room for formatting.
 MAX_BODY_BYTES = 64 * 1024
+# Measured through this server on 2 CPU cores (benchmarks/load_test.py, docs/benchmarks.md): a request
+# of MAX_IMAGES images costs about 9 s, mostly writing 7.8 million pixel values as JSON; two at once
+# keep both cores busy, and a third would only wait. A refused client retries after about one request's time.
+MAX_IN_FLIGHT = 2
+SECONDS_PER_IMAGE = 0.0009
+RETRY_AFTER_S = math.ceil(MAX_IMAGES * SECONDS_PER_IMAGE)
+# A valid request nests 3 deep ({"dataframe_split": {"data": [[...]]}}); anything past this is refused.
+MAX_JSON_DEPTH = 16
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# The error code of a response the app (or the ASGI server) gave without a JSON body.
+ERROR_CODES = {400: "BAD_REQUEST", 404: "ENDPOINT_NOT_FOUND", 405: "BAD_REQUEST", 413: "REQUEST_LIMIT_EXCEEDED",
+               415: "BAD_REQUEST", 503: "TEMPORARILY_UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}  # fmt: skip
 
 
-class BodyLimit:
-    """ASGI middleware: an HTTP request whose body passes ``max_bytes`` gets 413 and never reaches ``app``."""
+def json_depth(body: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
-        self.app, self.max_bytes = app, max_bytes
+
+def csv_as_split_json(body: bytes) -> bytes:
+    """A CSV request (a header row, then one row per request) as MLflow's ``dataframe_split`` JSON; empty
+    cells become null. The model checks the values."""
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    rows = [row for row in rows if row]
+    if not rows:
+        raise ValueError("an empty CSV body: send a header row (n,seed) and one row per request")
+    columns, data = rows[0], rows[1:]
+    if any(len(row) != len(columns) for row in data):
+        raise ValueError(f"every CSV row needs {len(columns)} cells, as the header {','.join(columns)}")
+    cells = [[cell if cell.strip() else None for cell in row] for row in data]
+    return json.dumps({"dataframe_split": {"columns": columns, "data": cells}}).encode()
+
+
+def json_error(status: int, message: str, code: str | None = None) -> bytes:
+    return json.dumps({"error_code": code or ERROR_CODES.get(status, "INTERNAL_ERROR"), "message": message}).encode()
+
+
+class RequestGuard:
+    """ASGI middleware in front of MLflow's scoring app: admission, a body bound, body checks, JSON errors."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, max_in_flight: int = MAX_IN_FLIGHT):
+        self.app, self.max_bytes, self.max_in_flight = app, max_bytes, max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        send = _json_errors(send)
+        if scope.get("path") != "/invocations":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:  # no await before this and the increment: one event loop
+            message = (f"the server is generating {self.in_flight} requests, its limit; retry after "
+                       f"{RETRY_AFTER_S} s")  # fmt: skip
+            await _answer(send, 503, json_error(503, message), [(b"retry-after", str(RETRY_AFTER_S).encode())])
+            return
+        self.in_flight += 1
+        try:
+            await self._admitted(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send, declared.decode("latin-1"))
+            await self._too_large(send, declared.decode("latin-1"))
             return
         chunks, size = [], 0
         while True:
@@ -48,12 +129,26 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send, f"more than {self.max_bytes}")
+                await self._too_large(send, f"more than {self.max_bytes}")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body, delivered = b"".join(chunks), False
+        body = b"".join(chunks)
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type == b"text/csv":
+            try:
+                body = csv_as_split_json(body)
+            except (ValueError, UnicodeDecodeError, csv.Error) as error:
+                await _answer(send, 400, json_error(400, f"CSV body: {error}"))
+                return
+            scope = {**scope, "headers": _replaced(scope, b"application/json", len(body))}
+        elif json_depth(body) > MAX_JSON_DEPTH:
+            await _answer(send, 400, json_error(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels: a "
+                                                "request is {\"dataframe_split\": {\"columns\": [...], "
+                                                "\"data\": [[...]]}}"))  # fmt: skip
+            return
+        delivered = False
 
         async def replay() -> dict[str, Any]:
             nonlocal delivered
@@ -64,15 +159,56 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send, size: str) -> None:
+    async def _too_large(self, send: Send, size: str) -> None:
         message = (
             f"request body of {size} bytes: at most {self.max_bytes:,} "
             f"(a request of {MAX_ROWS} rows needs under 4 KB; ask for more images per row with `n`)"
         )
-        payload = json.dumps({"error_code": "REQUEST_LIMIT_EXCEEDED", "message": message}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": payload})
+        await _answer(send, 413, json_error(413, message), [(b"connection", b"close")])
+
+
+def _replaced(scope: Scope, content_type: bytes, length: int) -> list[tuple[bytes, bytes]]:
+    kept = [(k, v) for k, v in scope.get("headers") or [] if k.lower() not in (b"content-type", b"content-length")]
+    return [*kept, (b"content-type", content_type), (b"content-length", str(length).encode())]
+
+
+async def _answer(send: Send, status: int, payload: bytes, extra: list[tuple[bytes, bytes]] = ()) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _json_errors(send: Send) -> Send:
+    """``send``, with every error response's body JSON with a reason and without a stack trace."""
+    held: dict[str, Any] = {}
+    parts: list[bytes] = []
+
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            held["start"] = message
+            return
+        if "start" not in held or message["type"] != "http.response.body":
+            await send(message)
+            return
+        parts.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        start, body = held.pop("start"), b"".join(parts)
+        status = start["status"]
+        try:
+            document = json.loads(body)
+            if not isinstance(document, dict):
+                raise ValueError
+            document.pop("stack_trace", None)
+            payload = json.dumps(document).encode()
+        except ValueError:
+            text = body.decode("utf-8", "replace").strip() or f"HTTP {status}"
+            payload = json_error(status, text[:500])
+        drop = (b"content-type", b"content-length")
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in drop]
+        await _answer(send, status, payload, headers)
+
+    return wrapped
 
 
 def free_port() -> int:
@@ -121,10 +257,10 @@ def load_served_model(model: str):
 
 
 def build_app(pyfunc_model, max_bytes: int = MAX_BODY_BYTES):
-    """MLflow's scoring app for ``pyfunc_model`` behind :class:`BodyLimit`."""
+    """MLflow's scoring app for ``pyfunc_model`` behind :class:`RequestGuard`."""
     from mlflow.pyfunc import scoring_server
 
-    return BodyLimit(scoring_server.init(pyfunc_model), max_bytes)
+    return RequestGuard(scoring_server.init(pyfunc_model), max_bytes)
 
 
 def serve(model: str, host: str, port: int, max_bytes: int = MAX_BODY_BYTES) -> None:
