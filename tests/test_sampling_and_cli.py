@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -318,3 +321,64 @@ def test_the_default_and_conditional_presets_select_params_yamls_recipe(tmp_path
     out = capsys.readouterr().out
     assert f"-S model.conditional={conditional}" in out and "-S train.ema.decay=0.999" in out
     assert f"-S train.keep={update.get('keep', 'last')}" in out
+
+
+# The CLI in a fresh interpreter where importing TensorFlow (or Keras, or Gradio) fails: whatever it
+# refuses, it must refuse before loading them.
+NO_TENSORFLOW = r"""
+import importlib.abc, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "gradio"):
+            raise ImportError(f"{name} was imported before the arguments were checked")
+        return None
+
+sys.meta_path.insert(0, NoTensorFlow())
+from fashion_dcgan.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.fixture
+def busy_port():
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["sample", "--model", "missing.keras", "--out", "x.png"], "missing.keras: model file not found"),
+        (["sample", "--class", "hat", "--out", "x.png"], "--class: unknown class 'hat'"),
+        (["sample", "--out", "no/such/folder/s.png"], "the folder no/such/folder does not exist"),
+        (["sample", "--seed", "-1"], "expected a whole number from 0 to 2,147,483,647, got '-1'"),
+        (["sample", "--seed", str(2**64)], "expected a whole number from 0 to 2,147,483,647"),
+        (["serve", "--port", "{busy}"], "cannot listen on 127.0.0.1:{busy}"),
+        (["demo", "--port", "{busy}"], "cannot listen on 127.0.0.1:{busy}"),
+        (["demo", "--model", "missing.keras"], "missing.keras: model file not found"),
+        (["preset", "tutorial", "--params", "no/such/folder/params.yaml"], "the folder no/such/folder does not exist"),
+    ],
+)
+def test_the_cli_refuses_bad_arguments_in_one_line_before_loading_tensorflow(tmp_path, busy_port, argv, reason):
+    argv = [word.format(busy=busy_port) for word in argv]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"}
+    command = [sys.executable, "-c", NO_TENSORFLOW, *argv]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode in (1, 2) and reason.format(busy=busy_port) in done.stderr, done.stderr
+    errors = [line for line in lines if "error" in line]  # argparse prints its usage lines first
+    assert "Traceback" not in done.stderr and len(errors) == 1 and errors[0] == lines[-1], lines
+    assert not (tmp_path / "no").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_a_long_message_is_cut_at_a_word_with_an_ellipsis():
+    from fashion_dcgan.errors import first_line
+
+    text = "word " * 100
+    cut = first_line(ValueError(text), 50)
+    assert len(cut) <= 50 and cut.endswith("word…") and first_line(ValueError("short"), 50) == "short"
