@@ -44,6 +44,7 @@ def test_draw_makes_a_grid_and_is_deterministic(generators):
         (None, 0, ANY_CLASS, "`n` must be a whole number"),
         (4, -1, ANY_CLASS, "`seed` must be a whole number"),
         (4, 0, "hat", "unknown class 'hat'"),
+        (True, 0, ANY_CLASS, "got True"),
     ],
 )
 def test_bad_inputs_give_a_reason(generators, n, seed, label, reason):
@@ -60,8 +61,9 @@ def test_a_conditional_walk_stays_in_its_class_and_is_named(generators):
     demo = Demo(load_generator(generators / "conditional.keras"))
     assert demo.draw(20, 0, ANY_CLASS).shape[1] == 10 * CELL + 6  # one column per class
     assert demo.walk(0, 1, 5, "Sneaker").shape[1] > 5 * CELL + 6  # the class name in a margin
-    with pytest.raises(BadRequest, match="at most 32"):
-        demo.walk(0, 1, 33, "Sneaker")
+    for steps in (1, 33, 10**6, True, None):  # the documented 2-32, named as the steps
+        with pytest.raises(BadRequest, match="`steps` must be a whole number from 2 to 32"):
+            demo.walk(0, 1, steps, "Sneaker")
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,50 @@ def test_the_real_app_through_gradio_client(app_url):
     assert "Traceback" not in str(error.value)
     with pytest.raises(AppError, match="hat is not in the list of choices"):  # Gradio checks its menu first
         client.predict(4, 0, "hat", api_name="/draw")
+    # Raw API calls: an unknown name is a 404 that lists the real ones; a missing input has a reason.
+    import json
+    import urllib.request
+
+    def post(path, body):
+        request = urllib.request.Request(app_url + path, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    status, body = post("gradio_api/call/nope", b'{"data": [1, 0, "Bag"]}')
+    assert status == 404 and "/draw and /walk" in json.loads(body)["error"]
+    status, body = post("gradio_api/call/draw", b'{"data": []}')
+    event = json.loads(body)["event_id"]
+    with urllib.request.urlopen(f"{app_url}gradio_api/call/draw/{event}", timeout=60) as answer:
+        stream = answer.read().decode()
+    assert "event: error" in stream and '"error": null' not in stream and "input values" in stream
+
+
+@pytest.mark.slow
+def test_the_demo_cleans_its_cache_folder(generators, tmp_path, monkeypatch):
+    import time
+
+    from gradio_client import Client
+
+    from fashion_dcgan.serving.demo import launch
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))
+    port = free_port()
+    app = launch(str(generators / "plain.keras"), port, block=False, delete_cache=(3, 3))
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        cached = lambda: [p for p in (tmp_path / "cache").rglob("*.png") if p.is_file()]  # noqa: E731
+        for seed in range(3):
+            client.predict(4, seed, ANY_CLASS, api_name="/draw")
+        assert cached()  # the drawn grids are there ...
+        deadline = time.monotonic() + 30
+        while cached() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not cached(), cached()  # ... and gone a few seconds later
+    finally:
+        app.close()
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from fashion_dcgan.gan.networks import is_conditional
 from fashion_dcgan.gan.sampling import cycled_labels, generate, latents, slerp
 from fashion_dcgan.imaging import label_rows, make_grid, to_uint8
 from fashion_dcgan.modelfiles import latent_dim, load_generator
-from fashion_dcgan.serving.pyfunc import MAX_SEED, BadRequest, parse_requests
+from fashion_dcgan.serving.pyfunc import MAX_SEED, BadRequest, parse_requests, whole_number
 
 MAX_DEMO_IMAGES = 100  # per click: a grid a page can show
 MAX_WALK_STEPS = 32
@@ -58,9 +58,9 @@ class Demo:
     def walk(self, start_seed, end_seed, steps, label: str | None = None) -> np.ndarray:
         """One row of ``steps`` images from ``start_seed``'s latent point to ``end_seed``'s."""
         label = label if self.conditional else None  # the hidden class menu of an unconditional generator
-        count = self._request(steps, start_seed, label).n
-        if count > MAX_WALK_STEPS:
-            raise BadRequest(f"{count} steps: a walk has at most {MAX_WALK_STEPS}")
+        count = whole_number(steps, 2, MAX_WALK_STEPS)
+        if count is None:
+            raise BadRequest(f"`steps` must be a whole number from 2 to {MAX_WALK_STEPS}, got {steps!r}")
         start = self._request(1, start_seed, label)
         end = self._request(1, end_seed, label)
         path = slerp(latents(start.seed, 1, self.dim)[0], latents(end.seed, 1, self.dim)[0], np.linspace(0, 1, count))
@@ -71,7 +71,11 @@ class Demo:
         return row
 
 
-def build_app(model: str):
+# Gradio keeps every drawn image in its cache folder: every minute, files older than 10 minutes go.
+DELETE_CACHE = (60, 600)
+
+
+def build_app(model: str, delete_cache: tuple[int, int] = DELETE_CACHE):
     """The Gradio Blocks app for the generator at ``model`` (a .keras file or an MLflow model URI)."""
     import gradio as gr
 
@@ -90,7 +94,7 @@ def build_app(model: str):
 
     kind = "class-conditional" if demo.conditional else "unconditional"
     classes = [ANY_CLASS, *CLASS_NAMES]
-    with gr.Blocks(title="fashion-dcgan demo", analytics_enabled=False) as app:
+    with gr.Blocks(title="fashion-dcgan demo", analytics_enabled=False, delete_cache=delete_cache) as app:
         gr.Markdown(f"# fashion-dcgan\n`{model}`: a {kind} generator ({demo.dim}-d latent space)")
         with gr.Tab("Draw"):
             with gr.Row():
@@ -112,9 +116,20 @@ def build_app(model: str):
     return app
 
 
-def launch(model: str, port: int, block: bool = True):
-    """Start the app on 127.0.0.1:``port``; with ``block=False`` return the running app (tests)."""
-    app = build_app(model)
+def launch(model: str, port: int, block: bool = True, delete_cache: tuple[int, int] = DELETE_CACHE):
+    """Start the app on 127.0.0.1:``port``; with ``block=False`` return the running app (tests).
+
+    ``show_error``: an API call Gradio itself refuses (a missing input) gets Gradio's reason, not
+    ``{"error": null}``; a call to an API name the demo does not have gets 404 with the names it has.
+    """
+    from fastapi.responses import JSONResponse
+    from gradio.route_utils import FnIndexInferError
+
+    def unknown_api(request, error):
+        names = "/draw and /walk"
+        return JSONResponse({"error": f"{error}; the demo's API has {names}"}, status_code=404)
+
+    app = build_app(model, delete_cache)
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=not block, quiet=not block,
-               show_error=False)  # fmt: skip
+               show_error=True, app_kwargs={"exception_handlers": {FnIndexInferError: unknown_api}})  # fmt: skip
     return app
