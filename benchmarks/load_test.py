@@ -8,6 +8,11 @@ p50/p99 latency and failures per request kind, the peak RSS, and the after-check
 
     python -m benchmarks.load_test --users 32 --duration 180
     python -m benchmarks.load_test --model 'models:/fashion-dcgan-generator@champion'
+    python -m benchmarks.load_test --burst 8     # 8 requests of the per-request maximum at once
+
+``--burst N`` sends N requests of MAX_IMAGES images at the same moment instead of running Locust, and
+reports each answer's status, p50/p99 latency, how many got 503 (and their Retry-After), whether
+every error body was JSON, and the RSS 10 s after each of ``--rounds`` bursts and at its peak.
 
 Needs Locust (`pip install -e '.[load]'`).
 """
@@ -22,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -67,6 +73,52 @@ def good_request(url: str) -> tuple[int, int, float]:
         return answer.status, images, time.perf_counter() - began
 
 
+def big_request(url: str) -> dict:
+    """One request of the per-request maximum: its status, seconds, Retry-After and whether an error was JSON."""
+    from fashion_dcgan.serving.pyfunc import MAX_IMAGES
+
+    body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[MAX_IMAGES, 1]]}}).encode()
+    request = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
+    began = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=300) as answer:
+            answer.read()
+            return {"status": answer.status, "seconds": time.perf_counter() - began, "json": True, "retry": None}
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            json.loads(text)
+            is_json = True
+        except ValueError:
+            is_json = False
+        seconds = time.perf_counter() - began
+        return {"status": error.code, "seconds": seconds, "json": is_json, "retry": error.headers.get("Retry-After")}
+
+
+def burst_summary(answers: list[dict]) -> str:
+    """The burst's answers in a few lines: statuses, latency quantiles per status, Retry-After, JSON bodies."""
+    import numpy as np
+
+    lines = ["| status | count | p50 s | p99 s | max s | Retry-After |", "|---|---|---|---|---|---|"]
+    for status in sorted({answer["status"] for answer in answers}):
+        seconds = np.array([answer["seconds"] for answer in answers if answer["status"] == status])
+        retry = sorted({answer["retry"] for answer in answers if answer["status"] == status and answer["retry"]})
+        p50, p99 = np.percentile(seconds, 50), np.percentile(seconds, 99)
+        lines.append(
+            f"| {status} | {len(seconds)} | {p50:.2f} | {p99:.2f} | {seconds.max():.2f} | {', '.join(retry)} |"
+        )
+    errors = [answer for answer in answers if answer["status"] >= 400]
+    lines.append(f"\n{sum(a['json'] for a in errors)} of {len(errors)} error bodies were JSON")
+    return "\n".join(lines)
+
+
+def burst(url: str, count: int) -> list[dict]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: big_request(url), range(count)))
+
+
 def table(stats_csv: Path) -> str:
     import pandas as pd
 
@@ -87,6 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spawn-rate", type=float, default=8)
     parser.add_argument("--duration", type=int, default=180, help="seconds of load")
     parser.add_argument("--out", default=None, help="directory for Locust's CSV files (default: temporary)")
+    parser.add_argument("--burst", type=int, default=0, help="N requests of the per-request maximum at once")
+    parser.add_argument("--rounds", type=int, default=3, help="bursts, one after another (memory must not grow)")
     args = parser.parse_args(argv)
     from fashion_dcgan.serving.server import free_port, wait_until_answering
 
@@ -106,6 +160,20 @@ def main(argv: list[str] | None = None) -> None:
             memory = PeakRss(server.pid)
             memory.start()
             idle = memory.process.memory_info().rss
+            if args.burst:
+                for round_ in range(1, args.rounds + 1):
+                    answers = burst(url, args.burst)
+                    time.sleep(10)
+                    after = memory.process.memory_info().rss
+                    print(f"burst {round_}: {args.burst} requests of the per-request maximum, at once")
+                    print(burst_summary(answers))
+                    print(f"server RSS 10 s after burst {round_}: {after / 2**20:,.0f} MiB\n")
+                memory.done.set()
+                memory.join()
+                status, images, seconds = good_request(url)
+                print(f"server RSS: {idle / 2**20:,.0f} MiB idle, peak {memory.peak / 2**20:,.0f} MiB over the bursts")
+                print(f"afterwards 8 images: HTTP {status}, {images} images in {seconds * 1000:.0f} ms")
+                return
             locust = [
                 str(bin_dir / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "--host", url,
                 "--users", str(args.users), "--spawn-rate", str(args.spawn_rate), "--run-time", f"{args.duration}s",
