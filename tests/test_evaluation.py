@@ -190,3 +190,29 @@ def test_probe_solver_says_when_it_stops_short_of_its_tolerance(caplog):
     with caplog.at_level("WARNING"):
         fit_linear_svm(x[:300], labels[:300], 1.0)
     assert "Newton" not in caplog.text
+
+
+def test_nearest_neighbour_blocks_stay_within_their_memory_budget_and_do_not_change_results(monkeypatch):
+    from fashion_dcgan.evaluation import metrics
+
+    # 1,000,000 samples: a fixed 1,024-row block needed about 17 GB; the budget keeps it at 256 MiB.
+    rows = metrics.chunk_rows(1_000_000)
+    assert rows >= 1 and 3 * 8 * rows * 1_000_000 <= metrics.CHUNK_BYTES
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(700, 8)), rng.normal(size=(500, 8)) + 0.3
+    whole = metrics.manifold_metrics(real, fake)
+    monkeypatch.setattr(metrics, "CHUNK_BYTES", 3 * 8 * 700 * 7)  # blocks of 7 rows
+    assert metrics.chunk_rows(700) == 7
+    assert metrics.manifold_metrics(real, fake) == whole
+
+
+def test_sample_sizes_are_bounded_with_their_reason():
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.errors import ParamsError
+
+    for key, value in (("n_samples", 1_000_000), ("batch_size", 65_536)):
+        reason = rf"sample\.{key}: Input should be less than or equal to \d+ \(got \d+\): [a-z]"  # and why
+        with pytest.raises(ParamsError, match=reason):
+            parse_params({"sample": {key: value}})
+    with pytest.raises(ParamsError, match=r"evaluate\.kid_subset_size: .*three kernel matrices"):
+        parse_params({"evaluate": {"kid_subset_size": 10_001}})

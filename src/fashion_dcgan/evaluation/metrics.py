@@ -105,8 +105,19 @@ def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
 
 
-def _kth_neighbour_radii(points: np.ndarray, ks: tuple[int, ...], chunk: int = 1024) -> list[np.ndarray]:
+# Rows of a distance block per chunk, so that a block (float64, with the copies that partitioning and
+# comparisons make) stays within about 256 MiB however many points there are: at 1,024 rows fixed, one
+# chunk of 1,000,000 samples needed about 17 GB.
+CHUNK_BYTES = 256 * 2**20
+
+
+def chunk_rows(columns: int, at_most: int = 1024) -> int:
+    return max(1, min(at_most, CHUNK_BYTES // (3 * 8 * max(columns, 1))))
+
+
+def _kth_neighbour_radii(points: np.ndarray, ks: tuple[int, ...]) -> list[np.ndarray]:
     """For each k, the squared distance from each point to its k-th nearest neighbour among the others."""
+    chunk = chunk_rows(len(points))
     radii = [np.empty(len(points)) for _ in ks]
     for start in range(0, len(points), chunk):
         # Position 0 of each sorted row is the point itself (distance 0).
@@ -133,7 +144,7 @@ def manifold_metrics(real: np.ndarray, fake: np.ndarray, k_precision_recall: int
     fake_in_real_manifold = np.zeros(len(fake), bool)
     real_in_fake_manifold = np.zeros(len(real), bool)
     fakes_per_real_ball = np.zeros(len(real), np.int64)
-    chunk = 1024
+    chunk = chunk_rows(len(real))
     for start in range(0, len(fake), chunk):
         distances = _squared_distances(fake[start : start + chunk], real)  # (fakes in chunk, reals)
         fake_in_real_manifold[start : start + chunk] = (distances <= real_pr[None, :]).any(axis=1)
