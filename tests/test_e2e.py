@@ -34,7 +34,8 @@ SMALL = {
 
 
 def env() -> dict[str, str]:
-    variables = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    # Without the caller's TF_CPP_MIN_LOG_LEVEL: the stages must be quiet on their own.
+    variables = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TF_CPP_MIN_LOG_LEVEL")}
     variables["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{variables.get('PATH', '')}"
     variables["DVC_NO_ANALYTICS"] = "1"
     return variables
@@ -79,8 +80,15 @@ def repo(tmp_path_factory) -> Path:
     sh(root, "git", "init", "-q")
     sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "test copy")
-    sh(root, "dvc", "repro")
+    done = sh(root, "dvc", "repro")
+    (root.parent / "repro.log").write_text(done.stdout + done.stderr)
     return root
+
+
+def test_a_default_repro_log_has_no_tensorflow_noise(repo):
+    log = (repo.parent / "repro.log").read_text()
+    assert "Running stage 'train'" in log
+    assert "E0000" not in log and "I0000" not in log and "cuInit" not in log, log[-3000:]
 
 
 def test_repro_produces_validated_data_models_samples_metrics_and_report(repo):
