@@ -1,6 +1,6 @@
 """The recipe table: which training recipe makes the best clothes from the tutorial's networks.
 
-Each recipe is a set of overrides on the tutorial preset (``recipes/tutorial.yaml``). Every
+Each recipe is a file of recipes/ (the variants in recipes/research/). Every
 (recipe, seed) pair trains through the same ``training.train`` the train stage calls, on the full
 processed training set, then is scored with the evaluate stage's own metric code (classifier
 features, 10,000 samples against the 10,000 test images). Rows are appended to a CSV as they
@@ -31,99 +31,58 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-EMA = {"ema": {"decay": 0.999}}
-PAPER_ADAM = {"learning_rate_d": 2e-4, "learning_rate_g": 2e-4, "beta_1": 0.5}
-R1 = {"objective": {"name": "r1", "every": 1}}  # the penalty on every step
-LAZY_R1 = {"objective": {"name": "r1", "every": 16}}
-BF16 = {"runtime": {"precision": "mixed_bfloat16"}}
-# Round one's default recipe: EMA, lazy R1 (gamma 1, every 16), Adam 2e-4 / beta1 0.5, bfloat16 on this CPU.
-DEFAULT = {"model": LAZY_R1, "train": EMA, **BF16}
-
-
-def tuned(**overrides: dict) -> dict:
-    """The default recipe with some of its sections' keys changed."""
-    from fashion_dcgan.config import merge
-
-    return merge(DEFAULT, overrides)
-
-
-def current(**overrides: dict) -> dict:
-    """Round three's default (Adam 7e-4 for both networks, beta2 0.99, batch 32, two generator passes) with
-    some keys changed; round five's default (params.yaml) is `current+reuse-fakes+batch64`."""
-    from fashion_dcgan.config import merge
-
-    base = tuned(train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4, "beta_2": 0.99})
-    return merge(base, overrides)
-
-
-# Every recipe runs in float32 unless it says otherwise (runtime.precision: auto would pick bfloat16
-# on a CPU with bfloat16 units, and results measured before it existed are float32).
-RECIPES: dict[str, dict] = {
-    "tutorial": {},
-    "ema": {"train": EMA},
-    "ema+adam": {"train": {**EMA, **PAPER_ADAM}},
-    "ema+hinge": {"model": {"objective": "hinge"}, "train": EMA},  # hinge's defaults: 2e-4, beta1 0.5
-    "ema+r1": {"model": R1, "train": EMA},  # r1's defaults: 2e-4, beta1 0.5, gamma 1
-    "ema+r1+bf16": {"model": R1, "train": EMA, **BF16},
-    "ema+lazy-r1": {"model": LAZY_R1, "train": EMA},  # the penalty every 16th step, weight 16 gamma
-    "ema+lazy-r1+bf16": {"model": LAZY_R1, "train": EMA, **BF16},  # the default recipe on this CPU
-    "ema+adam+diffaug": {"train": {**EMA, **PAPER_ADAM, "augment": ["translation", "cutout"]}},
-    "ema+paper-variant": {"model": {"variant": "paper"}, "train": EMA},  # the paper variant: 2e-4, beta1 0.5
-    # Round two (issue 22): one change at a time on the default recipe, screened at 3 epochs.
-    "default": DEFAULT,
-    "default+gamma0.1": tuned(model={"objective": {"gamma": 0.1}}),
-    "default+gamma10": tuned(model={"objective": {"gamma": 10.0}}),
-    "default+ttur": tuned(train={"learning_rate_d": 4e-4, "learning_rate_g": 1e-4}),  # Heusel et al. 2017
-    "default+lr5e-4": tuned(train={"learning_rate_d": 5e-4, "learning_rate_g": 5e-4}),
-    "default+d-lr4e-4": tuned(train={"learning_rate_d": 4e-4}),
-    "default+lr7e-4": tuned(train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4}),
-    "default+lr1e-3": tuned(train={"learning_rate_d": 1e-3, "learning_rate_g": 1e-3}),
-    "default+beta2-0.99": tuned(train={"beta_2": 0.99}),
-    "default+beta1-0": tuned(train={"beta_1": 0.0, "beta_2": 0.99}),  # StyleGAN2's Adam (Karras et al. 2020)
-    "default+batch64": tuned(train={"batch_size": 64, "learning_rate_d": 2.8e-4, "learning_rate_g": 2.8e-4}),
-    "default+sn": tuned(model={"spectral_norm": True}),  # Miyato et al. 2018
-    "default+sn+d-lr4e-4": tuned(model={"spectral_norm": True}, train={"learning_rate_d": 4e-4}),
-    "default+conditional": tuned(model={"conditional": True}),  # the conditional preset
-    # Round two's choice (params.yaml since): the round-one default with Adam at 7e-4 for both networks.
-    "default+lr7e-4+conditional": tuned(
-        model={"conditional": True}, train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4}
-    ),
-    # Round three (issues 21, 22): the new default with a larger batch, the rate scaled by sqrt(batch
-    # ratio) (Krizhevsky 2014; Hoffer et al. 2017): fewer, larger steps per epoch use the matrix units better.
-    "default+lr7e-4+batch64": tuned(train={"batch_size": 64, "learning_rate_d": 1e-3, "learning_rate_g": 1e-3}),
-    "default+lr7e-4+batch128": tuned(train={"batch_size": 128, "learning_rate_d": 1.4e-3, "learning_rate_g": 1.4e-3}),
-    "default+lr7e-4+beta2-0.99": tuned(train={"learning_rate_d": 7e-4, "learning_rate_g": 7e-4, "beta_2": 0.99}),
-    # Round four (issue 22): one change at a time on round three's default (params.yaml: Adam 7e-4,
-    # beta2 0.99), screened at 3 epochs against its own first epochs (beta2_10epoch_seed1.csv).
-    "current+beta1-0": current(train={"beta_1": 0.0}),  # StyleGAN2's Adam (Karras et al. 2020): beta1 0, beta2 0.99
-    "current+lr1e-3": current(train={"learning_rate_d": 1e-3, "learning_rate_g": 1e-3}),
-    # Twice the steps per epoch; the rate scaled by sqrt(1/2), as the larger batches were scaled up.
-    "current+batch16": current(train={"batch_size": 16, "learning_rate_d": 5e-4, "learning_rate_g": 5e-4}),
-    # Issue 21: one generator pass per step (the generator's update reuses the discriminator's fakes).
-    "current+reuse-fakes": current(train={"reuse_fakes": True}),
-    # ... with batch 64 at round three's square-root-scaled rate: fewer, larger steps per epoch.
-    "current+reuse-fakes+batch64": current(
-        train={"reuse_fakes": True, "batch_size": 64, "learning_rate_d": 1e-3, "learning_rate_g": 1e-3}
-    ),
-    # The conditional preset at round three's default Adam (beta2 0.99).
-    "current+conditional": current(model={"conditional": True}),
-    # The default recipe, class-conditional (write it to its own CSV: it has two more columns).
-    "ema+r1+conditional": {"model": {**R1, "conditional": True}, "train": EMA},
+# The names the research log's tables and the committed CSVs use for the recipes now in recipes/ and
+# recipes/research/ (each file says its earlier name too); a sweep records the name it was given.
+EARLIER_NAMES = {
+    "ema": "research/tutorial-ema",
+    "ema+adam": "research/tutorial-ema-paper-adam",
+    "ema+hinge": "research/hinge-ema",
+    "ema+r1": "research/r1-every-step-ema",
+    "ema+r1+bf16": "research/r1-every-step-ema-bf16",
+    "ema+lazy-r1": "research/lazy-r1-ema",
+    "ema+lazy-r1+bf16": "research/lazy-r1-ema-bf16",
+    "ema+adam+diffaug": "research/tutorial-ema-paper-adam-diffaug",
+    "ema+paper-variant": "research/paper-networks-ema",
+    "default+gamma0.1": "research/lazy-r1-gamma0.1",
+    "default+gamma10": "research/lazy-r1-gamma10",
+    "default+ttur": "research/lazy-r1-ttur",
+    "default+lr5e-4": "research/lazy-r1-adam5e-4",
+    "default+d-lr4e-4": "research/lazy-r1-d-adam4e-4",
+    "default+lr7e-4": "research/lazy-r1-adam7e-4",
+    "default+lr1e-3": "research/lazy-r1-adam1e-3",
+    "default+beta2-0.99": "research/lazy-r1-beta2-0.99",
+    "default+beta1-0": "research/lazy-r1-stylegan2-adam",
+    "default+batch64": "research/lazy-r1-batch64",
+    "default+sn": "research/lazy-r1-spectral-norm",
+    "default+sn+d-lr4e-4": "research/lazy-r1-spectral-norm-d-adam4e-4",
+    "default+conditional": "research/lazy-r1-conditional",
+    "default+lr7e-4+conditional": "research/lazy-r1-adam7e-4-conditional",
+    "default+lr7e-4+batch64": "research/lazy-r1-adam1e-3-batch64",
+    "default+lr7e-4+batch128": "research/lazy-r1-adam1.4e-3-batch128",
+    "default+lr7e-4+beta2-0.99": "research/lazy-r1-adam7e-4-beta2-0.99",
+    "current+beta1-0": "research/lazy-r1-adam7e-4-stylegan2-adam",
+    "current+lr1e-3": "research/lazy-r1-adam1e-3-beta2-0.99",
+    "current+batch16": "research/lazy-r1-adam5e-4-beta2-0.99-batch16",
+    "current+reuse-fakes": "research/lazy-r1-adam7e-4-beta2-0.99-one-pass",
+    "current+reuse-fakes+batch64": "research/lazy-r1-adam1e-3-beta2-0.99-one-pass-batch64",
+    "current+conditional": "research/lazy-r1-adam7e-4-beta2-0.99-conditional",
+    "ema+r1+conditional": "research/r1-every-step-ema-conditional",
+    "default": "research/lazy-r1-ema-bf16",
+    "tutorial": "tutorial",
 }
+
+
 COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "kl_to_uniform")
 CONDITIONAL_COLUMNS = ("class_consistency", "fid_per_class_mean")
 
 
 def params_for(name: str, seed: int, epochs: int):
-    """A recipe's params: recipes/NAME.yaml where that file exists (``recipes:tutorial`` style names
-    refer to them), else the overrides of :data:`RECIPES` on the tutorial recipe; float32, no monitor."""
+    """A recipe's params (a recipes/ name such as ``tutorial`` or ``research/lazy-r1-ema``, or an earlier
+    name from :data:`EARLIER_NAMES`) for ``seed`` and ``epochs``: float32 unless the recipe sets its
+    precision (results measured before bfloat16 existed are float32), and no per-epoch monitor."""
     from fashion_dcgan.config import merge, parse_params, recipe
 
-    if name.startswith("recipes:"):
-        raw = recipe(name.removeprefix("recipes:"))
-    else:
-        raw = merge(recipe("tutorial"), RECIPES[name])
-    raw = merge({"runtime": {"precision": "float32"}}, raw)
+    raw = merge({"runtime": {"precision": "float32"}}, recipe(EARLIER_NAMES.get(name, name)))
     raw = merge(raw, {"train": {"seed": seed, "epochs": epochs}, "runtime": {"monitor_samples": 0}})
     return parse_params(raw, f"recipe {name}")
 
@@ -408,8 +367,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     from fashion_dcgan.config import recipe_names
 
-    files = [f"recipes:{name}" for name in recipe_names()]
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=[*RECIPES, *files])
+    names = recipe_names(research=True)
+    parser.add_argument("--recipes", nargs="+", default=names, choices=[*names, *EARLIER_NAMES],
+                        help="recipes/ names (research/NAME for the variants), or their earlier names")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--samples", type=int, default=10_000)

@@ -170,3 +170,25 @@ def test_a_sweeps_grids_go_to_an_mlflow_experiment_of_its_study(tmp_path, monkey
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.run_name == "tutorial-s1-e1" and run.info.status == "FINISHED"
     assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"sampled_epoch1.png", "raw_epoch1.png"}
+
+
+def test_every_benchmark_recipe_is_a_file_and_earlier_names_still_resolve():
+    from benchmarks.recipes import EARLIER_NAMES, params_for
+
+    from fashion_dcgan.config import load_params, recipe, recipe_names
+    from tests.conftest import REPO
+
+    research = [name for name in recipe_names(research=True) if name.startswith("research/")]
+    assert len(research) >= 30 and set(EARLIER_NAMES.values()) <= {*recipe_names(research=True)}
+    for name in research:
+        text = (REPO / "recipes" / f"{name}.yaml").read_text()
+        assert "round" not in name and "current" not in name and "Measured in the research log as" in text
+        recipe(name)
+    # An earlier name and its file give the same params; the default's measured twin differs only in precision.
+    assert params_for("ema+r1", 1, 3) == params_for("research/r1-every-step-ema", 1, 3)
+    measured = params_for("current+reuse-fakes+batch64", 1, 10)
+    shipped = load_params(REPO / "params.yaml")
+    assert (measured.model, measured.train.model_copy(update={"seed": 42})) == (shipped.model, shipped.train)
+    assert (
+        measured.runtime.precision == "mixed_bfloat16" and params_for("tutorial", 1, 3).runtime.precision == "float32"
+    )

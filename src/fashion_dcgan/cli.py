@@ -391,7 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     preset = commands.add_parser(
         "preset", help="write a named recipe (e.g. the tutorial's) into params.yaml", parents=[debug]
     )
-    preset.add_argument("name", choices=recipe_names(), help="a recipe of recipes/ (file name without .yaml)")
+    preset.add_argument(
+        "name", choices=recipe_names(research=True), help="a recipe of recipes/ (file name without .yaml)"
+    )
     preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     preset.set_defaults(func=cmd_preset)
 

@@ -342,22 +342,30 @@ VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999)}
 
 
 # Recipes are files: recipes/NAME.yaml holds the keys that shape the model (the model and train
-# sections), read by `fashion-dcgan preset NAME`, the benchmarks and the docs. The stages never read them.
+# sections, and the precision where a research variant fixes it), read by `fashion-dcgan preset NAME`,
+# the benchmarks and the docs. The stages never read them.
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
-RECIPE_SECTIONS = ("model", "train")
+RECIPE_SECTIONS = ("model", "train", "runtime")
+RESEARCH = "research"  # recipes/research/: the variants the benchmarks compared, by what they change
 
 
-def recipe_names(directory: Path = RECIPES_DIR) -> list[str]:
-    """The recipes in ``directory``, by file name without .yaml."""
-    return sorted(path.stem for path in directory.glob("*.yaml"))
+def recipe_names(directory: Path = RECIPES_DIR, research: bool = False) -> list[str]:
+    """The recipes in ``directory`` by file name without .yaml; with ``research``, also ``research/NAME``."""
+    names = sorted(path.stem for path in directory.glob("*.yaml"))
+    if research:
+        names += sorted(f"{RESEARCH}/{path.stem}" for path in (directory / RESEARCH).glob("*.yaml"))
+    return names
 
 
 def recipe(name: str, directory: Path = RECIPES_DIR) -> dict[str, Any]:
-    """The recipe ``name`` as nested sections, checked against the schema; a ParamsError names what is wrong."""
+    """The recipe ``name`` (``default``, or ``research/NAME``) as nested sections, checked against the
+    schema; a ParamsError names what is wrong."""
+    if not re.fullmatch(rf"({RESEARCH}/)?[A-Za-z0-9][A-Za-z0-9._+-]*", name):
+        raise ParamsError(f"recipe {name!r}: a recipe is a file name in recipes/ (or research/NAME), without .yaml")
     path = directory / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(recipe_names(directory)) or "none"
-        raise ParamsError(f"no recipe {name!r} in {directory} (known: {known})")
+        raise ParamsError(f"no recipe {name!r} in {directory} (known: {known}; more in {RESEARCH}/)")
     raw = read_yaml(path)
     if not isinstance(raw, dict) or set(raw) - set(RECIPE_SECTIONS):
         extra = sorted(set(raw) - set(RECIPE_SECTIONS)) if isinstance(raw, dict) else type(raw).__name__
@@ -367,10 +375,19 @@ def recipe(name: str, directory: Path = RECIPES_DIR) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` applied key by key, recursing into nested mappings."""
+    """``base`` with ``overrides`` applied key by key, recursing into nested mappings. A mapping that
+    selects another member by ``name`` (``model.objective``) replaces the old one: its settings differ."""
     out = dict(base)
     for key, value in overrides.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        current = out.get(key)
+        switched = (
+            isinstance(value, dict)
+            and isinstance(current, dict)
+            and value.get("name", current.get("name")) != (current.get("name"))
+        )
+        out[key] = (
+            merge(current, value) if isinstance(value, dict) and isinstance(current, dict) and not switched else value
+        )
     return out
 
 
