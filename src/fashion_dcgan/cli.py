@@ -391,9 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     preset = commands.add_parser(
         "preset", help="write a named recipe (e.g. the tutorial's) into params.yaml", parents=[debug]
     )
-    preset.add_argument(
-        "name", choices=recipe_names(research=True), help="a recipe of recipes/ (file name without .yaml)"
-    )
+    preset.add_argument("name", choices=recipe_names(research=True), metavar="NAME",
+                        help=f"a recipe of recipes/: {', '.join(recipe_names())}, or research/NAME")  # fmt: skip
     preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     preset.set_defaults(func=cmd_preset)
 
