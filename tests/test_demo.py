@@ -77,7 +77,7 @@ def app_url(generators):
 
 
 @pytest.mark.slow
-def test_the_real_app_through_gradio_client(app_url):
+def test_the_real_app_through_gradio_client(app_url, capfd):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
     from PIL import Image
@@ -90,8 +90,11 @@ def test_the_real_app_through_gradio_client(app_url):
     with pytest.raises(AppError, match="at most 100 at a time") as error:
         client.predict(1000, 0, ANY_CLASS, api_name="/draw")
     assert "Traceback" not in str(error.value)
-    with pytest.raises(AppError, match="hat is not in the list of choices"):  # Gradio checks its menu first
+    with pytest.raises(AppError, match="unknown class 'hat'"):  # the demo's own check, naming the classes
         client.predict(4, 0, "hat", api_name="/draw")
+    with pytest.raises(AppError, match="`steps` must be a whole number from 2 to 32"):
+        client.predict(0, 1, 1, "Bag", api_name="/walk")
+    assert "Traceback" not in capfd.readouterr().err  # refused inputs print nothing on the demo's console
     # Raw API calls: an unknown name is a 404 that lists the real ones; a missing input has a reason.
     import json
     import urllib.request

@@ -131,8 +131,10 @@ class TrainParams(_Section):
     epochs: int = Field(10, ge=1, le=10_000)
     """Passes over the training set: the main knob of quality against time (about 75 s each on 2 CPU cores).
     Raising it resumes from the last checkpoint."""
-    batch_size: int = Field(64, ge=1, le=65_536)
-    """Images per training step, real and generated each."""
+    batch_size: int = Field(64, ge=1, le=8192)
+    """Images per training step, real and generated each. At most 8,192: a step holds about 1.1 MiB per
+    image (measured in float32 on 2 CPU cores: 2.0 GB at 1,024, 5.6 GB at 4,096), and on a CPU images per
+    second stop improving beyond about 256."""
     learning_rate_d: float | None = Field(1e-3, gt=0, allow_inf_nan=False)
     """Adam's learning rate for the discriminator; null takes the objective's default (hinge, r1: 2e-4),
     else the variant's (tutorial 1e-3, paper 2e-4)."""
@@ -175,9 +177,12 @@ class RuntimeParams(_Section):
     log_every_steps: int = Field(50, ge=1)
     """Per-step metrics: the mean over each window of this many steps (at least steps_per_execution)."""
     fixed_noise_size: int = Field(25, ge=1, le=400)
-    """Images in the per-epoch grid drawn from one fixed noise batch (25 makes the tutorial's 5x5 grid)."""
-    monitor_samples: int = Field(1000, ge=0, le=100_000)
-    """Samples drawn after each epoch for the mode-collapse alarm (0 turns it off)."""
+    """Images in the per-epoch grid drawn from one fixed noise batch (25 makes the tutorial's 5x5 grid).
+    At most 400: a 20x20 grid, logged to MLflow and kept for the GIF after every epoch."""
+    monitor_samples: int = Field(1000, ge=0, le=10_000)
+    """Samples drawn after each epoch for the mode-collapse alarm (0 turns it off). At most 10,000: each
+    is generated and classified after every epoch, about 0.8 ms apiece on 2 cores (8 s at 10,000, a
+    tenth of a default epoch)."""
 
 
 class SampleParams(_Section):
@@ -194,9 +199,10 @@ class SampleParams(_Section):
     """Images generated per forward pass: memory, not results. At most 4,096, about 0.2 MiB of
     activations per image (1.8 GB peak at 4,096, measured); beyond that a pass gets little faster."""
     walk_rows: int = Field(6, ge=1, le=32)
-    """Rows of the latent-space walk figure, one walk each."""
+    """Rows of the latent-space walk figure, one walk each. At most 32: with 64 steps, a figure of about
+    6,000 pixels a side."""
     walk_steps: int = Field(10, ge=2, le=64)
-    """Images per walk, from one latent point to another."""
+    """Images per walk, from one latent point to another. At most 64, as walk_rows."""
 
 
 class ClassifierParams(_Section):
@@ -230,8 +236,9 @@ class EvaluateParams(_Section):
 
     seed: int = Field(0, ge=0, le=2**31 - 1)
     """Seed of the evaluation's random subsets (KID, the probe's training images)."""
-    kid_subsets: int = Field(100, ge=2, le=10_000)
-    """Random subsets KID is averaged over; its standard error comes from their spread."""
+    kid_subsets: int = Field(100, ge=2, le=2000)
+    """Random subsets KID is averaged over; its standard error comes from their spread. At most 2,000:
+    a subset of 1,000 takes about 0.05 s on 2 cores (100 s at 2,000), per generator."""
     kid_subset_size: int = Field(1000, ge=2, le=SPLIT_SIZES["test"])
     """Images per KID subset, real and generated each. At most 10,000: the test set's size; each subset
     holds three kernel matrices of its size squared (2.4 GB at 10,000)."""
@@ -246,7 +253,8 @@ class EvaluateParams(_Section):
     density_coverage_k: int = Field(5, ge=1, le=100)
     """Neighbours for density and coverage (Naeem et al.: 5)."""
     probe_train_size: int = Field(10_000, ge=10, le=SPLIT_SIZES["train"])
-    """Training images for the linear probe on the discriminator's max-pooled features (the DCGAN paper's test)."""
+    """Training images for the linear probe on the discriminator's max-pooled features (the DCGAN paper's
+    test). At most 60,000: the training set's size."""
     probe_c: float = Field(0.01, gt=0, le=1e4)
     """Inverse L2 regularization strength of the probe's linear SVM."""
 

@@ -100,7 +100,10 @@ def build_app(model: str, delete_cache: tuple[int, int] = DELETE_CACHE):
             with gr.Row():
                 n = gr.Number(16, label=f"images (1-{MAX_DEMO_IMAGES})", precision=None)
                 seed = gr.Number(0, label=f"seed (0-{MAX_SEED:,})", precision=None)
-                label = gr.Dropdown(classes, value=ANY_CLASS, label="class", visible=demo.conditional)
+                # allow_custom_value: a class not in the menu (through the API) reaches the demo's own check,
+                # which names the classes, instead of Gradio's, which prints a traceback on the console.
+                label = gr.Dropdown(classes, value=ANY_CLASS, label="class", visible=demo.conditional,
+                                    allow_custom_value=True)  # fmt: skip
             draw = gr.Button("Draw", variant="primary")
             grid = gr.Image(label="samples", type="numpy", image_mode="L", format="png")
             draw.click(shown(demo.draw), [n, seed, label], grid, api_name="draw")
@@ -109,7 +112,8 @@ def build_app(model: str, delete_cache: tuple[int, int] = DELETE_CACHE):
                 start = gr.Number(0, label="from seed", precision=None)
                 end = gr.Number(1, label="to seed", precision=None)
                 steps = gr.Number(10, label=f"steps (2-{MAX_WALK_STEPS})", precision=None)
-                walk_label = gr.Dropdown(CLASS_NAMES, value=CLASS_NAMES[0], label="class", visible=demo.conditional)
+                walk_label = gr.Dropdown(CLASS_NAMES, value=CLASS_NAMES[0], label="class", visible=demo.conditional,
+                                         allow_custom_value=True)  # fmt: skip
             go = gr.Button("Walk", variant="primary")
             row = gr.Image(label="walk", type="numpy", image_mode="L", format="png")
             go.click(shown(demo.walk), [start, end, steps, walk_label], row, api_name="walk")
