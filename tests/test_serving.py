@@ -391,6 +391,7 @@ except ModuleNotFoundError:
     pass
 import mlflow, pandas as pd
 mlflow.set_tracking_uri(sys.argv[2])
+mlflow.set_registry_uri(sys.argv[2])
 model = mlflow.pyfunc.load_model(sys.argv[3])
 images = model.predict(pd.DataFrame({"n": [3], "seed": [0]}))
 print(json.dumps({"shape": list(images.shape), "dtype": str(images.dtype),
@@ -407,16 +408,23 @@ def test_the_registered_model_runs_where_the_project_is_not_installed(tmp_path, 
     version, _, _ = register_generator(RunLogger(uri, first, reopen=False), lambda: None, 400.0, "portable")
     src = str(Path(__file__).resolve().parents[1] / "src")
     command = [sys.executable, "-c", WITHOUT_THE_PROJECT, src, uri, f"models:/portable/{version}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+    # Without the MLFLOW_* variables that earlier tests' set_tracking_uri/set_registry_uri leave behind.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["shape"] == [3, 28, 28] and result["dtype"] == "uint8"
     assert not result["from"].startswith(src)  # the model's own copy of the code served it
     import mlflow
 
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/portable/{version}"))
+    mlflow.set_registry_uri(uri)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/portable/{version}"))
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
     listed = (local / "requirements.txt").read_text().split()
     assert set(requirements()) <= set(listed) and any(name.startswith("pillow==") for name in listed)
     assert not list(local.rglob("*.npz"))  # the code, not the classifier's weights or other data

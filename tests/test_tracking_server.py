@@ -28,7 +28,7 @@ def test_training_logs_everything_over_http(project, mlflow_server):
     assert len(client.get_metric_history(run.info.run_id, "epoch/d_loss")) == 3
     assert any("fixed_noise_grid" in a.path for a in client.list_artifacts(run.info.run_id, "images"))
 
-    (project / "reports" / "eval_metrics.json").write_text('{"fid": 123.0}')
+    (project / "reports" / "metrics.json").write_text('{"fid": 123.0}')  # the evaluate stage's headline
     env = stage_env(project, MLFLOW_TRACKING_URI=mlflow_server)
     done = subprocess.run(stage_cmd("register"), cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
