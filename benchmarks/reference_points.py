@@ -16,9 +16,7 @@ from typing import Any
 import pandas as pd
 
 from fashion_dcgan.files import write_json
-
-# The scorecard's metrics (fashion_dcgan.reporting.report.SCORECARD) that a recipe table holds.
-METRICS = ("fid", "kid", "precision", "recall", "classes_covered", "class_consistency")
+from fashion_dcgan.reporting.report import SCORECARD
 
 
 def reference_points(table: pd.DataFrame, recipe: str) -> dict[str, Any]:
@@ -26,7 +24,7 @@ def reference_points(table: pd.DataFrame, recipe: str) -> dict[str, Any]:
     final = table[(table["recipe"] == recipe) & (table["epoch"] == table["epochs"])]
     if final.empty:
         raise SystemExit(f"the table has no final-epoch rows for recipe {recipe!r}")
-    columns = [name for name in METRICS if name in final]
+    columns = [name for name in SCORECARD if name in final]  # those the table holds
     return {
         "recipe": recipe,
         "seeds": int(final["seed"].nunique()),

@@ -14,9 +14,7 @@ import types
 import typing
 from typing import Any
 
-
-def _escape(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+from fashion_dcgan.reporting.pages import markdown_cell
 
 
 def _type_name(annotation: Any) -> str:
@@ -67,10 +65,10 @@ def parameters_table() -> str:
         is_section = (isinstance(annotation, type) and issubclass(annotation, BaseModel)) or union_members(annotation)
         if key.count(".") == 0:
             header = ["| key | type | default | bounds | meaning |", "|---|---|---|---|---|"]
-            out += ["", f"## `{key}`", "", _escape(field.description), "", *header]
+            out += ["", f"## `{key}`", "", markdown_cell(field.description), "", *header]
             continue
         kind = "section" if is_section else _type_name(annotation)
-        out.append(f"| `{key}` | {kind} | {_default(field)} | {_bounds(field)} | {_escape(field.description)} |")
+        out.append(f"| `{key}` | {kind} | {_default(field)} | {_bounds(field)} | {markdown_cell(field.description)} |")
     return "\n".join(out)
 
 
@@ -81,7 +79,7 @@ def metrics_table() -> str:
     for metric in METRICS:
         name = f"**`{metric.name}`**" if metric.name in DVC_METRICS else f"`{metric.name}`"
         rows.append(f"| {name} | {metric.better or ''} | {metric.source} | {'yes' if metric.per_class else ''} | "
-                    f"{_escape(metric.meaning)} |")  # fmt: skip
+                    f"{markdown_cell(metric.meaning)} |")  # fmt: skip
     return "\n".join(rows)
 
 

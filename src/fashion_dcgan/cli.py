@@ -44,7 +44,9 @@ def _free_port(port: int) -> None:
 
 def _local_model(model: str) -> None:
     """A local model given by path must exist before anything heavy loads (MLflow URIs are checked on fetch)."""
-    if not model.startswith(("models:/", "runs:/")) and Path(model).suffix == ".keras":
+    from fashion_dcgan.tracking import is_model_uri
+
+    if not is_model_uri(model) and Path(model).suffix == ".keras":
         from fashion_dcgan.modelfiles import check_model_file
 
         check_model_file(model)
@@ -297,19 +299,10 @@ def preset_overrides(name: str) -> dict[str, str]:
     is one YAML flow mapping, since another objective's settings must not be merged into it."""
     import json
 
-    from fashion_dcgan.config import recipe
-
-    def flat(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in nested.items():
-            if isinstance(value, dict) and "name" not in value:
-                out |= flat(value, f"{prefix}{key}.")
-            else:
-                out[f"{prefix}{key}"] = value
-        return out
+    from fashion_dcgan.config import flatten, recipe
 
     return {key: json.dumps(value) if value is None or isinstance(value, list | dict) else str(value)
-            for key, value in flat(recipe(name)).items()}  # fmt: skip
+            for key, value in flatten(recipe(name), keep_selected=True).items()}  # fmt: skip
 
 
 def cmd_pin_classifier(args: argparse.Namespace) -> None:

@@ -334,12 +334,13 @@ class Params(_Section):
         return flatten(self.model_dump())
 
 
-def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys: {"train": {"ema": {"decay": 0.9}}} -> {"train.ema.decay": 0.9}."""
+def flatten(nested: dict[str, Any], prefix: str = "", keep_selected: bool = False) -> dict[str, Any]:
+    """Nested mappings as dotted keys: {"train": {"ema": {"decay": 0.9}}} -> {"train.ema.decay": 0.9}.
+    With ``keep_selected``, a mapping that selects a member by ``name`` (``model.objective``) stays whole."""
     out: dict[str, Any] = {}
     for key, value in nested.items():
-        if isinstance(value, dict):
-            out |= flatten(value, f"{prefix}{key}.")
+        if isinstance(value, dict) and not (keep_selected and "name" in value):
+            out |= flatten(value, f"{prefix}{key}.", keep_selected)
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -388,14 +389,9 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in overrides.items():
         current = out.get(key)
-        switched = (
-            isinstance(value, dict)
-            and isinstance(current, dict)
-            and value.get("name", current.get("name")) != (current.get("name"))
-        )
-        out[key] = (
-            merge(current, value) if isinstance(value, dict) and isinstance(current, dict) and not switched else value
-        )
+        both = isinstance(value, dict) and isinstance(current, dict)
+        switched = both and "name" in value and value["name"] != current.get("name")
+        out[key] = merge(current, value) if both and not switched else value
     return out
 
 

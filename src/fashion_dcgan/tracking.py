@@ -231,24 +231,18 @@ def _bounded(method):
     return wrapper
 
 
-def _require_run(uri: str, run_id: str | None) -> None:
-    """A TrackingError unless ``run_id`` is a run of the store at ``uri`` (checked without creating the store)."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+# What to do when a stage attaches to a training run that the store no longer has.
+ATTACH_FIX = "restore the store, or retrain to make a new run: `dvc repro -f -s train`, then `dvc repro`"
 
-    fix = "restore the store, or retrain to make a new run: `dvc repro -f -s train`, then `dvc repro`"
+
+def _require_store(uri: str, run_id: str | None) -> None:
+    """A TrackingError unless there is a run id and, for SQLite, a store file to look for it in (checked
+    before any client connects: connecting creates an empty store)."""
     if not run_id:
         raise TrackingError("no MLflow run id given: pass the id of a run in the tracking store (`make ui` lists them)")
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise TrackingError(f"MLflow run {run_id}: there is no store at {uri.removeprefix('sqlite:///')} (deleted "
-                            f"or moved since the run was made); {fix}")  # fmt: skip
-    with _store_errors(uri):
-        try:
-            MlflowClient(tracking_uri=uri, registry_uri=uri).get_run(run_id)
-        except MlflowException as error:
-            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
-            raise TrackingError(f"MLflow run {run_id} is not in {uri}; {fix}") from None
+                            f"or moved since the run was made); {ATTACH_FIX}")  # fmt: skip
 
 
 class RunLogger:
@@ -264,7 +258,7 @@ class RunLogger:
         self._mlflow = mlflow
         self.resumed = False
         if not reopen:  # attach to a run that training made: never a new store or a new, empty run
-            _require_run(uri, run_id)
+            _require_store(uri, run_id)
         with _store_lock(uri), _store_errors(uri):
             # The registry URI too: without it a client takes whatever mlflow.set_registry_uri set
             # last in this process (another store's), and registers into the wrong file.
@@ -275,7 +269,11 @@ class RunLogger:
                 if reopen:
                     self.client.update_run(run_id, status="RUNNING")
                 self.resumed = True
+            elif not reopen:
+                raise TrackingError(f"MLflow run {run_id} is not in {uri}; {ATTACH_FIX}")
             else:
+                if run_id is not None:
+                    log.warning("MLflow run %s is not in %s; starting a new run", run_id, self.uri)
                 run = self.client.create_run(self._experiment_id(), run_name=run_name)
                 self.run_id = run.info.run_id
 
@@ -285,7 +283,6 @@ class RunLogger:
         try:
             return self.client.get_run(run_id).info.lifecycle_stage == "active"
         except MlflowException:
-            log.warning("MLflow run %s is not in %s; starting a new run", run_id, self.uri)
             return False
 
     def _experiment_id(self) -> str:
@@ -454,9 +451,14 @@ class NullRunLogger:
         return lambda *args, **kwargs: None
 
 
+def is_model_uri(model: str) -> bool:
+    """Whether ``model`` names a model in the tracking store (``models:/...``, ``runs:/...``), not a path."""
+    return model.startswith(("models:/", "runs:/"))
+
+
 def model_file(model: str) -> Path:
     """A local .keras file for ``model``: a path, or an MLflow URI (``models:/NAME@champion``, ``runs:/ID/NAME``)."""
-    if not model.startswith(("models:/", "runs:/")):
+    if not is_model_uri(model):
         return Path(model)
     import mlflow
 

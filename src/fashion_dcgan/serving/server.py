@@ -98,8 +98,8 @@ def csv_as_split_json(body: bytes) -> bytes:
     return json.dumps({"dataframe_split": {"columns": columns, "data": cells}}).encode()
 
 
-def json_error(status: int, message: str, code: str | None = None) -> bytes:
-    return json.dumps({"error_code": code or ERROR_CODES.get(status, "INTERNAL_ERROR"), "message": message}).encode()
+def json_error(status: int, message: str) -> bytes:
+    return json.dumps({"error_code": ERROR_CODES.get(status, "INTERNAL_ERROR"), "message": message}).encode()
 
 
 class RequestGuard:
@@ -262,10 +262,10 @@ def load_served_model(model: str):
     import mlflow
 
     from fashion_dcgan.errors import ModelFileError, first_line
-    from fashion_dcgan.tracking import use_store
+    from fashion_dcgan.tracking import is_model_uri, use_store
 
     # A model URI is read from the tracking store; a local model directory needs none.
-    where = use_store() if model.startswith(("models:/", "runs:/")) else "its directory"
+    where = use_store() if is_model_uri(model) else "its directory"
     try:
         return mlflow.pyfunc.load_model(model)
     except Exception as error:  # MLflow raises several types for an unknown name, alias, run or path
