@@ -44,6 +44,29 @@ def step_flops_per_image(generator: keras.Model, discriminator: keras.Model) -> 
     return 4 * forward_flops(generator) + 9 * forward_flops(discriminator)
 
 
+def network_cost(params) -> dict[str, float]:
+    """Parameter counts of the recipe's generator and discriminator, each one's forward MFLOP per image,
+    and the training step's MFLOP per real image: 4 F_G + 9 F_D, or 3 F_G + 9 F_D with one generator
+    pass per step (``train.reuse_fakes``). The lazy R1 penalty's double backward pass, on one step in
+    ``every``, is left out, as are the elementwise layers."""
+    from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
+    from fashion_dcgan.gan.networks import build_discriminator, build_generator
+
+    model = params.model
+    classes = NUM_CLASSES if model.conditional else None
+    generator = build_generator(model.variant, model.latent_dim, model.generator_width, classes, model.conditioning)
+    discriminator = build_discriminator(model.variant, model.discriminator_width, IMAGE_SHAPE, classes)
+    forward_g, forward_d = forward_flops(generator), forward_flops(discriminator)
+    passes = 3 if params.train.reuse_fakes else 4
+    return {
+        "g_params": generator.count_params(),
+        "d_params": discriminator.count_params(),
+        "g_mflop": forward_g / 1e6,
+        "d_mflop": forward_d / 1e6,
+        "step_mflop": (passes * forward_g + 9 * forward_d) / 1e6,
+    }
+
+
 def _cpu_info() -> dict[str, str]:
     path = Path("/proc/cpuinfo")
     if not path.exists():

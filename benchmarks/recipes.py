@@ -83,7 +83,7 @@ def params_for(name: str, seed: int, epochs: int):
     from fashion_dcgan.config import merge, parse_params, recipe
 
     raw = merge({"runtime": {"precision": "float32"}}, recipe(EARLIER_NAMES.get(name, name)))
-    raw = merge(raw, {"train": {"seed": seed, "epochs": epochs}, "runtime": {"monitor_samples": 0}})
+    raw = merge(raw, {"train": {"seed": seed, "epochs": epochs, "keep": "last"}, "runtime": {"monitor_samples": 0}})
     return parse_params(raw, f"recipe {name}")
 
 

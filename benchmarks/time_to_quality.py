@@ -109,15 +109,29 @@ def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str, ref
     return "\n".join(lines)
 
 
+def cost_cells(recipe: str) -> str:
+    """The recipe's networks: parameters of G and D, and MFLOP per image of the training step."""
+    from benchmarks.flops import network_cost
+    from benchmarks.recipes import params_for
+
+    cost = network_cost(params_for(recipe, seed=1, epochs=1))
+    return f" {cost['g_params']:,} / {cost['d_params']:,} | {cost['step_mflop']:.0f} |"
+
+
 def speed_table(rates: dict[str, list[float]], reference: str | None = None) -> str:
-    """Speed alone (recipes without per-epoch scores yet): images/s and seconds per 60,000-image epoch."""
+    """Speed alone (recipes without per-epoch scores yet): images/s and seconds per 60,000-image epoch,
+    beside each recipe's parameter counts and FLOPs per image (the tutorial's networks: 274 MFLOP)."""
     extra = (f" epoch's time / {reference}'s |", "---|") if reference else ("", "")
-    lines = ["| recipe | images/s (median, min-max) | s per epoch |" + extra[0], "|---|---|---|" + extra[1]]
+    lines = [
+        "| recipe | parameters G / D | step MFLOP per image | images/s (median, min-max) | s per epoch |" + extra[0],
+        "|---|---|---|---|---|" + extra[1],
+    ]
     for recipe, rate in rates.items():
         median = float(np.median(rate))
         share = f" {epoch_share(rates, recipe, reference)} |" if reference else ""
         lines.append(
-            f"| {recipe} | {median:.0f} ({min(rate):.0f}-{max(rate):.0f}) | {EPOCH_IMAGES / median:.0f} |{share}"
+            f"| {recipe} |{cost_cells(recipe)} {median:.0f} ({min(rate):.0f}-{max(rate):.0f}) "
+            f"| {EPOCH_IMAGES / median:.0f} |{share}"
         )
     return "\n".join(lines)
 

@@ -46,6 +46,10 @@ def test_optimizer_settings_come_from_params_then_objective_then_variant():
         ({"train": {"batch_size": 1.5}}, "train.batch_size"),
         ({"train": {"batch_size": 128}, "data": {"train_limit": 100}}, "train.batch_size"),
         ({"model": {"variant": "huge"}}, "model.variant"),
+        ({"model": {"conditioning": "concat"}}, "model.conditioning"),
+        ({"model": {"variant": "deep", "generator_width": 3}}, "generator_width"),
+        ({"train": {"lr_schedule": {"decay": "step"}}}, "train.lr_schedule.decay"),
+        ({"train": {"lr_schedule": {"start": 1.0}}}, "train.lr_schedule.start"),
         ({"runtime": {"precision": "fp8"}}, "runtime.precision"),
         ({"runtime": {"jit_compile": "yes"}}, "runtime.jit_compile"),
         ({"train": {"epoch": 3}}, "train.epoch"),
@@ -117,8 +121,17 @@ def test_training_hash_ignores_epochs_keep_and_runtime_but_not_what_shapes_train
         {"model": {"latent_dim": 64}},
         {"data": {"train_limit": 1000}},
         {"model": {"objective": {"name": "r1", "every": 1}}},
+        {"model": {"variant": "deep"}},
+        {"model": {"conditioning": "batch_norm"}},
+        {"train": {"lr_schedule": {"decay": "linear"}}},
     ):
         assert parse_params(change).training_hash() != base.training_hash()
+    # A decay to zero at the run's end makes the schedule depend on the run's length: epochs count then.
+    decay = {"lr_schedule": {"decay": "cosine"}}
+    assert (
+        parse_params({"train": {**decay, "epochs": 20}}).training_hash()
+        != parse_params({"train": decay}).training_hash()
+    )
 
 
 def test_flat_names_every_param():

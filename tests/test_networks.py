@@ -1,4 +1,4 @@
-"""The two network variants."""
+"""The network families, and their class-conditional forms."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_tutorial_layers_match_the_tutorial():
     ]
 
 
-@pytest.mark.parametrize("variant", ["tutorial", "paper"])
+@pytest.mark.parametrize("variant", ["tutorial", "paper", "deep"])
 def test_shapes(variant):
     generator = build_generator(variant, 16, 32)
     images = generator(np.zeros((3, 16), np.float32), training=False)
@@ -58,7 +58,7 @@ def test_paper_variant_follows_the_guidelines():
     assert abs(kernel.std() - 0.02) < 0.002 and abs(kernel.mean()) < 0.002
 
 
-@pytest.mark.parametrize("variant", ["tutorial", "paper"])
+@pytest.mark.parametrize("variant", ["tutorial", "paper", "deep"])
 def test_conditional_networks_keep_the_layers_and_add_a_label_path(variant):
     from fashion_dcgan.gan.networks import LABEL_EMBEDDING, is_conditional
 
@@ -75,6 +75,73 @@ def test_conditional_networks_keep_the_layers_and_add_a_label_path(variant):
     images = generator([np.zeros((4, 100), np.float32), np.arange(4, dtype=np.int32)], training=False)
     assert images.shape == (4, *IMAGE_SHAPE)
     assert discriminator([np.asarray(images), np.arange(4, dtype=np.int32)]).shape == (4, 1)
+
+
+def test_deep_family_is_a_dcgan_with_a_third_layer_on_each_side():
+    generator, discriminator = build_generator("deep", 100, 128), build_discriminator("deep", 64, IMAGE_SHAPE)
+    # Counted by hand: Dense 100x6272 (no bias), ConvT 4x4 128->64 and 64->32 (no bias), Conv 3x3 32->1 + bias,
+    # and three batch norms of 4 x 128, 64, 32 values.
+    assert generator.count_params() == 100 * 6272 + 16 * 128 * 64 + 16 * 64 * 32 + 9 * 32 + 1 + 4 * (128 + 64 + 32)
+    assert generator.count_params() == 792_225
+    # Conv 4x4 1->64, 64->128, 128->256 with biases, and the head on the 4x4x256 features.
+    assert discriminator.count_params() == (16 * 64 + 64) + (16 * 64 * 128 + 128) + (16 * 128 * 256 + 256) + 4097
+    assert discriminator.count_params() == 660_929
+    kinds = lambda model, kind: [layer for layer in model.layers if isinstance(layer, kind)]  # noqa: E731
+    assert len(kinds(generator, keras.layers.BatchNormalization)) == 3 and len(kinds(generator, keras.layers.ReLU)) == 3
+    assert [layer.strides for layer in kinds(generator, keras.layers.Conv2DTranspose)] == [(2, 2), (2, 2)]
+    (output,) = [layer for layer in kinds(generator, keras.layers.Conv2D) if type(layer) is keras.layers.Conv2D]
+    assert output.strides == (1, 1) and output.activation.__name__ == "tanh"
+    convs = kinds(discriminator, keras.layers.Conv2D)
+    assert [(layer.filters, layer.strides) for layer in convs] == [(64, (2, 2)), (128, (2, 2)), (256, (2, 2))]
+    assert len(kinds(discriminator, keras.layers.LeakyReLU)) == 3
+    assert not kinds(discriminator, (keras.layers.Dropout, keras.layers.MaxPooling2D, keras.layers.BatchNormalization))
+
+
+def test_an_unknown_family_or_conditioning_names_what_is_known():
+    with pytest.raises(ValueError, match="unknown network family 'huge'; known: tutorial, paper, deep"):
+        build_generator("huge", 100, 128)
+    with pytest.raises(ValueError, match="unknown conditioning 'concat'"):
+        build_generator("tutorial", 100, 128, 10, "concat")
+
+
+@pytest.mark.parametrize("variant", ["tutorial", "deep"])
+def test_class_batch_norm_gives_each_batch_norm_a_gain_and_bias_per_class(variant):
+    plain = build_generator(variant, 100, 32)
+    generator = build_generator(variant, 100, 32, num_classes=10, conditioning="batch_norm")
+    norms = [layer for layer in plain.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    channels = sum(layer.gamma.shape[0] for layer in norms)
+    # Each batch norm loses its shared gain and bias (2C) and gains ten of each (20C); no label embedding.
+    assert generator.count_params() == plain.count_params() + 18 * channels
+    assert "label_embedding" not in [layer.name for layer in generator.layers]
+    gains = [layer for layer in generator.layers if layer.name.endswith("_gain")]
+    assert len(gains) == len(norms)
+    latents = np.random.default_rng(0).normal(size=(4, 100)).astype(np.float32)
+    labels = np.array([0, 1, 2, 3], np.int32)
+    # At initialization (gains one, biases zero) every class draws the same image from the same latent.
+    same = np.asarray(generator([latents, labels], training=False))
+    np.testing.assert_allclose(same, np.asarray(generator([latents, np.zeros(4, np.int32)], training=False)))
+    # The first norm's output for each image is its class's gain times the normalized value plus its bias.
+    first = gains[0].name.removesuffix("_gain")
+    gain, bias = generator.get_layer(f"{first}_gain"), generator.get_layer(f"{first}_bias")
+    rng = np.random.default_rng(1)
+    gain.embeddings.assign(rng.normal(1, 0.5, gain.embeddings.shape).astype(np.float32))
+    bias.embeddings.assign(rng.normal(0, 0.5, bias.embeddings.shape).astype(np.float32))
+    normalized = generator.get_layer(f"{first}_normalize")
+    inputs = keras.Model(generator.inputs, [normalized.output, generator.get_layer(f"{first}_shift").output])
+    x, y = (np.asarray(t) for t in inputs([latents, labels], training=False))
+    weights = np.asarray(gain.embeddings)[labels], np.asarray(bias.embeddings)[labels]
+    broadcast = (4,) + (1,) * (x.ndim - 2) + (x.shape[-1],)
+    np.testing.assert_allclose(y, x * weights[0].reshape(broadcast) + weights[1].reshape(broadcast), rtol=1e-5,
+                               atol=1e-5)  # fmt: skip
+    assert not np.allclose(np.asarray(generator([latents, labels], training=False)), same)
+
+
+def test_a_class_batch_norm_generator_loads_without_custom_code(tmp_path):
+    generator = build_generator("tutorial", 16, 16, num_classes=10, conditioning="batch_norm")
+    generator.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras", compile=False)
+    inputs = [np.ones((3, 16), np.float32), np.array([1, 5, 9], np.int32)]
+    np.testing.assert_array_equal(np.asarray(loaded(inputs)), np.asarray(generator(inputs)))
 
 
 def test_projection_discriminator_adds_the_class_embeddings_inner_product_to_the_logit():

@@ -80,6 +80,7 @@ RECIPES = {
     "lazy-r1": ({"objective": {"name": "r1", "every": 2}}, {}),
     "wgan_gp": ({"objective": "wgan_gp"}, {}),  # its interpolation's random stream is checkpointed
     "spectral-norm": ({"spectral_norm": True}, {}),  # the power iteration's vectors are checkpointed
+    "deep": ({"variant": "deep"}, {}),  # the deep family's third batch norm and conv are checkpointed
     # One generator pass per step: the latent stream advances once per step, and resumes there.
     "reuse-fakes+lazy-r1+ema": (
         {"objective": {"name": "r1", "every": 2}},
@@ -605,3 +606,78 @@ def test_discarded_checkpoints_are_named_in_the_log(tmp_path, images, caplog):
         run(tmp_path, tiny_params(seed=7), images)
     assert f"the recipe changed since the 1 checkpoint(s) in {paths.checkpoints}" in caplog.text
     assert first.run_id in caplog.text and "they are discarded and training starts fresh" in caplog.text
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Ends ``fit`` after ``epochs`` epochs, as an interrupted run ends (the checkpoint is written first)."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
+
+
+@pytest.mark.parametrize("decay", ["linear", "cosine"])
+def test_a_decaying_schedule_resumes_exactly_and_reaches_zero(tmp_path, images, decay):
+    schedule = {"decay": decay, "start": 0.5}
+    params = tiny_params(epochs=3, lr_schedule=schedule)
+    straight, _, _ = run(tmp_path, params, images, "straight")
+    # Both optimizers follow the schedule, and it ends at zero on the run's last step (4 steps per epoch).
+    for optimizer in (straight.gan.d_optimizer, straight.gan.g_optimizer):
+        assert int(optimizer.iterations) == 12 and float(optimizer.learning_rate) == 0.0
+    # Interrupted after epoch 1 of 3 and run again: the same steps, the same weights.
+    paths = TrainingPaths.under(tmp_path / "resumed")
+    tracker = lambda run_id: RunLogger(f"sqlite:///{tmp_path}/mlflow.db", run_id)  # noqa: E731
+    train(params, images, paths, tracker, verbose=0, extra_callbacks=[StopAfter(1)])
+    second = train(params, images, paths, tracker, verbose=0)
+    assert second.resumed_from_epoch == 1 and second.steps == straight.steps
+    for resumed, uninterrupted in zip(second.gan.sampler.weights, straight.gan.sampler.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(resumed), np.asarray(uninterrupted))
+    # With a decay the schedule depends on the length of the run: more epochs retrain from the start.
+    longer = train(tiny_params(epochs=4, lr_schedule=schedule), images, paths, tracker, verbose=0)
+    assert longer.resumed_from_epoch == 0 and longer.run_id != second.run_id
+
+
+def test_schedule_values_before_during_and_after_the_decay():
+    from fashion_dcgan.training.schedule import ConstantThenDecay
+
+    linear, cosine = ConstantThenDecay(1e-3, 100, "linear", 0.6), ConstantThenDecay(1e-3, 100, "cosine", 0.6)
+    rates = lambda schedule: [float(schedule(step)) for step in (0, 60, 80, 100, 120)]  # noqa: E731
+    np.testing.assert_allclose(rates(linear), [1e-3, 1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(rates(cosine), [1e-3, 1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
+    assert float(cosine(70)) > float(linear(70))  # cosine falls slowly first
+    assert [float(ConstantThenDecay(1e-3, 100)(step)) for step in (0, 100)] == pytest.approx([1e-3, 1e-3])
+    assert ConstantThenDecay.from_config(linear.get_config()).get_config() == linear.get_config()
+    with pytest.raises(ValueError, match="unknown learning-rate decay 'step'"):
+        ConstantThenDecay(1e-3, 100, "step")
+
+
+@pytest.mark.parametrize(("variant", "conditioning"), [("deep", "embedding"), ("deep", "batch_norm"),
+                                                        ("tutorial", "batch_norm")])  # fmt: skip
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_new_networks_take_a_finite_step_in_float32_and_bfloat16(images, variant, conditioning, precision):
+    labels = synthetic_split(64)[1]
+    model = {"variant": variant, "conditional": True, "conditioning": conditioning}
+    gan = build_gan(tiny_params(model, ema={"decay": 0.9}, lr_schedule={"decay": "linear"}), precision, 1, 4)
+    history = gan.fit(make_dataset(images, 16, 0, 0, 1, labels), epochs=1, steps_per_epoch=4, verbose=0).history
+    assert all(np.isfinite(history[name][0]) for name in gan.objective.metric_names)
+    assert gan.generator.layers[-1].compute_dtype == "float32"  # images stay exact
+    assert {w.dtype for w in gan.sampler.weights} == {"float32"}
+    assert float(gan.g_optimizer.learning_rate) == 0.0  # one epoch of one: the decay ran out
+
+
+def test_conditional_batch_norm_trains_on_labels_and_resumes_exactly(tmp_path, images):
+    labels = synthetic_split(64)[1]
+    model = {"conditional": True, "conditioning": "batch_norm", "variant": "deep"}
+    straight, _, _ = run(tmp_path, tiny_params(model, epochs=2, ema={"decay": 0.9}), images, "straight", labels)
+    run(tmp_path, tiny_params(model, epochs=1, ema={"decay": 0.9}), images, "resumed", labels)
+    second, _, _ = run(tmp_path, tiny_params(model, epochs=2, ema={"decay": 0.9}), images, "resumed", labels)
+    assert second.resumed_from_epoch == 1 and second.steps == straight.steps
+    for resumed, uninterrupted in zip(second.gan.sampler.weights, straight.gan.sampler.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(resumed), np.asarray(uninterrupted))
+    # The gains of the classes seen moved: the label reaches the generator through its batch norms.
+    gain = straight.gan.generator.get_layer("class_bn1_gain")
+    assert not np.allclose(np.asarray(gain.embeddings), 1.0)

@@ -89,23 +89,43 @@ class WganGpObjective(_Section):
 ObjectiveParams = Annotated[BceObjective | HingeObjective | R1Objective | WganGpObjective, Field(discriminator="name")]
 
 
+# How often each family's generator halves generator_width on the way to the image.
+GENERATOR_HALVINGS = {"tutorial": 1, "paper": 1, "deep": 2}
+
+
 class ModelParams(_Section):
     """The networks and the GAN objective."""
 
-    variant: Literal["tutorial", "paper"] = "tutorial"
-    """Network shapes: the Keras tutorial's (selu, dropout) or the DCGAN paper's (ReLU, no dropout)."""
+    variant: Literal["tutorial", "paper", "deep"] = "tutorial"
+    """Network family: the Keras tutorial's (selu, dropout), the DCGAN paper's (ReLU, no dropout), or deep
+    (a third batch-normalized generator layer at full resolution and a stride-1 output conv; a third
+    discriminator conv, no dropout). Parameter counts and FLOPs: docs/results.md."""
     latent_dim: int = Field(100, ge=1, le=4096)
     """Length of the generator's input noise vector."""
     generator_width: int = Field(128, ge=1, le=2048)
-    """Channels of the generator's 7x7 projection; the next layer has half."""
+    """Channels of the generator's 7x7 projection; each next layer has half."""
     discriminator_width: int = Field(64, ge=1, le=2048)
-    """Channels of the discriminator's first conv; the second has twice."""
+    """Channels of the discriminator's first conv; each next conv has twice."""
     objective: ObjectiveParams = Field(default_factory=R1Objective)
     """The GAN objective and its own settings: {name: r1, gamma: 1.0, every: 16}; a bare name means its defaults."""
     conditional: bool = False
     """Class-conditional: the generator takes a class label, the discriminator has a projection head."""
+    conditioning: Literal["embedding", "batch_norm"] = "embedding"
+    """How a conditional generator uses the label: embedding joins a learned label embedding to the latent;
+    batch_norm gives every batch norm a class-dependent gain and bias (SNGAN, BigGAN). Unused unless
+    conditional is true."""
     spectral_norm: bool = False
     """Spectral normalization of the discriminator's conv and dense layers (Miyato et al., 2018)."""
+
+    @model_validator(mode="after")
+    def _generator_layers_have_channels(self) -> ModelParams:
+        halvings = GENERATOR_HALVINGS[self.variant]
+        if self.generator_width < 2**halvings:
+            raise ValueError(
+                f"generator_width is {self.generator_width}, but the {self.variant} generator halves it "
+                f"{halvings} time(s); use at least {2**halvings}"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +141,16 @@ class EmaParams(_Section):
 
     decay: float = Field(0.999, ge=0, lt=1)
     """Per-step decay of the moving average; 0 turns it off (then the raw generator is sampled)."""
+
+
+class LrScheduleParams(_Section):
+    """Both learning rates over the run: constant, then an optional decay to zero at the end."""
+
+    decay: Literal["none", "linear", "cosine"] = "none"
+    """How both rates fall to zero over the last part of the run; none keeps them constant. With a decay the
+    schedule depends on train.epochs, so raising epochs retrains instead of resuming."""
+    start: float = Field(0.6, ge=0, lt=1, allow_inf_nan=False)
+    """Fraction of the run's steps (train.epochs) after which the decay begins."""
 
 
 class TrainParams(_Section):
@@ -145,6 +175,8 @@ class TrainParams(_Section):
     (tutorial 0.9, paper 0.5)."""
     beta_2: float | None = Field(0.99, ge=0, lt=1)
     """Adam's second-moment decay; null takes the objective's default (wgan_gp: 0.9), else 0.999."""
+    lr_schedule: LrScheduleParams = Field(default_factory=LrScheduleParams)
+    """Both optimizers' learning rates over the run (a function of the step, so resuming is exact)."""
     ema: EmaParams = Field(default_factory=EmaParams)
     """The moving average of the generator's weights, which is what gets sampled, evaluated and served."""
     augment: list[Literal["translation", "cutout"]] = Field(default_factory=list)
@@ -318,13 +350,15 @@ class Params(_Section):
         """Hash of the recipe (what shapes training); a checkpoint is only resumed when it matches.
 
         ``runtime`` is not part of it by construction; ``train.epochs`` is left out so that a run can
-        be extended (resume with more epochs) without starting over, and ``train.keep`` because it only
-        chooses which of the checkpoint's generators is written.
+        be extended (resume with more epochs) without starting over, unless a learning-rate decay
+        makes the schedule depend on it, and ``train.keep`` because it only chooses which of the
+        checkpoint's generators is written.
         """
+        extendable = self.train.lr_schedule.decay == "none"
         shaping = {
             "data": self.data.model_dump(include={"train_limit"}),
             "model": self.model.model_dump(),
-            "train": self.train.model_dump(exclude={"epochs", "keep"}),
+            "train": self.train.model_dump(exclude={"epochs", "keep"} if extendable else {"keep"}),
         }
         blob = json.dumps(shaping, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -346,8 +380,8 @@ def flatten(nested: dict[str, Any], prefix: str = "", keep_selected: bool = Fals
     return out
 
 
-# The tutorial keeps Keras' Adam defaults; the paper variant uses the DCGAN paper's lr 2e-4 and beta1 0.5.
-VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999)}
+# The tutorial keeps Keras' Adam defaults; the paper and deep families use the DCGAN paper's lr 2e-4 and beta1 0.5.
+VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999), "deep": (2e-4, 0.5, 0.999)}
 
 
 # Recipes are files: recipes/NAME.yaml holds the keys that shape the model (the model and train

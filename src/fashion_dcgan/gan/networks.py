@@ -1,16 +1,23 @@
-"""Generator and discriminator networks.
+"""Generator and discriminator networks, by family (``model.variant``).
 
 ``tutorial`` reproduces the Keras tutorial exactly (the discriminator emits a
 logit instead of a sigmoid; same parameter count). ``paper`` follows the
-DCGAN paper's guidelines adapted to 28x28. Both generators project to 7x7 and
-upsample twice, so they draw 28x28x1 images; the discriminators take the image
-shape they are given.
+DCGAN paper's guidelines adapted to 28x28. ``deep`` is a larger DCGAN: a
+generator with a third batch-normalized layer at full resolution and a stride-1
+output convolution, and a discriminator with a third strided convolution and no
+dropout. Every generator projects to 7x7 and upsamples twice, so it draws
+28x28x1 images; the discriminators take the image shape they are given.
 
-Either pair can be made class-conditional (``conditional=True``): the generator then takes
-``[latent, label]`` and joins a learned label embedding to the latent vector before the same
-layers; the discriminator takes ``[image, label]`` and adds a projection term, the inner product
-of a learned class embedding with its last features (Miyato and Koyama, 2018), to the same head's
-logit. The label is an integer class index, one per image.
+Each family is a pair of functions of the width that return the layers in order; adding a family
+is two such functions, one line in :data:`FAMILIES` and its name in ``config.ModelParams.variant``.
+
+Any pair can be made class-conditional (``conditional=True``): the generator then takes
+``[latent, label]``; with ``conditioning="embedding"`` it joins a learned label embedding to the
+latent vector before the same layers, with ``conditioning="batch_norm"`` every batch norm gets a
+class-dependent gain and bias instead (conditional batch norm, as in SNGAN and BigGAN). The
+discriminator takes ``[image, label]`` and adds a projection term, the inner product of a learned
+class embedding with its last features (Miyato and Koyama, 2018), to the same head's logit. The
+label is an integer class index, one per image.
 """
 
 from __future__ import annotations
@@ -75,22 +82,93 @@ def _paper_discriminator(width: int) -> list[layers.Layer]:
     ]
 
 
+def _deep_generator(width: int) -> list[layers.Layer]:
+    init = keras.initializers.RandomNormal(0.0, 0.02)
+    return [
+        layers.Dense(7 * 7 * width, use_bias=False, kernel_initializer=init),
+        layers.Reshape((7, 7, width)),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+        # 4x4 kernels with stride 2: every output pixel gets the same number of taps (no checkerboard).
+        layers.Conv2DTranspose(width // 2, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+        layers.Conv2DTranspose(width // 4, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+        layers.Conv2D(1, 3, padding="same", activation="tanh", kernel_initializer=init, dtype="float32"),
+    ]
+
+
+def _deep_discriminator(width: int) -> list[layers.Layer]:
+    init = keras.initializers.RandomNormal(0.0, 0.02)
+    return [
+        layers.Conv2D(width, 4, strides=2, padding="same", kernel_initializer=init),
+        layers.LeakyReLU(0.2),
+        layers.Conv2D(width * 2, 4, strides=2, padding="same", kernel_initializer=init),
+        layers.LeakyReLU(0.2),
+        layers.Conv2D(width * 4, 4, strides=2, padding="same", kernel_initializer=init),
+        layers.LeakyReLU(0.2),
+        layers.Flatten(),
+        layers.Dense(1, kernel_initializer=init, dtype="float32"),
+    ]
+
+
+# Each family's (generator layers, discriminator layers), as functions of the width.
+FAMILIES = {
+    "tutorial": (_tutorial_generator, _tutorial_discriminator),
+    "paper": (_paper_generator, _paper_discriminator),
+    "deep": (_deep_generator, _deep_discriminator),
+}
+CONDITIONING = ("embedding", "batch_norm")
+
 # Width of the generator's label embedding, joined to the latent vector (conditional models only).
 LABEL_EMBEDDING = 32
 
 
-def build_generator(variant: str, latent_dim: int, width: int, num_classes: int | None = None) -> keras.Model:
-    """The generator; class-conditional when ``num_classes`` is given."""
-    body = {"tutorial": _tutorial_generator, "paper": _paper_generator}[variant](width)
+def _family(variant: str) -> tuple:
+    if variant not in FAMILIES:
+        raise ValueError(f"unknown network family {variant!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[variant]
+
+
+def build_generator(
+    variant: str, latent_dim: int, width: int, num_classes: int | None = None, conditioning: str = "embedding"
+) -> keras.Model:
+    """The generator; class-conditional when ``num_classes`` is given, by ``conditioning``."""
+    body = _family(variant)[0](width)
     if num_classes is None:
         return keras.Sequential([keras.Input((latent_dim,)), *body], name="generator")
+    if conditioning not in CONDITIONING:
+        raise ValueError(f"unknown conditioning {conditioning!r}; known: {', '.join(CONDITIONING)}")
     latent = keras.Input((latent_dim,), name="latent")
     label = keras.Input((), dtype="int32", name="label")
-    embedded = layers.Embedding(num_classes, LABEL_EMBEDDING, name="label_embedding")(label)
-    x = layers.Concatenate(name="latent_and_label")([latent, embedded])
+    if conditioning == "embedding":
+        embedded = layers.Embedding(num_classes, LABEL_EMBEDDING, name="label_embedding")(label)
+        x = layers.Concatenate(name="latent_and_label")([latent, embedded])
+    else:
+        x = latent
+    norms = 0
     for layer in body:
-        x = layer(x)
+        if conditioning == "batch_norm" and isinstance(layer, layers.BatchNormalization):
+            norms += 1
+            x = _class_batch_norm(x, label, num_classes, f"class_bn{norms}")
+        else:
+            x = layer(x)
     return keras.Model([latent, label], x, name="generator")
+
+
+def _class_batch_norm(x, label, num_classes: int, name: str):
+    """Batch norm whose gain and bias are looked up by class: ``gain[label] * normalized + bias[label]``,
+    from standard layers only (the saved model needs no custom code). Gains start at one, biases at
+    zero: at initialization it is the plain batch norm."""
+    channels = x.shape[-1]
+    broadcast = (1,) * (len(x.shape) - 2) + (channels,)
+    normalized = layers.BatchNormalization(center=False, scale=False, name=f"{name}_normalize")(x)
+    gain = layers.Embedding(num_classes, channels, embeddings_initializer="ones", name=f"{name}_gain")(label)
+    bias = layers.Embedding(num_classes, channels, embeddings_initializer="zeros", name=f"{name}_bias")(label)
+    scaled = layers.Multiply(name=f"{name}_scale")([normalized, layers.Reshape(broadcast)(gain)])
+    return layers.Add(name=f"{name}_shift")([scaled, layers.Reshape(broadcast)(bias)])
 
 
 def _spectrally_normalized(layer: layers.Layer) -> layers.Layer:
@@ -109,7 +187,7 @@ def build_discriminator(
 ) -> keras.Model:
     """The discriminator (one logit per image); with a projection head when ``num_classes`` is given,
     and spectral normalization of its conv and dense layers (Miyato et al., 2018) when asked."""
-    body = {"tutorial": _tutorial_discriminator, "paper": _paper_discriminator}[variant](width)
+    body = _family(variant)[1](width)
     if spectral_norm:
         body = [_spectrally_normalized(layer) for layer in body]
     if num_classes is None:

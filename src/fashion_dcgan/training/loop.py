@@ -33,6 +33,7 @@ from fashion_dcgan.training.runtime import (
     resolve_precision,
     sigterm_as_interrupt,
 )
+from fashion_dcgan.training.schedule import ConstantThenDecay
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,13 @@ class TrainingResult:
     sampler: keras.Model  # that generator
 
 
-def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
+def build_gan(params: Params, precision: str, steps_per_call: int = 1, steps_per_epoch: int = 1) -> DCGAN:
+    """The compiled GAN; ``steps_per_epoch`` sets the length of the learning-rate schedule."""
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(params.train.seed)
     model, cfg = params.model, params.train
     classes = NUM_CLASSES if model.conditional else None
-    generator = build_generator(model.variant, model.latent_dim, model.generator_width, classes)
+    generator = build_generator(model.variant, model.latent_dim, model.generator_width, classes, model.conditioning)
     discriminator = build_discriminator(
         model.variant, model.discriminator_width, IMAGE_SHAPE, classes, spectral_norm=model.spectral_norm
     )
@@ -85,7 +87,12 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1) -> DCGAN:
     )
     rate_d, rate_g, beta_1, beta_2 = adam_settings(params, objective)
 
+    schedule = cfg.lr_schedule
+
     def adam(learning_rate: float) -> keras.optimizers.Optimizer:
+        if schedule.decay != "none":
+            total = cfg.epochs * steps_per_epoch
+            learning_rate = ConstantThenDecay(learning_rate, total, schedule.decay, schedule.start)
         optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
         # Each of the two optimizers scales its own loss; compile's auto_scale_loss would wrap neither.
         return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "mixed_float16" else optimizer
@@ -104,9 +111,11 @@ def run_name(params: Params) -> str:
     model, cfg = params.model, params.train
     parts = [] if model.variant == "tutorial" else [model.variant]
     parts += [model.objective.name, *(["conditional"] if model.conditional else [])]
+    parts += ["cbn"] if model.conditional and model.conditioning == "batch_norm" else []
     parts += ["sn"] if model.spectral_norm else []
     parts += [f"ema{cfg.ema.decay:g}"] if cfg.ema.decay else []
     parts += ["+".join(cfg.augment)] if cfg.augment else []
+    parts += [f"{cfg.lr_schedule.decay}{cfg.lr_schedule.start:g}"] if cfg.lr_schedule.decay != "none" else []
     return "-".join([*parts, f"b{cfg.batch_size}", f"e{cfg.epochs}", f"s{cfg.seed}"])
 
 
@@ -142,7 +151,7 @@ def train(
         raise ParamsError("train.keep: best_fid picks the epoch by the monitor's FID, and this run has no monitor")
     strategy, steps_per_epoch, steps_per_call = _plan(params, len(images))
     with strategy.scope():
-        gan = build_gan(params, resolve_precision(params.runtime.precision), steps_per_call)
+        gan = build_gan(params, resolve_precision(params.runtime.precision), steps_per_call, steps_per_epoch)
         best = cb.BestSampler(gan.sampler)
     checkpoint, paths, tracker_factory = _chief_or_worker(strategy, gan, best, paths, tracker_factory)
     tracker, state = _resume_or_start(params, checkpoint, tracker_factory, paths.epoch_grids)
