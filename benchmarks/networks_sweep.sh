@@ -2,22 +2,27 @@
 # Issue 32's curves: FID after every epoch, two seeds, for each network and schedule candidate, in two
 # streams that share the machine (the curves do not depend on that: CPU training is deterministic; the
 # speed that turns epochs into seconds is measured alone by benchmarks.time_to_quality). Each candidate
-# trains about the default's 10-epoch wall time; rows are appended as they come, a rerun skips what is done.
-#   bash benchmarks/networks_sweep.sh 1   # stream 1;  bash benchmarks/networks_sweep.sh 2   # stream 2
+# trains about the default's 10-epoch wall time (its recipe's epochs); rows are appended as they come,
+# and a rerun skips the (recipe, seed) pairs already done.
+#   bash benchmarks/networks_sweep.sh 1 & bash benchmarks/networks_sweep.sh 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/results
-curve() {  # recipe, epochs, csv name
-    python -m benchmarks.recipes --recipes "research/$1" --epochs "$2" --seeds 1 2 --eval-every-epoch \
-        --out "$out/$3.csv"
+curve() {  # recipe, csv name, seeds
+    local epochs
+    epochs=$(python -c "from fashion_dcgan.config import recipe; print(recipe('research/$1')['train']['epochs'])")
+    python -m benchmarks.recipes --recipes "research/$1" --epochs "$epochs" --seeds "${@:3}" --eval-every-epoch \
+        --out "$out/$2.csv"
 }
 case "${1:?stream 1 or 2}" in
 1)
-    curve default-linear-decay 10 networks_default_linear_decay
-    curve conditional-batch-norm-linear-decay 8 networks_conditional_batch_norm
+    curve default-linear-decay networks_default_linear_decay 1 2
+    curve deep-conditional-batch-norm-linear-decay networks_deep_conditional_batch_norm 1 2
+    curve deep-networks-wide-linear-decay networks_deep_wide 1
     ;;
 2)
-    curve deep-networks-linear-decay "${DEEP_EPOCHS:-8}" networks_deep
-    curve conditional-embedding-linear-decay 8 networks_conditional_embedding
+    curve deep-networks-linear-decay networks_deep 1 2
+    curve deep-conditional-embedding-linear-decay networks_deep_conditional_embedding 1 2
+    curve deep-networks-wide-linear-decay networks_deep_wide_seed2 2
     ;;
 esac

@@ -19,6 +19,11 @@ for quality, and min-max over the repeats for speed.
     python -m benchmarks.time_to_quality --curves benchmarks/results/recipes_10epoch.csv \\
         benchmarks/results/recipes_10epoch_speed.csv --recipes tutorial ema+r1 ema+lazy-r1+bf16 \\
         --out benchmarks/results/time_to_quality.md
+
+With ``--budget RECIPE:EPOCHS`` the comparison is at one wall time instead, that of EPOCHS epochs of
+RECIPE (the default's 10): every recipe's FID at that time, with precision, recall, coverage and
+class consistency, each network's parameters and FLOPs per image, and with ``--figure`` FID against
+wall seconds for every seed (benchmarks/networks_sweep.sh makes the curves of the network families).
 """
 
 from __future__ import annotations
@@ -110,7 +115,7 @@ def table(frame: pd.DataFrame, rates: dict[str, list[float]], baseline: str, ref
 
 
 def cost_cells(recipe: str) -> str:
-    """The recipe's networks: parameters of G and D, and MFLOP per image of the training step."""
+    """The recipe's networks as table cells: parameters of G and D, and MFLOP per image of the step."""
     from benchmarks.flops import network_cost
     from benchmarks.recipes import params_for
 
@@ -118,22 +123,97 @@ def cost_cells(recipe: str) -> str:
     return f" {cost['g_params']:,} / {cost['d_params']:,} | {cost['step_mflop']:.0f} |"
 
 
-def speed_table(rates: dict[str, list[float]], reference: str | None = None) -> str:
-    """Speed alone (recipes without per-epoch scores yet): images/s and seconds per 60,000-image epoch,
-    beside each recipe's parameter counts and FLOPs per image (the tutorial's networks: 274 MFLOP)."""
+def speed_table(
+    rates: dict[str, list[float]], reference: str | None = None, costs: dict[str, str] | None = None
+) -> str:
+    """Speed alone (recipes without per-epoch scores yet): images/s and seconds per 60,000-image epoch;
+    with ``costs`` (:func:`cost_cells`), each recipe's parameter counts and FLOPs per image beside them."""
     extra = (f" epoch's time / {reference}'s |", "---|") if reference else ("", "")
+    cost_head = (" parameters G / D | step MFLOP per image |", "---|---|") if costs else ("", "")
     lines = [
-        "| recipe | parameters G / D | step MFLOP per image | images/s (median, min-max) | s per epoch |" + extra[0],
-        "|---|---|---|---|---|" + extra[1],
+        f"| recipe |{cost_head[0]} images/s (median, min-max) | s per epoch |" + extra[0],
+        f"|---|{cost_head[1]}---|---|" + extra[1],
     ]
     for recipe, rate in rates.items():
         median = float(np.median(rate))
         share = f" {epoch_share(rates, recipe, reference)} |" if reference else ""
+        cost = costs[recipe] if costs else ""
         lines.append(
-            f"| {recipe} |{cost_cells(recipe)} {median:.0f} ({min(rate):.0f}-{max(rate):.0f}) "
-            f"| {EPOCH_IMAGES / median:.0f} |{share}"
+            f"| {recipe} |{cost} {median:.0f} ({min(rate):.0f}-{max(rate):.0f}) | {EPOCH_IMAGES / median:.0f} |{share}"
         )
     return "\n".join(lines)
+
+
+def _spread(values: list[float], digits: int) -> str:
+    return f"{np.mean(values):.{digits}f} ± {np.ptp(values) / 2:.{digits}f}"
+
+
+def budget_table(
+    frame: pd.DataFrame, rates: dict[str, list[float]], budget: str, epochs: int, costs: dict[str, str] | None = None
+) -> str:
+    """Each recipe's quality at one wall time: ``epochs`` epochs of the ``budget`` recipe at the median speeds.
+
+    The FID is each seed's curve read at that time (linear between epochs); a run that ended earlier is
+    read at its last epoch. Precision, recall, coverage, classes and class consistency come from the last
+    scored epoch within the time. Spreads: mean ± half the range over seeds.
+    """
+    seconds = {recipe: EPOCH_IMAGES / float(np.median(rate)) for recipe, rate in rates.items()}
+    limit = epochs * seconds[budget]
+    conditional = "class_consistency" in frame and frame["class_consistency"].notna().any()
+    extra = ["precision", "recall", "coverage", "classes_covered", "kl_to_uniform"]
+    extra += ["class_consistency"] if conditional else []
+    cost_head = (" parameters G / D | step MFLOP per image |", "---|---|") if costs else ("", "")
+    lines = [
+        f"Wall time: {epochs} epochs of {budget}, {limit:.0f} s on this machine at the median speeds below.",
+        "",
+        f"| recipe |{cost_head[0]} s per epoch | epochs in {limit:.0f} s | FID at {limit:.0f} s (per seed) | FID "
+        f"| {' | '.join(extra)} | last epoch: FID |",
+        f"|---|{cost_head[1]}---|---|---|---|{'---|' * len(extra)}---|",
+    ]
+    for recipe in rates:
+        curves = [group for _, group in frame[frame["recipe"] == recipe].groupby("seed")]
+        if not curves:
+            continue
+        reach = limit / seconds[recipe]
+        at_limit, within = [], []
+        for curve in curves:
+            last = float(curve["epoch"].iloc[-1])
+            at_limit.append(fid_at(curve, min(reach, last)))
+            within.append(curve[curve["epoch"] <= reach + 1e-9].iloc[-1])
+        cells = [_spread([float(row[name]) for row in within], 1 if name == "classes_covered" else 3) for name in extra]
+        finals = [float(curve["fid"].iloc[-1]) for curve in curves]
+        ends = sorted({int(curve["epoch"].iloc[-1]) for curve in curves})
+        lines.append(
+            f"| {recipe} |{costs[recipe] if costs else ''} {seconds[recipe]:.0f} | {reach:.1f} "
+            f"| {', '.join(f'{f:.1f}' for f in at_limit)} | {_spread(at_limit, 1)} | {' | '.join(cells)} "
+            f"| {_spread(finals, 1)} after {'/'.join(map(str, ends))} |"
+        )
+    return "\n".join(lines)
+
+
+def figure(frame: pd.DataFrame, rates: dict[str, list[float]], limit: float, path: str, title: str) -> None:
+    """FID against wall seconds, one line per (recipe, seed), one colour per recipe; the dashed line
+    is the wall time of the comparison."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seconds = {recipe: EPOCH_IMAGES / float(np.median(rate)) for recipe, rate in rates.items()}
+    fig, axis = plt.subplots(figsize=(8, 4.8), dpi=110)
+    for index, recipe in enumerate(rates):
+        colour = f"C{index}"
+        for number, (_, curve) in enumerate(frame[frame["recipe"] == recipe].groupby("seed")):
+            axis.plot(curve["epoch"] * seconds[recipe], curve["fid"], color=colour, marker="o", markersize=3,
+                      linewidth=1.2, label=recipe if number == 0 else None)  # fmt: skip
+    axis.axvline(limit, color="grey", linestyle="--", linewidth=1)
+    axis.set(xlabel="training wall time on 2 CPU cores (s)", ylabel="FID (10,000 samples, log scale)", title=title,
+             yscale="log")  # fmt: skip
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,14 +224,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference", help="also give each epoch's time against this recipe's (e.g. an old default)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--images", type=int, default=6400, help="images per timed epoch (a whole number of batches)")
+    parser.add_argument("--budget", metavar="RECIPE:EPOCHS",
+                        help="compare at the wall time of EPOCHS epochs of RECIPE (with --curves): the table of each "
+                             "recipe's FID at that time, and --figure")  # fmt: skip
+    parser.add_argument("--figure", help="with --budget: draw FID against wall seconds here (PNG)")
     parser.add_argument("--out", help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
-    if args.curves:
+    costs = {recipe: cost_cells(recipe) for recipe in args.recipes}
+    if args.curves and args.budget:
+        budget, _, epochs = args.budget.rpartition(":")
+        recipes = [budget, *(r for r in args.recipes if r != budget)]
+        rates = speeds(recipes, args.repeats, args.images)
+        frame = read_curves(args.curves, recipes)
+        text = budget_table(frame, rates, budget, int(epochs), costs | {budget: cost_cells(budget)})
+        if args.figure:
+            limit = int(epochs) * EPOCH_IMAGES / float(np.median(rates[budget]))
+            figure(frame, rates, limit, args.figure, f"FID against wall time; dashed: {epochs} epochs of {budget}")
+    elif args.curves:
         recipes = [args.baseline, *(r for r in args.recipes if r != args.baseline)]
         rates = speeds(recipes, args.repeats, args.images)
         text = table(curves(args.curves, recipes), rates, args.baseline, args.reference)
     else:
-        text = speed_table(speeds(args.recipes, args.repeats, args.images), args.reference)
+        text = speed_table(speeds(args.recipes, args.repeats, args.images), args.reference, costs)
     command = "python -m benchmarks.time_to_quality " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nMade by `{command}` on {time.strftime('%Y-%m-%d')}.\n"
     print(text)

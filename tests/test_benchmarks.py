@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 from benchmarks.curves import epoch_reaching, fid_at
-from benchmarks.time_to_quality import speed_table, table
+from benchmarks.time_to_quality import budget_table, speed_table, table
 
 
 def curve(fids):
@@ -43,6 +43,49 @@ def test_an_epochs_share_of_a_reference_pairs_the_repeats():
     )
     old, new = table(frame, rates, "old", reference="old").splitlines()[-2:]
     assert old.endswith("| 1.00 (1.00-1.00) |") and new.endswith("| 0.62 (0.50-0.75) |")
+
+
+def scored(recipe, seed, fids, **metrics):
+    return [{"recipe": recipe, "seed": seed, "epoch": e, "fid": f, "precision": 0.7, "recall": 0.6 + seed / 100,
+             "coverage": 0.9, "classes_covered": 10, "kl_to_uniform": 0.01, **metrics}
+            for e, f in enumerate(fids, start=1)]  # fmt: skip
+
+
+def test_the_budget_table_reads_every_curve_at_the_budget_recipes_wall_time(tmp_path):
+    from benchmarks.time_to_quality import figure
+
+    # base: 100 s per epoch, 3 epochs = the 300 s budget. slow: 200 s per epoch, read at epoch 1.5.
+    # short: 50 s per epoch but only 4 epochs (200 s): read at its last epoch.
+    rows = scored("base", 1, [300, 200, 100]) + scored("base", 2, [300, 220, 120])
+    rows += scored("slow", 1, [200, 100]) + scored("slow", 2, [220, 100])
+    rows += scored("short", 1, [250, 150, 90, 80]) + scored("short", 2, [250, 150, 90, 60])
+    frame = pd.DataFrame(rows)
+    rates = {"base": [600.0], "slow": [300.0], "short": [1200.0]}
+    text = budget_table(frame, rates, "base", 3)
+    assert text.startswith("Wall time: 3 epochs of base, 300 s")
+    lines = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
+    assert "| 100 | 3.0 | 100.0, 120.0 | 110.0 ± 10.0 | 0.700 ± 0.000 | 0.615 ± 0.005 |" in lines["base"]
+    assert "| 200 | 1.5 | 150.0, 160.0 | 155.0 ± 5.0 |" in lines["slow"]
+    assert "| 50 | 6.0 | 80.0, 60.0 | 70.0 ± 10.0 |" in lines["short"] and lines["short"].endswith("after 4 |")
+    assert "class_consistency" not in text
+    conditional = pd.DataFrame(scored("base", 1, [90, 50], class_consistency=0.91))
+    assert "class_consistency |" in budget_table(conditional, {"base": [600.0]}, "base", 2)
+    figure(frame, rates, 300.0, str(tmp_path / "curves.png"), "test")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_network_costs_count_the_tutorials_274_mflop_and_one_pass_less():
+    from benchmarks.flops import network_cost
+
+    from fashion_dcgan.config import parse_params
+
+    tutorial = network_cost(parse_params({"train": {"reuse_fakes": False}}))
+    assert (tutorial["g_params"], tutorial["d_params"]) == (840_705, 212_865)
+    assert round(tutorial["step_mflop"]) == 274
+    one_pass = network_cost(parse_params({}))
+    assert one_pass["step_mflop"] == pytest.approx(tutorial["step_mflop"] - tutorial["g_mflop"])
+    deep = network_cost(parse_params({"model": {"variant": "deep"}}))
+    assert (deep["g_params"], deep["d_params"]) == (792_225, 660_929) and deep["step_mflop"] > one_pass["step_mflop"]
 
 
 def test_the_speed_table_gives_the_median_its_range_and_seconds_per_epoch():
