@@ -14,15 +14,20 @@ curve() {  # recipe, csv name, seeds
     python -m benchmarks.recipes --recipes "research/$1" --epochs "$epochs" --seeds "${@:3}" --eval-every-epoch \
         --out "$out/$2.csv"
 }
+final() {  # recipe, csv name, seeds: scored after the last epoch only (an ablation at the same wall time)
+    local epochs
+    epochs=$(python -c "from fashion_dcgan.config import recipe; print(recipe('research/$1')['train']['epochs'])")
+    python -m benchmarks.recipes --recipes "research/$1" --epochs "$epochs" --seeds "${@:3}" --out "$out/$2.csv"
+}
 case "${1:?stream 1 or 2}" in
 1)
     curve default-linear-decay networks_default_linear_decay 1 2
     curve deep-conditional-batch-norm-linear-decay networks_deep_conditional_batch_norm 1 2
-    curve deep-networks-wide-linear-decay networks_deep_wide 1
+    final deep-networks networks_deep_constant_rate 1
     ;;
 2)
     curve deep-networks-linear-decay networks_deep 1 2
     curve deep-conditional-embedding-linear-decay networks_deep_conditional_embedding 1 2
-    curve deep-networks-wide-linear-decay networks_deep_wide_seed2 2
+    final deep-networks networks_deep_constant_rate_seed2 2
     ;;
 esac

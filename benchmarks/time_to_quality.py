@@ -29,6 +29,7 @@ wall seconds for every seed (benchmarks/networks_sweep.sh makes the curves of th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -68,6 +69,22 @@ def speeds(recipes: list[str], repeats: int, images: int) -> dict[str, list[floa
             rates[recipe].append(images_per_second(recipe, data))
             print(f"[{time.strftime('%H:%M:%S')}] repeat {repeat + 1}: {recipe} {rates[recipe][-1]:.0f} images/s",
                   flush=True)  # fmt: skip
+    return rates
+
+
+def measured_speeds(recipes: list[str], repeats: int, images: int, saved: str | None) -> dict[str, list[float]]:
+    """:func:`speeds` of ``recipes``; with ``saved`` (a JSON file), the rates it holds for all of them are
+    reused instead, and new measurements are written there, so that the tables can be made again later
+    from the same measurement (e.g. once the quality curves are complete)."""
+    path = Path(saved) if saved else None
+    if path is not None and path.exists():
+        stored = json.loads(path.read_text())
+        if set(recipes) <= set(stored):
+            print(f"speeds of {len(recipes)} recipes from {path} (measured {stored['_measured']})", flush=True)
+            return {recipe: stored[recipe] for recipe in recipes}
+    rates = speeds(recipes, repeats, images)
+    if path is not None:
+        path.write_text(json.dumps({"_measured": time.strftime("%Y-%m-%d %H:%M"), **rates}, indent=1) + "\n")
     return rates
 
 
@@ -228,13 +245,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="compare at the wall time of EPOCHS epochs of RECIPE (with --curves): the table of each "
                              "recipe's FID at that time, and --figure")  # fmt: skip
     parser.add_argument("--figure", help="with --budget: draw FID against wall seconds here (PNG)")
+    parser.add_argument("--speeds", metavar="JSON", help="reuse the speeds stored here, or store them")
     parser.add_argument("--out", help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
     costs = {recipe: cost_cells(recipe) for recipe in args.recipes}
     if args.curves and args.budget:
         budget, _, epochs = args.budget.rpartition(":")
         recipes = [budget, *(r for r in args.recipes if r != budget)]
-        rates = speeds(recipes, args.repeats, args.images)
+        rates = measured_speeds(recipes, args.repeats, args.images, args.speeds)
         frame = read_curves(args.curves, recipes)
         text = budget_table(frame, rates, budget, int(epochs), costs | {budget: cost_cells(budget)})
         if args.figure:
@@ -245,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         rates = speeds(recipes, args.repeats, args.images)
         text = table(curves(args.curves, recipes), rates, args.baseline, args.reference)
     else:
-        text = speed_table(speeds(args.recipes, args.repeats, args.images), args.reference, costs)
+        text = speed_table(measured_speeds(args.recipes, args.repeats, args.images, args.speeds), args.reference, costs)
     command = "python -m benchmarks.time_to_quality " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nMade by `{command}` on {time.strftime('%Y-%m-%d')}.\n"
     print(text)

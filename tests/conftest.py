@@ -129,7 +129,8 @@ requires_mirror = pytest.mark.skipif(
 TINY_TRAINING = {
     "data": {"train_limit": 64},
     "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
-    "train": {"batch_size": 16, "epochs": 1},
+    # Constant rates, so that raising epochs resumes (a decay is planned for the run's length).
+    "train": {"batch_size": 16, "epochs": 1, "lr_schedule": {"decay": "none"}},
     "runtime": {"precision": "float32", "log_every_steps": 2, "fixed_noise_size": 4, "monitor_samples": 0,
                 "steps_per_execution": 1},
 }  # fmt: skip
@@ -146,7 +147,7 @@ def tiny_params(model: dict | None = None, runtime: dict | None = None, **train)
 TINY = {
     "data": {"train_limit": 960},
     "model": {"latent_dim": 8, "generator_width": 16, "discriminator_width": 8},
-    "train": {"batch_size": 8, "epochs": 3},
+    "train": {"batch_size": 8, "epochs": 3, "lr_schedule": {"decay": "none"}},
     "runtime": {"log_every_steps": 20, "fixed_noise_size": 4, "monitor_samples": 0},
 }
 

@@ -74,6 +74,23 @@ def test_the_budget_table_reads_every_curve_at_the_budget_recipes_wall_time(tmp_
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_stored_speeds_are_reused_and_new_ones_stored(tmp_path, monkeypatch):
+    import benchmarks.time_to_quality as ttq
+
+    measured = []
+
+    def fake_speeds(recipes, repeats, images):
+        measured.append(list(recipes))
+        return {recipe: [100.0 * len(recipe)] for recipe in recipes}
+
+    monkeypatch.setattr(ttq, "speeds", fake_speeds)
+    path = str(tmp_path / "speeds.json")
+    assert ttq.measured_speeds(["a", "bb"], 3, 64, path) == {"a": [100.0], "bb": [200.0]}
+    assert ttq.measured_speeds(["bb"], 3, 64, path) == {"bb": [200.0]} and measured == [["a", "bb"]]
+    ttq.measured_speeds(["a", "ccc"], 3, 64, path)  # one of them unknown: measured again, all of them
+    assert measured[-1] == ["a", "ccc"]
+
+
 def test_network_costs_count_the_tutorials_274_mflop_and_one_pass_less():
     from benchmarks.flops import network_cost
 

@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_mirror]
 
 SMALL = {
     "data": {"train_limit": 320, "test_limit": 200},
-    "train": {"epochs": 2},
+    # Constant rates: the default's decay is planned for the run's length, and more epochs should resume here.
+    "train": {"epochs": 2, "lr_schedule": {"decay": "none", "start": 0.6}},
     "runtime": {"monitor_samples": 100, "log_every_steps": 4, "steps_per_execution": 2},
     "sample": {"n_samples": 200, "walk_rows": 3, "walk_steps": 4},
     "evaluate": {"kid_subsets": 5, "kid_subset_size": 50, "probe_train_size": 200},

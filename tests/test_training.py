@@ -181,7 +181,7 @@ def test_mlflow_run_holds_params_metrics_images_and_model(tmp_path, images):
     result, uri, paths = run(tmp_path, tiny_params(epochs=2), images)
     client = MlflowClient(uri)
     data = client.get_run(result.run_id).data
-    assert data.params["train.epochs"] == "2" and data.params["model.variant"] == "tutorial"
+    assert data.params["train.epochs"] == "2" and data.params["model.variant"] == "deep"
     assert data.tags["git_commit"] == "test"
     steps = client.get_metric_history(result.run_id, "step/g_loss")
     assert [m.step for m in steps] == [2, 4, 6, 8]
@@ -293,10 +293,11 @@ def test_r1_on_every_step_reproduces_the_stored_reference_losses(tmp_path):
     runtime = {"precision": "float32", "monitor_samples": 0, "fixed_noise_size": 4, "log_every_steps": 2}
     raw = {
         "data": {"train_limit": 64},
-        "model": {"objective": {"name": "r1", "every": 1}},
+        "model": {"variant": "tutorial", "objective": {"name": "r1", "every": 1}},
         "train": {
             "batch_size": 16,
             "epochs": 2,
+            "lr_schedule": {"decay": "none"},
             "learning_rate_d": None,
             "learning_rate_g": None,
             "beta_2": None,
@@ -321,12 +322,12 @@ def test_run_names_say_what_was_trained():
     from fashion_dcgan.training.loop import run_name
 
     assert run_name(parse_params(recipe("tutorial"))) == "bce-b32-e10-s42"
-    assert run_name(parse_params(recipe("default"))) == "r1-ema0.999-b64-e10-s42"  # not the tutorial's name
-    params = parse_params({"model": {"objective": "r1"}, "train": {"ema": {"decay": 0.999}, "augment": ["cutout"]}})
+    assert run_name(parse_params(recipe("default"))) == "deep-r1-ema0.999-linear0.6-b64-e8-s42"
+    params = parse_params({"model": {"variant": "tutorial"}, "train": {"augment": ["cutout"], "epochs": 10,
+                                                                        "lr_schedule": {"decay": "none"}}})  # fmt: skip
     assert run_name(params) == "r1-ema0.999-cutout-b64-e10-s42"
-    assert run_name(parse_params({"model": {"conditional": True, "variant": "paper"}})) == (
-        "paper-r1-conditional-ema0.999-b64-e10-s42"
-    )
+    conditional = {"conditional": True, "variant": "paper", "conditioning": "batch_norm"}
+    assert run_name(parse_params({"model": conditional})) == "paper-r1-conditional-cbn-ema0.999-linear0.6-b64-e8-s42"
 
 
 @pytest.mark.parametrize("objective", ["hinge", "r1", "wgan_gp"])
@@ -621,7 +622,7 @@ class StopAfter(keras.callbacks.Callback):
 
 
 @pytest.mark.parametrize("decay", ["linear", "cosine"])
-def test_a_decaying_schedule_resumes_exactly_and_reaches_zero(tmp_path, images, decay):
+def test_a_decaying_schedule_resumes_exactly_and_reaches_zero(tmp_path, images, caplog, decay):
     schedule = {"decay": decay, "start": 0.5}
     params = tiny_params(epochs=3, lr_schedule=schedule)
     straight, _, _ = run(tmp_path, params, images, "straight")
@@ -636,9 +637,11 @@ def test_a_decaying_schedule_resumes_exactly_and_reaches_zero(tmp_path, images, 
     assert second.resumed_from_epoch == 1 and second.steps == straight.steps
     for resumed, uninterrupted in zip(second.gan.sampler.weights, straight.gan.sampler.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(resumed), np.asarray(uninterrupted))
-    # With a decay the schedule depends on the length of the run: more epochs retrain from the start.
-    longer = train(tiny_params(epochs=4, lr_schedule=schedule), images, paths, tracker, verbose=0)
+    # With a decay the schedule depends on the length of the run: more epochs retrain from the start, and say why.
+    with caplog.at_level("WARNING", logger="fashion_dcgan"):
+        longer = train(tiny_params(epochs=4, lr_schedule=schedule), images, paths, tracker, verbose=0)
     assert longer.resumed_from_epoch == 0 and longer.run_id != second.run_id
+    assert "train.lr_schedule decays over the run's length, so train.epochs is part of the recipe" in caplog.text
 
 
 def test_schedule_values_before_during_and_after_the_decay():

@@ -61,17 +61,18 @@ class TrainingCheckpoint:
                 log.warning("checkpoint %s: unreadable state file (%s); falling back to an older one", path.stem, error)
         return states
 
-    def restore_newest(self, params_hash: str, max_epoch: int) -> tuple[dict[str, Any] | None, set[str]]:
+    def restore_newest(self, params_hash: str, max_epoch: int, why: str = "") -> tuple[dict[str, Any] | None, set[str]]:
         """Load the newest checkpoint of this configuration that restores; return its state (None: start
-        fresh) and the MLflow runs of checkpoints from another configuration, which it supersedes."""
+        fresh) and the MLflow runs of checkpoints from another configuration, which it supersedes. ``why``
+        is added to the warning that the recipe changed (what else makes a configuration)."""
         states = self.states()
         other = {s["mlflow_run_id"] for s in states if s.get("params_hash") != params_hash and s.get("mlflow_run_id")}
         mine = [s for s in states if s.get("params_hash") == params_hash]
         if states and not mine:
             log.warning(
                 "the recipe changed since the %d checkpoint(s) in %s were written (MLflow run %s): "
-                "they are discarded and training starts fresh",
-                len(states), self.directory, ", ".join(sorted(other)) or "unknown",
+                "they are discarded and training starts fresh%s",
+                len(states), self.directory, ", ".join(sorted(other)) or "unknown", why,
             )  # fmt: skip
         initial = [np.array(variable) for variable in self._variables]
         for state in mine:

@@ -104,9 +104,10 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1, steps_per
 
 def run_name(params: Params) -> str:
     """A readable MLflow run name from the levers of the recipe: the networks when not the tutorial's, the
-    objective, conditioning, spectral norm, moving average, augmentation, batch size, epochs and seed.
+    objective, conditioning, spectral norm, moving average, augmentation, learning-rate decay, batch size,
+    epochs and seed.
 
-    The default trains ``r1-ema0.999-b64-e10-s42``, the tutorial recipe ``bce-b32-e10-s42``.
+    The default trains ``deep-r1-ema0.999-linear0.6-b64-e8-s42``, the tutorial recipe ``bce-b32-e10-s42``.
     """
     model, cfg = params.model, params.train
     parts = [] if model.variant == "tutorial" else [model.variant]
@@ -263,7 +264,9 @@ def _resume_or_start(params: Params, checkpoint: TrainingCheckpoint, tracker_fac
     """
     params_hash = params.training_hash()
     opened = checkpoint.opened_run()
-    saved, superseded = checkpoint.restore_newest(params_hash, params.train.epochs)
+    decaying = params.train.lr_schedule.decay != "none"
+    why = " (train.lr_schedule decays over the run's length, so train.epochs is part of the recipe)" if decaying else ""
+    saved, superseded = checkpoint.restore_newest(params_hash, params.train.epochs, why)
     tracker = tracker_factory(saved["mlflow_run_id"] if saved else None)
     for run_id in superseded:
         tracker.supersede(run_id)
