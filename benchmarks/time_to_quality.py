@@ -165,6 +165,9 @@ def _spread(values: list[float], digits: int) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.ptp(values) / 2:.{digits}f}"
 
 
+HEADINGS = {"classes_covered": "classes", "kl_to_uniform": "KL to uniform", "class_consistency": "class consistency"}
+
+
 def budget_table(
     frame: pd.DataFrame, rates: dict[str, list[float]], budget: str, epochs: int, costs: dict[str, str] | None = None
 ) -> str:
@@ -183,8 +186,8 @@ def budget_table(
     lines = [
         f"Wall time: {epochs} epochs of {budget}, {limit:.0f} s on this machine at the median speeds below.",
         "",
-        f"| recipe |{cost_head[0]} s per epoch | epochs in {limit:.0f} s | FID at {limit:.0f} s (per seed) | FID "
-        f"| {' | '.join(extra)} | last epoch: FID |",
+        f"| recipe |{cost_head[0]} s per epoch | epochs in {limit:.0f} s | FID at {limit:.0f} s (per seed) | mean ± "
+        f"half-range | {' | '.join(HEADINGS.get(name, name) for name in extra)} | last epoch: FID |",
         f"|---|{cost_head[1]}---|---|---|---|{'---|' * len(extra)}---|",
     ]
     for recipe in rates:
@@ -208,9 +211,13 @@ def budget_table(
     return "\n".join(lines)
 
 
-def figure(frame: pd.DataFrame, rates: dict[str, list[float]], limit: float, path: str, title: str) -> None:
-    """FID against wall seconds, one line per (recipe, seed), one colour per recipe; the dashed line
-    is the wall time of the comparison."""
+def figure(
+    frame: pd.DataFrame, rates: dict[str, list[float]], limit: float, path: str, title: str,
+    labels: dict[str, str] | None = None,
+) -> None:  # fmt: skip
+    """FID against wall seconds, one line per (recipe, seed), one colour per recipe (named by ``labels``
+    where given); the dashed line is the wall time of the comparison."""
+    labels = labels or {}
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,7 +229,7 @@ def figure(frame: pd.DataFrame, rates: dict[str, list[float]], limit: float, pat
         colour = f"C{index}"
         for number, (_, curve) in enumerate(frame[frame["recipe"] == recipe].groupby("seed")):
             axis.plot(curve["epoch"] * seconds[recipe], curve["fid"], color=colour, marker="o", markersize=3,
-                      linewidth=1.2, label=recipe if number == 0 else None)  # fmt: skip
+                      linewidth=1.2, label=labels.get(recipe, recipe) if number == 0 else None)  # fmt: skip
     axis.axvline(limit, color="grey", linestyle="--", linewidth=1)
     axis.set(xlabel="training wall time on 2 CPU cores (s)", ylabel="FID (10,000 samples, log scale)", title=title,
              yscale="log")  # fmt: skip
@@ -245,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="compare at the wall time of EPOCHS epochs of RECIPE (with --curves): the table of each "
                              "recipe's FID at that time, and --figure")  # fmt: skip
     parser.add_argument("--figure", help="with --budget: draw FID against wall seconds here (PNG)")
+    parser.add_argument(
+        "--label", action="append", default=[], metavar="RECIPE=TEXT", help="a recipe's name in the figure"
+    )
     parser.add_argument("--speeds", metavar="JSON", help="reuse the speeds stored here, or store them")
     parser.add_argument("--out", help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
@@ -253,11 +263,13 @@ def main(argv: list[str] | None = None) -> None:
         budget, _, epochs = args.budget.rpartition(":")
         recipes = [budget, *(r for r in args.recipes if r != budget)]
         rates = measured_speeds(recipes, args.repeats, args.images, args.speeds)
-        frame = read_curves(args.curves, recipes)
+        frame = read_curves(args.curves, args.recipes)  # the budget's own curve only when --recipes names it
         text = budget_table(frame, rates, budget, int(epochs), costs | {budget: cost_cells(budget)})
         if args.figure:
             limit = int(epochs) * EPOCH_IMAGES / float(np.median(rates[budget]))
-            figure(frame, rates, limit, args.figure, f"FID against wall time; dashed: {epochs} epochs of {budget}")
+            labels = dict(label.split("=", 1) for label in args.label)
+            title = f"FID against wall time; dashed: {epochs} epochs of {labels.get(budget, budget)}"
+            figure(frame, rates, limit, args.figure, title, labels)
     elif args.curves:
         recipes = [args.baseline, *(r for r in args.recipes if r != args.baseline)]
         rates = speeds(recipes, args.repeats, args.images)

@@ -67,9 +67,9 @@ def test_the_budget_table_reads_every_curve_at_the_budget_recipes_wall_time(tmp_
     assert "| 100 | 3.0 | 100.0, 120.0 | 110.0 ± 10.0 | 0.700 ± 0.000 | 0.615 ± 0.005 |" in lines["base"]
     assert "| 200 | 1.5 | 150.0, 160.0 | 155.0 ± 5.0 |" in lines["slow"]
     assert "| 50 | 6.0 | 80.0, 60.0 | 70.0 ± 10.0 |" in lines["short"] and lines["short"].endswith("after 4 |")
-    assert "class_consistency" not in text
+    assert "class consistency" not in text
     conditional = pd.DataFrame(scored("base", 1, [90, 50], class_consistency=0.91))
-    assert "class_consistency |" in budget_table(conditional, {"base": [600.0]}, "base", 2)
+    assert "class consistency |" in budget_table(conditional, {"base": [600.0]}, "base", 2)
     figure(frame, rates, 300.0, str(tmp_path / "curves.png"), "test")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
