@@ -51,17 +51,29 @@ def _tutorial_discriminator(width: int) -> list[layers.Layer]:
     ]
 
 
-def _paper_generator(width: int) -> list[layers.Layer]:
-    init = keras.initializers.RandomNormal(0.0, 0.02)
+def _projection(width: int, init) -> list[layers.Layer]:
+    # The paper's "project and reshape": a matrix multiply, no bias before BN.
     return [
-        # The paper's "project and reshape": a matrix multiply, no bias before BN.
         layers.Dense(7 * 7 * width, use_bias=False, kernel_initializer=init),
         layers.Reshape((7, 7, width)),
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Conv2DTranspose(width // 2, 5, strides=2, padding="same", use_bias=False, kernel_initializer=init),
+    ]
+
+
+def _upsampling(channels: int, kernel: int, init) -> list[layers.Layer]:
+    return [
+        layers.Conv2DTranspose(channels, kernel, strides=2, padding="same", use_bias=False, kernel_initializer=init),
         layers.BatchNormalization(),
         layers.ReLU(),
+    ]
+
+
+def _paper_generator(width: int) -> list[layers.Layer]:
+    init = keras.initializers.RandomNormal(0.0, 0.02)
+    return [
+        *_projection(width, init),
+        *_upsampling(width // 2, 5, init),
         layers.Conv2DTranspose(
             1, 5, strides=2, padding="same", activation="tanh", kernel_initializer=init, dtype="float32"
         ),
@@ -85,17 +97,10 @@ def _paper_discriminator(width: int) -> list[layers.Layer]:
 def _deep_generator(width: int) -> list[layers.Layer]:
     init = keras.initializers.RandomNormal(0.0, 0.02)
     return [
-        layers.Dense(7 * 7 * width, use_bias=False, kernel_initializer=init),
-        layers.Reshape((7, 7, width)),
-        layers.BatchNormalization(),
-        layers.ReLU(),
+        *_projection(width, init),
         # 4x4 kernels with stride 2: every output pixel gets the same number of taps (no checkerboard).
-        layers.Conv2DTranspose(width // 2, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init),
-        layers.BatchNormalization(),
-        layers.ReLU(),
-        layers.Conv2DTranspose(width // 4, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init),
-        layers.BatchNormalization(),
-        layers.ReLU(),
+        *_upsampling(width // 2, 4, init),
+        *_upsampling(width // 4, 4, init),
         layers.Conv2D(1, 3, padding="same", activation="tanh", kernel_initializer=init, dtype="float32"),
     ]
 
