@@ -96,10 +96,10 @@ def test_network_costs_count_the_tutorials_274_mflop_and_one_pass_less():
 
     from fashion_dcgan.config import parse_params
 
-    tutorial = network_cost(parse_params({"train": {"reuse_fakes": False}}))
+    tutorial = network_cost(parse_params({"model": {"variant": "tutorial"}, "train": {"reuse_fakes": False}}))
     assert (tutorial["g_params"], tutorial["d_params"]) == (840_705, 212_865)
     assert round(tutorial["step_mflop"]) == 274
-    one_pass = network_cost(parse_params({}))
+    one_pass = network_cost(parse_params({"model": {"variant": "tutorial"}}))
     assert one_pass["step_mflop"] == pytest.approx(tutorial["step_mflop"] - tutorial["g_mflop"])
     deep = network_cost(parse_params({"model": {"variant": "deep"}}))
     assert (deep["g_params"], deep["d_params"]) == (792_225, 660_929) and deep["step_mflop"] > one_pass["step_mflop"]
@@ -246,7 +246,7 @@ def test_every_benchmark_recipe_is_a_file_and_earlier_names_still_resolve():
         recipe(name)
     # An earlier name and its file give the same params; the default's measured twin differs only in precision.
     assert params_for("ema+r1", 1, 3) == params_for("research/r1-every-step-ema", 1, 3)
-    measured = params_for("current+reuse-fakes+batch64", 1, 10)
+    measured = params_for("research/deep-networks-linear-decay", 1, 8)
     shipped = load_params(REPO / "params.yaml")
     assert (measured.model, measured.train.model_copy(update={"seed": 42})) == (shipped.model, shipped.train)
     assert (
