@@ -171,7 +171,7 @@ def test_mlflow_run_has_params_curves_images_model_and_report(repo):
     assert (
         "eval/fid" in run.data.metrics and "eval/precision" in run.data.metrics and "eval/raw_fid" in run.data.metrics
     )
-    assert run.info.run_name.startswith("r1-ema0.999-") and run.info.run_name.endswith("-e2-s42")
+    assert run.info.run_name.startswith("deep-r1-ema0.999-") and run.info.run_name.endswith("-e2-s42")
     assert "FID" in run.data.tags["mlflow.note.content"]
     inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
     assert set(inputs) == {"fashion-mnist-train", "fashion-mnist-test"}
