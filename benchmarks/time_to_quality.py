@@ -258,13 +258,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speeds", metavar="JSON", help="reuse the speeds stored here, or store them")
     parser.add_argument("--out", help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
-    costs = {recipe: cost_cells(recipe) for recipe in args.recipes}
     if args.curves and args.budget:
         budget, _, epochs = args.budget.rpartition(":")
         recipes = [budget, *(r for r in args.recipes if r != budget)]
         rates = measured_speeds(recipes, args.repeats, args.images, args.speeds)
         frame = read_curves(args.curves, args.recipes)  # the budget's own curve only when --recipes names it
-        text = budget_table(frame, rates, budget, int(epochs), costs | {budget: cost_cells(budget)})
+        text = budget_table(frame, rates, budget, int(epochs), {recipe: cost_cells(recipe) for recipe in recipes})
         if args.figure:
             limit = int(epochs) * EPOCH_IMAGES / float(np.median(rates[budget]))
             labels = dict(label.split("=", 1) for label in args.label)
@@ -275,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
         rates = speeds(recipes, args.repeats, args.images)
         text = table(curves(args.curves, recipes), rates, args.baseline, args.reference)
     else:
-        text = speed_table(measured_speeds(args.recipes, args.repeats, args.images, args.speeds), args.reference, costs)
+        rates = measured_speeds(args.recipes, args.repeats, args.images, args.speeds)
+        text = speed_table(rates, args.reference, {recipe: cost_cells(recipe) for recipe in args.recipes})
     command = "python -m benchmarks.time_to_quality " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nMade by `{command}` on {time.strftime('%Y-%m-%d')}.\n"
     print(text)

@@ -154,12 +154,13 @@ class LrScheduleParams(_Section):
 
 
 class TrainParams(_Section):
-    """The training recipe: everything here shapes the trained model (``epochs`` only extends it)."""
+    """The training recipe: everything here shapes the trained model (``epochs`` only extends it, unless
+    the learning rates decay)."""
 
     seed: int = Field(42, ge=0, le=2**31 - 1)
     """Seed of the weights' initialization, the data order and the noise: the same seed gives the same run."""
     epochs: int = Field(8, ge=1, le=10_000)
-    """Passes over the training set: the main knob of quality against time (about 65 s each on 2 CPU cores).
+    """Passes over the training set: the main knob of quality against time (about 70 s each on 2 CPU cores).
     Raising it resumes from the last checkpoint, or retrains when lr_schedule decays (the decay is planned
     for the run's length)."""
     batch_size: int = Field(64, ge=1, le=8192)
