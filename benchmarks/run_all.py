@@ -50,10 +50,10 @@ def env() -> dict[str, str]:
 def training_speed() -> tuple[list[tuple[str, str]], str]:
     from benchmarks.flops import bf16_peak, fp32_peak
     from benchmarks.train_speed import compare, epoch_images, images, rows
-    from fashion_dcgan.training.runtime import cpu_has_bf16
+    from fashion_dcgan.training.cpu import has_bf16_units
 
     peak, how = fp32_peak()
-    precisions = ["float32", *(["mixed_bfloat16"] if cpu_has_bf16() else [])]
+    precisions = ["float32", *(["mixed_bfloat16"] if has_bf16_units() else [])]
     comparisons = [
         compare(images(epoch_images(batch, 10.0)), batch, 5, precision)
         for batch in (32, 256)

@@ -199,9 +199,9 @@ def main() -> None:
     if args.jit:
         OURS["jit_compile"] = True
     from benchmarks.flops import bf16_peak
-    from fashion_dcgan.training.runtime import cpu_has_bf16
+    from fashion_dcgan.training.cpu import has_bf16_units
 
-    precisions = args.precisions or ["float32", *(["mixed_bfloat16"] if cpu_has_bf16() else [])]
+    precisions = args.precisions or ["float32", *(["mixed_bfloat16"] if has_bf16_units() else [])]
     peak, how = fp32_peak()
     bf16, bf16_how = bf16_peak()
     comparisons = [

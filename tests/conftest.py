@@ -206,7 +206,7 @@ def running_mlflow_server(backend_uri: str, artifacts: Path) -> Iterator[str]:
     ]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until_answering(f"{url}/health", server, timeout_s=120)
+        wait_until_answering(f"{url}/health", server)
         yield url
     finally:
         server.terminate()
@@ -253,3 +253,17 @@ def watched_page(browser):
     loads = ("document", "script", "stylesheet", "image", "font")
     page.on("requestfailed", lambda r: r.resource_type in loads and page.problems.append(f"failed: {r.url}"))
     return page
+
+
+def _bf16_units() -> bool:
+    from fashion_dcgan.training.cpu import has_bf16_units
+
+    return has_bf16_units()
+
+
+# A test of the bfloat16 path itself; every such test has a float32 twin that runs on any CPU.
+needs_bf16_units = pytest.mark.skipif(
+    not _bf16_units(),
+    reason="no bfloat16 units in use here (no avx512_bf16/amx_bf16, or ONEDNN_MAX_CPU_ISA caps oneDNN below them); "
+    "the float32 case runs instead",
+)

@@ -9,6 +9,8 @@ import pytest
 from benchmarks.curves import epoch_reaching, fid_at
 from benchmarks.time_to_quality import budget_table, speed_table, table
 
+from tests.conftest import needs_bf16_units
+
 
 def curve(fids):
     return pd.DataFrame({"epoch": range(1, len(fids) + 1), "fid": fids})
@@ -184,7 +186,8 @@ def test_the_tutorial_loops_use_the_librarys_networks():
     assert [type(layer).__name__ for layer in scope["g"].layers] == [type(layer).__name__ for layer in generator.layers]
 
 
-def test_a_timed_run_gives_each_epoch_after_the_first_and_leaves_float32(tmp_path):
+@pytest.mark.parametrize("precision", ["float32", pytest.param("mixed_bfloat16", marks=needs_bf16_units)])
+def test_a_timed_run_gives_each_epoch_after_the_first_and_leaves_float32(tmp_path, precision):
     import keras
     import numpy as np
     from benchmarks.timing import timed_epochs
@@ -192,7 +195,7 @@ def test_a_timed_run_gives_each_epoch_after_the_first_and_leaves_float32(tmp_pat
     from tests.conftest import synthetic_split, tiny_params
 
     images = synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
-    rates = timed_epochs(tiny_params(epochs=3, runtime={"precision": "mixed_bfloat16"}), images)
+    rates = timed_epochs(tiny_params(epochs=3, runtime={"precision": precision}), images)
     assert len(rates) == 2 and all(rate > 0 for rate in rates)
     assert keras.mixed_precision.global_policy().name == "float32"
 

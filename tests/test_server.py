@@ -156,10 +156,11 @@ async def request(app, body: bytes = b"{}", path: str = "/invocations") -> tuple
 
 
 def test_a_burst_past_the_limit_is_answered_503_at_once_with_retry_after():
-    from fashion_dcgan.serving.server import RETRY_AFTER_S
+    from fashion_dcgan.serving.server import Limits
 
     held = Held()
-    guard = RequestGuard(held, max_in_flight=2)
+    # A maximal request with both slots busy is expected to take 100 x 0.1 x 2 = 20 s.
+    guard = RequestGuard(held, limits=Limits(100, max_in_flight=2, seconds_per_image=0.1))
 
     async def burst():
         held.release = asyncio.Event()
@@ -175,9 +176,80 @@ def test_a_burst_past_the_limit_is_answered_503_at_once_with_retry_after():
     results = {}
     run_async(_store(results, burst()))
     (status, headers, body), admitted, after = results["value"]
-    assert status == 503 and headers[b"retry-after"] == str(RETRY_AFTER_S).encode()
-    assert json.loads(body)["error_code"] == "TEMPORARILY_UNAVAILABLE" and "retry after" in json.loads(body)["message"]
+    assert status == 503 and headers[b"retry-after"] == b"20"
+    assert (
+        json.loads(body)["error_code"] == "TEMPORARILY_UNAVAILABLE"
+        and "retry after 20 s" in json.loads(body)["message"]
+    )
     assert [a[0] for a in admitted] == [200, 200] and after[0] == 200
+
+
+class Working:
+    """An ASGI app whose work runs in a thread until released, as MLflow's scoring app runs predict."""
+
+    def __init__(self):
+        import threading
+
+        self.release = threading.Event()
+        self.finished = 0
+
+    async def __call__(self, scope, receive, send):
+        await receive()
+        await asyncio.to_thread(self.release.wait, 30)
+        self.finished += 1
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def test_a_request_past_the_timeout_gets_504_and_its_slot_stays_taken_until_its_work_ends():
+    from fashion_dcgan.serving.server import Limits
+
+    app = Working()
+    guard = RequestGuard(app, limits=Limits(10, max_in_flight=1, timeout_s=0.3, seconds_per_image=0.5))
+
+    async def scenario():
+        timed_out = await asyncio.wait_for(request(guard), timeout=5)
+        assert guard.in_flight == 1 and app.finished == 0  # the work goes on, and keeps its slot
+        refused = await request(guard)
+        app.release.set()
+        while guard.in_flight:
+            await asyncio.sleep(0.01)
+        served = await request(guard)
+        return timed_out, refused, served
+
+    results = {}
+    run_async(_store(results, scenario()))
+    (status, headers, body), refused, served = results["value"]
+    assert status == 504 and headers[b"content-type"] == b"application/json"
+    assert (
+        json.loads(body)["error_code"] == "DEADLINE_EXCEEDED" and "at most 10 a request" in json.loads(body)["message"]
+    )
+    assert body.count(b"{") == 1  # the late answer of the timed-out work was dropped, not appended
+    assert refused[0] == 503 and int(refused[1][b"retry-after"]) >= 1
+    assert served[0] == 200 and app.finished == 2
+
+
+@pytest.mark.parametrize(
+    ("seconds_per_image", "expected"),
+    [(0.0009, 10_000), (0.01, 1_500), (0.1, 150), (100.0, 1)],  # capped at MAX_IMAGES above, at 1 below
+)
+def test_the_per_request_maximum_follows_the_measured_speed(seconds_per_image, expected):
+    from fashion_dcgan.serving.server import TIMEOUT_SHARE, Limits
+
+    limits = Limits.for_speed(seconds_per_image, timeout_s=60, max_in_flight=2)
+    assert limits.max_images == expected
+    if 1 < expected < 10_000:  # within the timeout's share with both slots busy, and no room for more
+        assert limits.slowest_s <= TIMEOUT_SHARE * 60 < (expected + 1) * seconds_per_image * 2
+
+
+def test_the_limits_in_force_are_served_as_json():
+    from fashion_dcgan.serving.server import Limits
+
+    results = {}
+    run_async(_store(results, request(RequestGuard(Echo(), limits=Limits(1234, 3, 30, 0.01)), path="/limits")))
+    status, _, body = results["value"]
+    assert status == 200 and json.loads(body) == {"max_images": 1234, "max_in_flight": 3, "timeout_s": 30,
+                                                  "seconds_per_image": 0.01}  # fmt: skip
 
 
 async def _store(results: dict, coroutine) -> None:
@@ -208,3 +280,19 @@ def test_nesting_deeper_than_any_request_is_refused_before_the_app():
     echo = Echo()
     status, body, _ = call(RequestGuard(echo), [b'{"x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"], None)
     assert status == 400 and "nested deeper" in json.loads(body)["message"] and echo.calls == 0
+
+
+def test_a_server_that_never_answers_fails_the_wait_with_what_it_said():
+    import subprocess
+    import sys
+
+    from fashion_dcgan.serving.server import free_port, wait_until_answering
+
+    script = "import sys, time; sys.stderr.write('still loading the model\\n'); sys.stderr.flush(); time.sleep(60)"
+    server = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(RuntimeError, match="did not answer within 3 s; the server said: still loading the model"):
+            wait_until_answering(f"http://127.0.0.1:{free_port()}/health", server, timeout_s=3)
+    finally:
+        server.kill()
+        server.wait()

@@ -428,3 +428,55 @@ def test_the_registered_model_runs_where_the_project_is_not_installed(tmp_path, 
     listed = (local / "requirements.txt").read_text().split()
     assert set(requirements()) <= set(listed) and any(name.startswith("pillow==") for name in listed)
     assert not list(local.rglob("*.npz"))  # the code, not the classifier's weights or other data
+
+
+@pytest.mark.slow
+def test_a_burst_of_maximal_requests_on_a_float32_cpu_gets_only_200_and_503_and_the_next_request_is_served(store):
+    """The per-request maximum is measured at start-up on the CPU that serves, here capped to float32 speed
+    (ONEDNN_MAX_CPU_ISA=AVX2), under a short timeout: no maximal request of a burst runs past it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fashion_dcgan.serving.server import wait_until_answering
+
+    uri, (run, _) = store
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ONEDNN_MAX_CPU_ISA": "AVX2",
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    argv = [str(bin_dir / "fashion-dcgan"), "serve", "--model", f"runs:/{run}/generator", "--port", str(port),
+            "--timeout-s", "4"]  # fmt: skip
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{base}/ping", server, timeout_s=300)
+        with urllib.request.urlopen(f"{base}/limits", timeout=30) as answer:
+            limits = json.loads(answer.read())
+        assert limits["timeout_s"] == 4 and 1 <= limits["max_images"] <= 10_000 and limits["max_in_flight"] == 2
+
+        def split(n: int) -> bytes:
+            return json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[n, 1]]}}).encode()
+
+        body = split(limits["max_images"])
+        code, error = _post(f"{base}/invocations", split(limits["max_images"] + 1))
+        assert code == 400 and f"from 1 to {limits['max_images']:,}" in error["message"], (code, error)
+
+        def maximal(_):
+            request = urllib.request.Request(f"{base}/invocations", body, {"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=120) as answer:
+                    return answer.status, len(json.loads(answer.read())["predictions"]), None
+            except urllib.error.HTTPError as error:
+                return error.code, 0, error.headers.get("Retry-After")
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(maximal, range(8)))
+        statuses = [status for status, _, _ in answers]
+        assert set(statuses) <= {200, 503} and 200 in statuses, answers
+        assert all(count == limits["max_images"] for status, count, _ in answers if status == 200)
+        assert all(retry and int(retry) >= 1 for status, _, retry in answers if status == 503), answers
+        # Every maximal request has been answered, so its work has ended and its slot is free.
+        answer = _post(f"{base}/invocations", split(4))
+        assert answer[0] == 200 and np.asarray(answer[1]["predictions"]).shape == (4, 28, 28)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

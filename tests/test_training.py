@@ -366,9 +366,10 @@ def test_a_bfloat16_step_keeps_logits_losses_and_the_average_in_float32(images, 
 @pytest.fixture
 def bf16_cpu(monkeypatch):
     """A CPU that lists AMX-BF16, whatever this one lists (the step itself runs on any CPU)."""
-    from fashion_dcgan.training import runtime
+    from fashion_dcgan.training import cpu
 
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
 
 
 @pytest.mark.parametrize(
@@ -382,30 +383,62 @@ def bf16_cpu(monkeypatch):
     ],
 )
 def test_auto_precision_follows_the_hardware(monkeypatch, gpu, flags, expected):
-    from fashion_dcgan.training import runtime
+    from fashion_dcgan.training import cpu, runtime
 
     monkeypatch.setattr(runtime, "gpu_available", lambda: gpu)
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset(flags))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     assert runtime.resolve_precision("auto") == expected
     assert runtime.resolve_precision("float32") == "float32"
 
 
 def test_bfloat16_by_name_without_the_hardware_is_a_one_line_error(monkeypatch):
     from fashion_dcgan.errors import ParamsError
-    from fashion_dcgan.training import runtime
+    from fashion_dcgan.training import cpu, runtime
 
     monkeypatch.setattr(runtime, "gpu_available", lambda: False)
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset({"avx2", "avx512f"}))
     with pytest.raises(ParamsError, match=r"^runtime\.precision: mixed_bfloat16 needs .*use auto or float32$"):
         runtime.resolve_precision("mixed_bfloat16")
 
 
 def test_cpu_flags_come_from_proc_cpuinfo():
-    from fashion_dcgan.training.runtime import cpu_flags
+    from fashion_dcgan.training import cpu
 
     with open("/proc/cpuinfo") as handle:
         line = next(line for line in handle if line.startswith("flags"))
-    assert cpu_flags() == frozenset(line.split(":", 1)[1].split()) and "fpu" in cpu_flags()
+    assert cpu.flags() == frozenset(line.split(":", 1)[1].split()) and "fpu" in cpu.flags()
+
+
+@pytest.mark.parametrize(
+    ("env", "units"),
+    [
+        ({}, True),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, False),
+        ({"ONEDNN_MAX_CPU_ISA": "avx512_core"}, False),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, True),
+        ({"ONEDNN_MAX_CPU_ISA": "ALL"}, True),
+        ({"TF_ENABLE_ONEDNN_OPTS": "0"}, False),
+    ],
+)
+def test_capping_onednn_below_bfloat16_makes_a_bfloat16_cpu_a_float32_one(monkeypatch, env, units):
+    """ONEDNN_MAX_CPU_ISA=AVX2 emulates a float32-only CPU: auto then picks float32 and says why."""
+    from fashion_dcgan.training import cpu, runtime
+
+    monkeypatch.setattr(runtime, "gpu_available", lambda: False)
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    for name in ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cpu.has_bf16_units() is units
+    precision = runtime.resolve_precision("auto")
+    assert precision == ("mixed_bfloat16" if units else "float32")
+    reason = runtime.precision_reason(precision, "auto")
+    assert reason == "this CPU has bfloat16 units (avx512_bf16)" if units else next(iter(env)) in reason
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset({"avx2", "fma"}))
+    assert runtime.precision_reason(runtime.resolve_precision("auto"), "auto") == "this CPU has no bfloat16 units"
 
 
 def test_a_resumed_bfloat16_run_matches_an_uninterrupted_one(tmp_path, images, bf16_cpu):

@@ -159,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _free_port(args.port)
     from fashion_dcgan.serving.server import serve
 
-    serve(args.model, args.host, args.port, args.max_body_kb * 1024)
+    serve(args.model, args.host, args.port, args.max_body_kb * 1024, args.timeout_s)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -305,6 +305,15 @@ def preset_overrides(name: str) -> dict[str, str]:
             for key, value in flatten(recipe(name), keep_selected=True).items()}  # fmt: skip
 
 
+def cmd_doctor(args: argparse.Namespace) -> None:
+    from fashion_dcgan.config import load_params
+
+    params = load_params(args.params)  # a bad file is one line, before TensorFlow loads
+    from fashion_dcgan.training.doctor import diagnose
+
+    print(diagnose(params).text())
+
+
 def cmd_pin_classifier(args: argparse.Namespace) -> None:
     """Pin the classifier stage's trained weights (maintainers: a new feature space invalidates every FID)."""
     from fashion_dcgan.config import load_params
@@ -367,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     serving.add_argument(
         "--max-body-kb", type=_positive, default=64, help="larger request bodies get HTTP 413 (default: %(default)s)"
     )
+    serving.add_argument(
+        "--timeout-s", type=_positive, default=60,
+        help="a request still working after this many seconds gets HTTP 504; the per-request maximum of images "
+        "is set at start-up so that requests finish well within it here (default: %(default)s)",
+    )  # fmt: skip
     serving.set_defaults(func=cmd_serve)
 
     demo = commands.add_parser("demo", help="a Gradio page to draw from the generator (127.0.0.1)", parents=[debug])
@@ -388,6 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"a recipe of recipes/: {', '.join(recipe_names())}, or research/NAME")  # fmt: skip
     preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
     preset.set_defaults(func=cmd_preset)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="this machine's class, the path training takes, and how long params.yaml will train here",
+        parents=[debug],
+    )
+    doctor.add_argument("--params", default="params.yaml", help="the params to time (default: %(default)s)")
+    doctor.set_defaults(func=cmd_doctor)
 
     pinning = commands.add_parser(
         "pin-classifier", help="make a classifier trained here the pinned feature space", parents=[debug]

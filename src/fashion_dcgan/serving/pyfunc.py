@@ -30,7 +30,9 @@ from fashion_dcgan.imaging import to_uint8
 from fashion_dcgan.modelfiles import latent_dim
 
 log = logging.getLogger(__name__)
-MAX_IMAGES = 10_000  # per request: about 9 s through `fashion-dcgan serve` on 2 cores, mostly writing JSON
+# Per request, at most: about 9 s through `fashion-dcgan serve` on 2 bfloat16 cores, mostly writing JSON.
+# `fashion-dcgan serve` lowers it at start-up to what the machine it runs on finishes in time (server.Limits).
+MAX_IMAGES = 10_000
 MAX_ROWS = 100  # per request: each row is a separate latent draw and class
 MAX_SEED = 2**31 - 1
 COLUMNS = ("n", "seed", "class")
@@ -79,10 +81,10 @@ def _whole_numbers(rows: pd.DataFrame, column: str, low: int, high: int) -> list
     return numbers  # type: ignore[return-value]
 
 
-def parse_requests(model_input: Any, conditional: bool) -> list[ImageRequest]:
-    """The rows of a request, checked before any work: at most :data:`MAX_ROWS` rows and
-    :data:`MAX_IMAGES` images in all, whole numbers only, known classes, and a class only for a
-    class-conditional generator. Anything else is a :class:`BadRequest` saying what is expected."""
+def parse_requests(model_input: Any, conditional: bool, max_images: int = MAX_IMAGES) -> list[ImageRequest]:
+    """The rows of a request, checked before any work: at most :data:`MAX_ROWS` rows and ``max_images``
+    images in all, whole numbers only, known classes, and a class only for a class-conditional
+    generator. Anything else is a :class:`BadRequest` saying what is expected."""
     rows = pd.DataFrame(model_input)
     if rows.empty:
         raise BadRequest("empty request: send one row or more, each with `n` and `seed` (and `class`)")
@@ -92,10 +94,10 @@ def parse_requests(model_input: Any, conditional: bool) -> list[ImageRequest]:
         raise BadRequest(f"columns must be n, seed and optionally class; unknown {unknown}, missing {missing}")
     if len(rows) > MAX_ROWS:
         raise BadRequest(f"{len(rows):,} rows: at most {MAX_ROWS} per request")
-    counts = _whole_numbers(rows, "n", 1, MAX_IMAGES)
+    counts = _whole_numbers(rows, "n", 1, max_images)
     seeds = _whole_numbers(rows, "seed", 0, MAX_SEED)
-    if sum(counts) > MAX_IMAGES:
-        raise BadRequest(f"{sum(counts):,} images: at most {MAX_IMAGES:,} per request, all rows together")
+    if sum(counts) > max_images:
+        raise BadRequest(f"{sum(counts):,} images: at most {max_images:,} per request, all rows together")
     classes = rows["class"] if "class" in rows else pd.Series([None] * len(rows))
     if classes.notna().any() and not conditional:
         raise BadRequest("this generator is unconditional: leave out the `class` column")
@@ -112,6 +114,8 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
     """The generator as a pyfunc model. It is logged as code (``served_model.py``), not as a pickle, and
     loads the ``.keras`` generator in Keras' safe mode: a model in the store cannot run code."""
 
+    max_images = MAX_IMAGES  # per request; `fashion-dcgan serve` sets what this machine finishes in time
+
     def load_context(self, context) -> None:
         from fashion_dcgan.modelfiles import load_generator
 
@@ -121,7 +125,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         from mlflow.exceptions import MlflowException
 
         try:
-            requests = parse_requests(model_input, is_conditional(self.generator))
+            requests = parse_requests(model_input, is_conditional(self.generator), self.max_images)
         except BadRequest as error:
             # MLflow's server answers an MlflowException with its code (400) and message, no traceback.
             raise MlflowException.invalid_parameter_value(str(error)) from None

@@ -7,24 +7,39 @@ same FastAPI app (``mlflow.pyfunc.scoring_server.init``, so ``/invocations``, ``
 formats are MLflow's) wrapped in :class:`RequestGuard`, which:
 
 - admits at most ``max_in_flight`` requests to ``/invocations`` at once and answers the next one at
-  once with 503, a ``Retry-After`` and a JSON reason, instead of queuing it towards a timeout;
+  once with 503, a ``Retry-After`` from the measured time of the work in flight and a JSON reason,
+  instead of queuing it towards a timeout;
+- enforces the scoring timeout itself: a request still working at ``timeout_s`` gets 504, and its
+  slot stays taken until its work has really ended (MLflow's own timeout answers but lets the work
+  run on, so new requests would pile onto a busy machine);
 - refuses an oversized body with 413 before it is read (from ``Content-Length``, else as soon as the
   streamed bytes pass the bound);
 - refuses JSON nested deeper than any valid request with 400 (Python's parser would recurse until it
   fails with a 500), and turns a CSV body into MLflow's JSON split format, which the model reads;
-- makes every error body JSON with a reason, without a stack trace.
+- makes every error body JSON with a reason, without a stack trace;
+- answers ``GET /limits`` with the limits in force (:class:`Limits`).
+
+`fashion-dcgan serve` measures the seconds per image of the whole scoring path (generating and
+writing JSON) at start-up and sets the per-request maximum so that a maximal request finishes
+well within the timeout with every slot busy, on the machine that serves.
 
 The model's own checks (rows, images, whole numbers, classes) then apply as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import csv
 import io
 import json
 import logging
 import math
+import os
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fashion_dcgan.serving.pyfunc import MAX_IMAGES, MAX_ROWS
@@ -32,14 +47,50 @@ from fashion_dcgan.serving.pyfunc import MAX_IMAGES, MAX_ROWS
 log = logging.getLogger(__name__)
 # A valid request of MAX_ROWS rows is under 4 KB as JSON or CSV; 64 KiB leaves room for formatting.
 MAX_BODY_BYTES = 64 * 1024
-# Measured through this server on 2 CPU cores (benchmarks/load_test.py, docs/benchmarks.md): a request
-# of MAX_IMAGES images costs about 9 s, mostly writing 7.8 million pixel values as JSON; two at once
-# keep both cores busy, and a third would only wait. A refused client retries after about one request's time.
+# Two requests at once keep both cores busy (generating uses every core; writing JSON holds the GIL),
+# and a third would only wait.
 MAX_IN_FLIGHT = 2
+# MLflow's scoring timeout (MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT's default), enforced by the guard.
+TIMEOUT_S = 60.0
+# Measured through this server on 2 bfloat16 CPU cores (benchmarks/load_test.py, docs/benchmarks.md); the
+# figure for a guard built without a measurement (tests). `fashion-dcgan serve` measures its own.
 SECONDS_PER_IMAGE = 0.0009
-RETRY_AFTER_S = math.ceil(MAX_IMAGES * SECONDS_PER_IMAGE)
+# A maximal request must finish within this share of the timeout while every slot holds one; the rest is
+# headroom for a machine that gets busier after start-up.
+TIMEOUT_SHARE = 0.5
+CALIBRATION_IMAGES = 500  # images of the start-up measurement (about half a second on 2 cores)
 # A valid request nests 3 deep ({"dataframe_split": {"data": [[...]]}}); anything past this is refused.
 MAX_JSON_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask and how long it may take, with the measurement they come from."""
+
+    max_images: int
+    max_in_flight: int = MAX_IN_FLIGHT
+    timeout_s: float = TIMEOUT_S
+    seconds_per_image: float = SECONDS_PER_IMAGE
+
+    @classmethod
+    def for_speed(cls, seconds_per_image: float, timeout_s: float = TIMEOUT_S, max_in_flight: int = MAX_IN_FLIGHT):
+        """The largest request (at most :data:`MAX_IMAGES`) that finishes within TIMEOUT_SHARE of
+        ``timeout_s`` when ``max_in_flight`` such requests share the machine."""
+        fits = math.floor(TIMEOUT_SHARE * timeout_s / (seconds_per_image * max_in_flight))
+        return cls(max(1, min(MAX_IMAGES, fits)), max_in_flight, timeout_s, seconds_per_image)
+
+    @property
+    def slowest_s(self) -> float:
+        """The expected time of a maximal request with every slot busy."""
+        return self.max_images * self.seconds_per_image * self.max_in_flight
+
+    def describe(self) -> str:
+        return (
+            f"up to {self.max_images:,} images a request, {self.max_in_flight} at once "
+            f"({self.seconds_per_image * 1000:.2f} ms an image measured here; a maximal request with every slot "
+            f"busy takes about {self.slowest_s:.0f} s of the {self.timeout_s:.0f} s timeout)"
+        )
+
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -103,32 +154,67 @@ def json_error(status: int, message: str) -> bytes:
 
 
 class RequestGuard:
-    """ASGI middleware in front of MLflow's scoring app: admission, a body bound, body checks, JSON errors."""
+    """ASGI middleware in front of MLflow's scoring app: admission, the timeout, a body bound, body checks,
+    JSON errors."""
 
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, max_in_flight: int = MAX_IN_FLIGHT):
-        self.app, self.max_bytes, self.max_in_flight = app, max_bytes, max_in_flight
-        self.in_flight = 0
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, limits: Limits | None = None):
+        self.app, self.max_bytes = app, max_bytes
+        self.limits = limits or Limits(MAX_IMAGES)
+        self.started: dict[int, float] = {}  # admitted requests whose work has not ended: id -> start time
+        # How long the recent served requests took (the slowest is what a waiting client expects); before
+        # any, a maximal request's expected time with every slot busy.
+        self.recent_s: collections.deque[float] = collections.deque([self.limits.slowest_s], maxlen=8)
+        self._next_id = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.started)
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is expected to free: the soonest end of the work in flight, if each takes
+        as long as the slowest of the recent served requests."""
+        now, expected = time.monotonic(), max(self.recent_s)
+        return max(1, math.ceil(min(expected - (now - began) for began in self.started.values())))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         send = _json_errors(send)
+        if scope.get("path") == "/limits":
+            await _answer(send, 200, json.dumps(asdict(self.limits)).encode())
+            return
         if scope.get("path") != "/invocations":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_in_flight:  # no await before this and the increment: one event loop
-            message = (f"the server is generating {self.in_flight} requests, its limit; retry after "
-                       f"{RETRY_AFTER_S} s")  # fmt: skip
-            await _answer(send, 503, json_error(503, message), [(b"retry-after", str(RETRY_AFTER_S).encode())])
+        if self.in_flight >= self.limits.max_in_flight:  # no await before this and the admission: one event loop
+            wait = self.retry_after()
+            message = f"the server is generating {self.in_flight} requests, its limit; retry after {wait} s"
+            await _answer(send, 503, json_error(503, message), [(b"retry-after", str(wait).encode())])
             return
-        self.in_flight += 1
+        ident, self._next_id = self._next_id, self._next_id + 1
+        self.started[ident] = time.monotonic()
+        gate = _Gate(send)
+        work = asyncio.ensure_future(self._admitted(scope, receive, gate.send))
+        work.add_done_callback(lambda _: self._ended(ident, gate.status))
         try:
-            await self._admitted(scope, receive, send)
-        finally:
-            self.in_flight -= 1
-            if not self.in_flight:
-                release_memory()
+            await asyncio.wait_for(asyncio.shield(work), self.limits.timeout_s)
+        except TimeoutError:
+            if gate.started:  # the answer is on its way: let it finish
+                await work
+                return
+            gate.close()
+            message = (f"the request took longer than {self.limits.timeout_s:.0f} s; ask for fewer images (at most "
+                       f"{self.limits.max_images:,} a request here, GET /limits)")  # fmt: skip
+            await _answer(send, 504, json_error(504, message))
+
+    def _ended(self, ident: int, status: int | None) -> None:
+        """The request's work has ended (answered, timed out or abandoned): its slot is free again."""
+        seconds = time.monotonic() - self.started.pop(ident)
+        if status == 200:
+            self.recent_s.append(seconds)
+        if not self.started:
+            release_memory()
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
@@ -180,6 +266,28 @@ class RequestGuard:
             f"(a request of {MAX_ROWS} rows needs under 4 KB; ask for more images per row with `n`)"
         )
         await _answer(send, 413, json_error(413, message), [(b"connection", b"close")])
+
+
+class _Gate:
+    """Forwards a request's response until closed; after a timeout answer, the late app's messages are dropped."""
+
+    def __init__(self, send: Send):
+        self._send, self.closed = send, False
+        self.status: int | None = None  # of the response, once it has started
+
+    @property
+    def started(self) -> bool:
+        return self.status is not None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def _replaced(scope: Scope, content_type: bytes, length: int) -> list[tuple[bytes, bytes]]:
@@ -235,9 +343,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_answering(url: str, process, timeout_s: float = 180) -> None:
-    """Poll ``url`` until it answers 200 (a server that ``process`` is starting); RuntimeError with the
-    server's last output if it exits first or ``timeout_s`` passes."""
+def wait_until_answering(url: str, process, timeout_s: float = 600) -> None:
+    """Poll ``url`` until it answers 200 (a server that ``process`` is starting): readiness is the
+    server's own answer, so a slow machine only waits longer. RuntimeError with the server's output
+    so far if it exits first or ``timeout_s`` passes (a generous bound for a server that never starts)."""
     import time
     import urllib.request
 
@@ -250,11 +359,23 @@ def wait_until_answering(url: str, process, timeout_s: float = 180) -> None:
         except OSError:
             pass
         if process.poll() is not None:
-            output = process.stderr.read()[-3000:] if process.stderr else ""
-            raise RuntimeError(f"the server exited ({process.returncode}) before {url} answered: {output}")
+            raise RuntimeError(f"the server exited ({process.returncode}) before {url} answered: {_output(process)}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
+            raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s; the server said: {_output(process)}")
         time.sleep(0.5)
+
+
+def _output(process) -> str:
+    """The end of what a server started with ``stderr=PIPE`` has written so far, without waiting for more."""
+    if process.stderr is None:
+        return "(its output is not captured)"
+    os.set_blocking(process.stderr.fileno(), False)
+    try:
+        data = os.read(process.stderr.fileno(), 1 << 20)
+    except BlockingIOError:  # nothing written yet
+        data = b""
+    text = data.decode("utf-8", "replace")
+    return text[-3000:] if text.strip() else "(nothing)"
 
 
 def load_served_model(model: str):
@@ -272,16 +393,46 @@ def load_served_model(model: str):
         raise ModelFileError(f"{model}: cannot load it from {where} ({first_line(error)})") from None
 
 
-def build_app(pyfunc_model, max_bytes: int = MAX_BODY_BYTES):
-    """MLflow's scoring app for ``pyfunc_model`` behind :class:`RequestGuard`."""
+def measure_seconds_per_image(pyfunc_model, images: int = CALIBRATION_IMAGES) -> float:
+    """Seconds per image of the scoring path (the model's predict and MLflow's JSON answer), measured on
+    this machine now: the second of two requests of ``images`` images (the first builds the graph)."""
     from mlflow.pyfunc import scoring_server
 
-    return RequestGuard(scoring_server.init(pyfunc_model), max_bytes)
+    body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[images, 0]]}})
+    schema = pyfunc_model.metadata.get_input_schema()
+    seconds = []
+    for _ in range(2):
+        began = time.perf_counter()
+        answer = scoring_server.invocations(body, "application/json", pyfunc_model, schema)
+        seconds.append(time.perf_counter() - began)
+        if answer.status != 200:
+            raise RuntimeError(f"the model did not answer a request of {images} images: {answer.response[:300]}")
+    return seconds[-1] / images
 
 
-def serve(model: str, host: str, port: int, max_bytes: int = MAX_BODY_BYTES) -> None:
+def build_app(pyfunc_model, max_bytes: int = MAX_BODY_BYTES, limits: Limits | None = None):
+    """MLflow's scoring app for ``pyfunc_model`` behind :class:`RequestGuard`, the model's per-request
+    maximum set to the limits'."""
+    from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
+    from mlflow.pyfunc import scoring_server
+
+    limits = limits or Limits(MAX_IMAGES)
+    python_model = None
+    with contextlib.suppress(Exception):  # MLflow raises for a flavour without a Python model
+        python_model = pyfunc_model.unwrap_python_model()
+    if hasattr(python_model, "max_images"):
+        python_model.max_images = limits.max_images
+    # The guard answers at the timeout; MLflow's own (read by init) must not fire first.
+    os.environ[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name] = str(math.ceil(limits.timeout_s * 10))
+    return RequestGuard(scoring_server.init(pyfunc_model), max_bytes, limits)
+
+
+def serve(model: str, host: str, port: int, max_bytes: int = MAX_BODY_BYTES, timeout_s: float = TIMEOUT_S) -> None:
     import uvicorn
 
-    app = build_app(load_served_model(model), max_bytes)
-    print(f"serving {model} on http://{host}:{port}/invocations (bodies up to {max_bytes:,} bytes); Ctrl-C stops")
+    pyfunc_model = load_served_model(model)
+    limits = Limits.for_speed(measure_seconds_per_image(pyfunc_model), timeout_s)
+    app = build_app(pyfunc_model, max_bytes, limits)
+    print(f"serving {model} on http://{host}:{port}/invocations: {limits.describe()}; bodies up to {max_bytes:,} "
+          "bytes; Ctrl-C stops")  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5)

@@ -26,10 +26,12 @@ from fashion_dcgan.modelfiles import save_model
 from fashion_dcgan.tracking import EPOCHS_TAG, KEPT_EPOCH_TAG, NullRunLogger, RunLogger
 from fashion_dcgan.training import callbacks as cb
 from fashion_dcgan.training.checkpoint import TrainingCheckpoint
+from fashion_dcgan.training.estimate import Estimate, StepTimer, quicker_recipe
 from fashion_dcgan.training.runtime import (
     gpu_available,
     is_chief,
     make_strategy,
+    precision_reason,
     resolve_precision,
     sigterm_as_interrupt,
 )
@@ -173,6 +175,7 @@ def train(
                     *_callbacks(
                         params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose, best
                     ),
+                    _announce_estimate(params, gan, tracker, steps_per_epoch, steps_per_call, state.epoch),
                     *extra_callbacks,
                 ],
                 verbose=verbose,
@@ -189,6 +192,21 @@ def train(
         # Params are immutable in MLflow; a run extended by resuming records its real length here.
         tracker.set_tags({EPOCHS_TAG: cfg.epochs, KEPT_EPOCH_TAG: kept})
     return TrainingResult(tracker.run_id, state.epochs, state.steps, gan, resumed_from, kept, sampler)
+
+
+def _announce_estimate(
+    params: Params, gan: DCGAN, tracker, steps_per_epoch: int, steps_per_call: int, done_epochs: int
+) -> StepTimer:
+    """A timer of the first steps that logs how long the run will take, on which path, and tags the run with it."""
+    precision = gan.dtype_policy.name
+
+    def report(seconds_per_step: float) -> None:
+        estimate = Estimate(seconds_per_step, steps_per_epoch, params.train.epochs - done_epochs, precision,
+                            precision_reason(precision, params.runtime.precision))  # fmt: skip
+        log.info("%s", estimate.line(quicker_recipe(params)))
+        tracker.set_tags(estimate.tags())
+
+    return StepTimer(steps_per_call, report)
 
 
 def _plan(params: Params, count: int) -> tuple[tf.distribute.Strategy, int, int]:

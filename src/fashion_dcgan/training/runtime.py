@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import signal
 from collections.abc import Iterator
 
 import tensorflow as tf
 
 from fashion_dcgan.errors import ParamsError
+from fashion_dcgan.training import cpu
+from fashion_dcgan.training.cpu import BF16_FLAGS
 
 
 class Terminated(KeyboardInterrupt):
@@ -20,40 +23,57 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-# CPU features with which oneDNN runs bfloat16 matrix products in hardware (AMX tiles, AVX-512 BF16).
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-@functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return frozenset(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-def cpu_has_bf16() -> bool:
-    return any(flag in cpu_flags() for flag in BF16_FLAGS)
-
-
 def resolve_precision(setting: str) -> str:
     """The Keras dtype policy for ``runtime.precision``: float16 on a GPU, bfloat16 on a CPU with
     bfloat16 units, float32 otherwise; ``mixed_bfloat16`` asked for by name needs one or the other."""
     if setting == "auto":
         if gpu_available():
             return "mixed_float16"
-        return "mixed_bfloat16" if cpu_has_bf16() else "float32"
-    if setting == "mixed_bfloat16" and not (gpu_available() or cpu_has_bf16()):
+        return "mixed_bfloat16" if cpu.has_bf16_units() else "float32"
+    if setting == "mixed_bfloat16" and not (gpu_available() or cpu.has_bf16_units()):
         raise ParamsError(
             "runtime.precision: mixed_bfloat16 needs a GPU or a CPU with bfloat16 units "
-            f"({' or '.join(BF16_FLAGS)} in /proc/cpuinfo), and this machine has neither; use auto or float32"
+            f"({' or '.join(BF16_FLAGS)} in /proc/cpuinfo), and {precision_reason('float32', 'auto')}; "
+            "use auto or float32"
         )
     return setting
+
+
+def precision_reason(precision: str, setting: str) -> str:
+    """Why training runs in ``precision`` here, in a few words (the machine class it stands for)."""
+    if setting != "auto":
+        return f"runtime.precision asks for {setting}"
+    if precision == "mixed_float16":
+        return "a GPU computes in float16"
+    flags = [flag for flag in BF16_FLAGS if flag in cpu.flags()]
+    if precision == "mixed_bfloat16":
+        return f"this CPU has bfloat16 units ({', '.join(flags)})"
+    return cpu.bf16_units_unused() if flags else "this CPU has no bfloat16 units"
+
+
+def machine_class(precision: str) -> str:
+    """The class of machine whose speed training gets: GPU, bfloat16 CPU or float32 CPU."""
+    return {"mixed_float16": "GPU", "mixed_bfloat16": "bfloat16 CPU"}.get(precision, "float32 CPU")
+
+
+def gpu_names() -> list[str]:
+    names = []
+    for device in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(device)
+        names.append(details.get("device_name", device.name))
+    return names
+
+
+def uses_xla(jit_compile: bool | str) -> bool:
+    """What ``runtime.jit_compile`` resolves to: ``auto`` compiles with XLA on a GPU only."""
+    return gpu_available() if jit_compile == "auto" else bool(jit_compile)
+
+
+def cpu_threads() -> tuple[int, int, int]:
+    """(cores this process may use, TensorFlow's intra-op and inter-op threads; 0 is its default: one per core)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threading = tf.config.threading
+    return cores, threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()
 
 
 @functools.cache
