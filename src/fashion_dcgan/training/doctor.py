@@ -1,10 +1,9 @@
 """What this machine will do with the params: its class, the path training takes, and the run's length,
-measured by timing the real training step on random images (about :data:`~estimate.TIMED_STEPS` steps
-after the traced first call; well under a minute for the default on 2 cores)."""
+measured by timing the real training step on random images (:data:`~estimate.TIMED_STEPS` steps after
+the traced first call and a short warm-up; well under a minute for the default on 2 cores)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +38,7 @@ def time_step(params: Params, precision: str, steps_per_call: int, timed_steps: 
     """Seconds per training step of ``params``' GAN under ``precision``, on random images."""
     from fashion_dcgan.training.loop import build_gan
 
-    calls = 1 + math.ceil(timed_steps / steps_per_call)  # the first call traces the step
-    steps = calls * steps_per_call
+    steps = StepTimer.calls_needed(steps_per_call, timed_steps) * steps_per_call
     batch = params.train.batch_size
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (steps * batch, *IMAGE_SHAPE)).astype(np.float32)
@@ -49,7 +47,7 @@ def time_step(params: Params, precision: str, steps_per_call: int, timed_steps: 
     measured: list[float] = []
     timer = StepTimer(steps_per_call, measured.append, steps=timed_steps)
     gan.fit(make_dataset(images, batch, params.train.seed, 0, 1, labels), epochs=1, steps_per_epoch=steps,
-            callbacks=[timer], verbose=0)  # fmt: skip
+            shuffle=False, callbacks=[timer], verbose=0)  # fmt: skip
     return measured[0]
 
 

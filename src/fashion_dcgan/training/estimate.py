@@ -9,6 +9,7 @@ records it as MLflow tags; `fashion-dcgan doctor` measures the same before a run
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,10 @@ from fashion_dcgan.training.runtime import machine_class
 
 log = logging.getLogger(__name__)
 
-TIMED_STEPS = 20  # steps timed after the traced first call
+TIMED_STEPS = 20  # steps timed after the traced first call and the warm-up
+# Steps after the traced first call that are not timed: oneDNN builds its kernels for each new shape on
+# first use, and the first steps ran up to twice as long as the rest (bfloat16, 2 cores).
+WARMUP_STEPS = 3
 # A run expected to take longer than this names the quicker recipe.
 LONG_RUN_S = 30 * 60
 QUICK_RECIPE = "quick"
@@ -82,27 +86,35 @@ def quicker_recipe(params) -> str | None:
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Times the training step from the end of its first (traced) call until at least ``steps`` more steps
-    have run, then hands the seconds per step to ``report`` once. A call runs ``steps_per_call`` steps."""
+    """Times the training step after its first (traced) call and :data:`WARMUP_STEPS` more, until at least
+    ``steps`` steps have run, then hands the seconds per step to ``report`` once. A call runs
+    ``steps_per_call`` steps."""
 
     def __init__(self, steps_per_call: int, report: Callable[[float], None], steps: int = TIMED_STEPS):
         super().__init__()
         self.steps_per_call, self.report, self.steps = steps_per_call, report, steps
         self.started: float | None = None
-        self.counted = 0
+        self.seen = self.counted = 0
         self.done = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.started, self.counted = None, 0  # the epoch's end (grids, checkpoint) is not a step
+        self.started, self.seen = None, 0  # the epoch's end (grids, checkpoint) is not a step
 
     def on_train_batch_end(self, batch, logs=None):
         if self.done:
             return
         now = time.perf_counter()
+        self.seen += self.steps_per_call
         if self.started is None:
-            self.started = now
+            if self.seen >= self.steps_per_call + WARMUP_STEPS:  # the traced call and the warm-up are behind
+                self.started, self.counted = now, 0
             return
         self.counted += self.steps_per_call
         if self.counted >= self.steps:
             self.done = True
             self.report((now - self.started) / self.counted)
+
+    @staticmethod
+    def calls_needed(steps_per_call: int, steps: int = TIMED_STEPS) -> int:
+        """Calls of ``steps_per_call`` steps that one timing takes, the traced call and the warm-up included."""
+        return 1 + math.ceil(WARMUP_STEPS / steps_per_call) + math.ceil(steps / steps_per_call)
