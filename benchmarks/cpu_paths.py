@@ -1,0 +1,232 @@
+"""Training speed on each CPU machine class, against the matrix-product peak of the same cores, and the
+levers tried to make the float32 path faster.
+
+    python -m benchmarks.cpu_paths [--repeats 3] [--images 3200] [--levers] [--out FILE.md]
+
+Two machine classes on one CPU:
+
+- ``native``: the CPU as it is; ``runtime.precision: auto`` (bfloat16 where the CPU has the units).
+- ``float32-avx2``: oneDNN capped at AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``), float32: an emulation of a
+  float32-only CPU, the commonest laptop and cloud class. It runs oneDNN's AVX2 kernels on this
+  CPU's cores, clock and caches, so it shows what the instruction set costs, not a real AVX2 machine's
+  speed (docs/benchmarks.md compares it with one).
+
+For each class: images/s of the default recipe, the tutorial recipe and the seed's own loop
+(``train_on_batch``, ``benchmarks.train_speed.Tutorial``), their GFLOP/s (the step's FLOPs counted from
+the layers, ``benchmarks.flops``) against the float32 sgemm that numpy reaches on the same cores
+(OpenBLAS's AVX2 kernels for the AVX2 class), and the oneDNN kernels that ran (``ONEDNN_VERBOSE``),
+which shows whether the cap holds. With ``--levers``, each lever of the float32 path on the default's
+step, against the default as it runs on the full data set. Every measurement is a fresh process
+(oneDNN reads its cap, TensorFlow its thread pools, at start-up), round-robin over the repeats, so a
+slow patch of a shared machine hits every row; each row gives the median and the range over repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSES = {"native": {}, "float32-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}}
+# What each class measures: the default and tutorial recipes through training.train, the seed's loop, sgemm.
+SUBJECTS = {"default": {"kind": "recipe", "recipe": "default"}, "tutorial": {"kind": "recipe", "recipe": "tutorial"},
+            "seed loop": {"kind": "seed_loop"}, "sgemm": {"kind": "sgemm"}}  # fmt: skip
+# The levers of issue 39 on the float32 path, each a change to the default's step (speed only: the
+# algorithm is the same unless the row says otherwise).
+LEVERS = {
+    "default as on the full data (steps_per_execution resolves to 1)": {},
+    "XLA (runtime.jit_compile: true)": {"overrides": {"runtime": {"jit_compile": True}}},
+    "thread pools: intra-op 2, inter-op 1": {"threads": [2, 1]},
+    "thread pools: intra-op 1, inter-op 2": {"threads": [1, 2]},
+    "batch 128 (same rate; changes the algorithm)": {"overrides": {"train": {"batch_size": 128}}},
+    "batch 256 (same rate; changes the algorithm)": {"overrides": {"train": {"batch_size": 256}}},
+    "steps_per_execution 10 (where the epoch divides)": {"overrides": {"runtime": {"steps_per_execution": 10}},
+                                                         "spe": 10},
+    "resize-then-conv instead of Conv2DTranspose (changes the networks)": {"patch": "resize_conv"},
+    "oneDNN primitive cache off (ONEDNN_PRIMITIVE_CACHE_CAPACITY=0)": {"env": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "0"}},
+    "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0: Eigen's kernels)": {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
+}  # fmt: skip
+
+
+def resize_then_conv(channels: int, kernel: int, init):
+    """The generator's upsampling block as nearest-neighbour resize and a 3x3 convolution (Odena et al., 2016)."""
+    from keras import layers
+
+    return [layers.UpSampling2D(2), layers.Conv2D(channels, 3, padding="same", use_bias=False,
+                                                  kernel_initializer=init),
+            layers.BatchNormalization(), layers.ReLU()]  # fmt: skip
+
+
+def measure(spec: dict, images: int) -> dict:
+    """One measurement in this process (``--child``): images/s of each timed epoch, or sgemm GFLOP/s."""
+    if spec["kind"] == "sgemm":
+        import numpy as np
+
+        a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+        a @ a
+        rates = []
+        for _ in range(5):
+            began = time.perf_counter()
+            a @ a
+            rates.append(2 * 2048**3 / (time.perf_counter() - began) / 1e9)
+        return {"gflops": sorted(rates)[2]}
+    import tensorflow as tf
+
+    if spec.get("threads"):
+        tf.config.threading.set_intra_op_parallelism_threads(spec["threads"][0])
+        tf.config.threading.set_inter_op_parallelism_threads(spec["threads"][1])
+    from benchmarks.flops import network_cost, step_flops_per_image
+    from benchmarks.train_speed import Tutorial
+    from benchmarks.train_speed import images as random_images
+
+    data = random_images(images)
+    if spec["kind"] == "seed_loop":
+        loop = Tutorial(data, 32)
+        rates = [loop.run() for _ in range(2)]
+        return {"rates": rates, "mflop": step_flops_per_image(loop.generator, loop.discriminator) / 1e6,
+                "precision": "float32"}  # fmt: skip
+    from benchmarks.timing import timed_epochs
+    from fashion_dcgan.config import merge, parse_params, recipe
+    from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
+    from fashion_dcgan.data.pipeline import steps_per_execution
+    from fashion_dcgan.gan import networks
+
+    if spec.get("patch") == "resize_conv":
+        networks._upsampling = resize_then_conv
+    base = merge(recipe(spec["recipe"]), spec.get("overrides", {}))
+    batch, requested = base["train"]["batch_size"], base.get("runtime", {}).get("steps_per_execution", 10)
+    # The steps per call that the full data set resolves to, unless the lever sets its own.
+    spe = spec.get("spe") or steps_per_execution(SPLIT_SIZES["train"] // batch, requested)
+    count = max(images // (batch * spe), 4) * batch * spe
+    runtime = {"precision": spec["precision"], "monitor_samples": 0, "steps_per_execution": spe}
+    params = parse_params(merge(base, {"data": {"train_limit": count}, "train": {"epochs": 3}, "runtime": runtime}))
+    rates = timed_epochs(params, data[:count] if len(data) >= count else random_images(count))
+    return {"rates": rates, "mflop": network_cost(params)["step_mflop"], "precision": spec["precision"]}
+
+
+def kernel_counts(verbose: str) -> tuple[str, dict[str, int]]:
+    """From ONEDNN_VERBOSE output: the ISA oneDNN chose, and how often each (primitive, implementation) ran."""
+    isa, counts = "?", {}
+    for line in verbose.splitlines():
+        fields = line.split(",")
+        if not line.startswith("onednn_verbose") or len(fields) < 5:
+            continue
+        if fields[2] == "info" and fields[4].startswith("isa:"):
+            isa = fields[4].removeprefix("isa:")
+        elif fields[2:4] == ["primitive", "exec"] and len(fields) > 6:
+            kernel = f"{fields[5]} {fields[6] or '(library gemm)'}"
+            counts[kernel] = counts.get(kernel, 0) + 1
+    return isa, counts
+
+
+def onednn_kernels(env: dict[str, str]) -> tuple[str, dict[str, int]]:
+    """The ISA and the oneDNN kernels that ran in a few steps of the default under ``env``."""
+    spec = {"kind": "recipe", "recipe": "default", "precision": precision(env)}
+    command = [sys.executable, "-m", "benchmarks.cpu_paths", "--child", json.dumps(spec), "--images", "640"]
+    done = subprocess.run(command, cwd=REPO, env={**os.environ, **env, "ONEDNN_VERBOSE": "1"}, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    return kernel_counts(done.stdout)
+
+
+def precision(env: dict[str, str]) -> str:
+    return "float32" if env.get("ONEDNN_MAX_CPU_ISA") else "auto"
+
+
+def child(spec: dict, env: dict[str, str], images: int) -> dict:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.cpu_paths", "--child", json.dumps(spec), "--images",
+                           str(images)], cwd=REPO, env={**os.environ, **env, **spec.get("env", {})},
+                          capture_output=True, text=True, timeout=1800)  # fmt: skip
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        raise SystemExit(f"{spec}: the measurement failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def spread(values: list[float], digits: str = ".0f") -> str:
+    values = sorted(values)
+    return f"{values[len(values) // 2]:{digits}} ({values[0]:{digits}}-{values[-1]:{digits}})"
+
+
+def run(repeats: int, images: int, levers: bool, log: Path) -> str:
+    """Every row of the plan ``repeats`` times, round-robin; each result is appended to ``log`` as it comes."""
+    plan = [(name, name, {**spec, "precision": precision(env)}, env) for name, env in CLASSES.items()
+            for spec in SUBJECTS.values()]  # fmt: skip
+    if levers:
+        plan += [(f"lever: {name}", "float32-avx2", {"kind": "recipe", "recipe": "default", "precision": "float32",
+                                                     **spec}, CLASSES["float32-avx2"])
+                 for name, spec in LEVERS.items()]  # fmt: skip
+    results: dict[tuple[str, str, str], list[dict]] = {}
+    for repeat in range(repeats):
+        for row, machine, spec, env in plan:
+            result = child(spec, env, images)
+            results.setdefault((row, machine, json.dumps(spec)), []).append(result)
+            with log.open("a") as handle:
+                handle.write(
+                    json.dumps({"row": row, "class": machine, "spec": spec, "repeat": repeat, **result}) + "\n"
+                )
+    return table(results) + "\n\n" + kernels_table()
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def table(results: dict[tuple[str, str, str], list[dict]]) -> str:
+    """One row per class and subject, then per lever: images/s, GFLOP/s and the share of the class's sgemm."""
+    peaks = {machine: median([r["gflops"] for r in rs]) for (_, machine, _), rs in results.items() if "gflops" in rs[0]}
+    lines = ["| class or lever | what | precision | images/s (median, min-max) | MFLOP/image | GFLOP/s | "
+             "share of sgemm | ms/step at batch 64 |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (row, machine, spec_text), rs in results.items():
+        if "gflops" in rs[0]:
+            lines.append(f"| {row} | sgemm 2048x2048 (numpy) | float32 | | | {spread([r['gflops'] for r in rs])} | | |")
+            continue
+        spec, rates = json.loads(spec_text), [median(r["rates"]) for r in rs]
+        gflops = median(rates) * rs[0]["mflop"] / 1e3
+        what = spec.get("recipe", "the seed's train_on_batch loop, batch 32")
+        lines.append(f"| {row} | {what} | {rs[0]['precision']} | {spread(rates)} | {rs[0]['mflop']:.0f} | "
+                     f"{gflops:.0f} | {gflops / peaks.get(machine, float('nan')):.0%} | "
+                     f"{64 / median(rates) * 1000:.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def kernels_table() -> str:
+    lines = ["| class | oneDNN's ISA | the kernels that ran most (ONEDNN_VERBOSE, a few steps of the default) |",
+             "|---|---|---|"]  # fmt: skip
+    for name, env in CLASSES.items():
+        isa, counts = onednn_kernels(env)
+        top = sorted(counts.items(), key=lambda item: -item[1])[:6]
+        lines.append(f"| {name} | {isa} | {', '.join(f'{kernel} x{count}' for kernel, count in top) or 'none'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--images", type=int, default=3200, help="images per timed epoch (about 10 s at 300/s)")
+    parser.add_argument("--levers", action="store_true", help="also each lever of the float32 path")
+    parser.add_argument("--out", type=Path, help="also write the tables here (Markdown)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        spec = json.loads(args.child)
+        if spec.get("precision") == "auto":
+            from fashion_dcgan.training.runtime import resolve_precision
+
+            spec["precision"] = resolve_precision("auto")
+        print("RESULT " + json.dumps(measure(spec, args.images)), flush=True)
+        return
+    log = (args.out or Path("cpu_paths.md")).with_suffix(".jsonl")
+    text = run(args.repeats, args.images, args.levers, log)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
