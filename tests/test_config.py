@@ -17,7 +17,7 @@ def test_repo_params_are_the_schema_defaults_on_the_deep_networks():
     assert params == parse_params({})  # the file spells out exactly the schema's defaults
     assert (params.model.variant, params.model.latent_dim) == ("deep", 100)
     assert (params.train.batch_size, params.train.epochs, params.train.reuse_fakes) == (64, 8, True)
-    assert params.train.lr_schedule.decay == "linear"
+    assert params.train.lr_schedule.decay == "none"  # constant rates: more epochs extend a run
 
 
 def test_tutorial_preset_resolves_keras_adam_defaults():
@@ -130,11 +130,16 @@ def test_training_hash_ignores_epochs_keep_and_runtime_but_not_what_shapes_train
         {"train": {"lr_schedule": {"decay": "linear"}}},
     ):
         assert params(change).training_hash() != base.training_hash()
-    # A decay to zero at the run's end makes the schedule depend on the run's length: epochs count then
-    # (the default decays), and keep still does not.
-    default = parse_params({})
-    assert parse_params({"train": {"epochs": 20}}).training_hash() != default.training_hash()
-    assert parse_params({"train": {"keep": "best_fid"}}).training_hash() == default.training_hash()
+    # A decay to zero at the run's end makes the schedule depend on the run's length: epochs count then,
+    # and keep still does not.
+    decaying = params({"train": {"lr_schedule": {"decay": "linear"}}})
+    assert (
+        params({"train": {"epochs": 20, "lr_schedule": {"decay": "linear"}}}).training_hash()
+        != decaying.training_hash()
+    )
+    assert params({"train": {"keep": "best_fid", "lr_schedule": {"decay": "linear"}}}).training_hash() == (
+        decaying.training_hash()
+    )
 
 
 def test_flat_names_every_param():

@@ -322,12 +322,14 @@ def test_run_names_say_what_was_trained():
     from fashion_dcgan.training.loop import run_name
 
     assert run_name(parse_params(recipe("tutorial"))) == "bce-b32-e10-s42"
-    assert run_name(parse_params(recipe("default"))) == "deep-r1-ema0.999-linear0.6-b64-e8-s42"
+    assert run_name(parse_params(recipe("default"))) == "deep-r1-ema0.999-b64-e8-s42"
     params = parse_params({"model": {"variant": "tutorial"}, "train": {"augment": ["cutout"], "epochs": 10,
                                                                         "lr_schedule": {"decay": "none"}}})  # fmt: skip
     assert run_name(params) == "r1-ema0.999-cutout-b64-e10-s42"
     conditional = {"conditional": True, "variant": "paper", "conditioning": "batch_norm"}
-    assert run_name(parse_params({"model": conditional})) == "paper-r1-conditional-cbn-ema0.999-linear0.6-b64-e8-s42"
+    assert run_name(parse_params({"model": conditional})) == "paper-r1-conditional-cbn-ema0.999-b64-e8-s42"
+    decaying = {"lr_schedule": {"decay": "cosine", "start": 0.5}}
+    assert run_name(parse_params({"train": decaying})) == "deep-r1-ema0.999-cosine0.5-b64-e8-s42"
 
 
 @pytest.mark.parametrize("objective", ["hinge", "r1", "wgan_gp"])

@@ -146,7 +146,7 @@ class EmaParams(_Section):
 class LrScheduleParams(_Section):
     """Both learning rates over the run: constant, then an optional decay to zero at the end."""
 
-    decay: Literal["none", "linear", "cosine"] = "linear"
+    decay: Literal["none", "linear", "cosine"] = "none"
     """How both rates fall to zero over the last part of the run; none keeps them constant. With a decay the
     schedule depends on train.epochs, so raising epochs retrains instead of resuming."""
     start: float = Field(0.6, ge=0, lt=1, allow_inf_nan=False)
