@@ -83,3 +83,13 @@ def test_a_child_measures_a_recipe_on_the_float32_path():
     result = cpu_paths.child(spec, cpu_paths.CLASSES["float32-avx2"], 640)
     assert len(result["rates"]) == 2 and all(rate > 0 for rate in result["rates"])
     assert result["precision"] == "float32" and result["mflop"] > 100
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_on_the_cpu_and_says_every_loss_is_finite():
+    done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--images", "640", "--epochs", "2",
+                           "--batches", "64", "--eval-samples", "200", "--no-pipeline"], cwd=REPO, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "no GPU, CPU only" in done.stdout and "losses finite: True" in done.stdout
+    assert "batch   64:" in done.stdout and "s/epoch" in done.stdout and "evaluate stage's" in done.stdout
