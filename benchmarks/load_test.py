@@ -1,7 +1,7 @@
 """Load test of `fashion-dcgan serve`: many concurrent clients mixing good and bad requests.
 
 Starts the server on a free port of 127.0.0.1 (the generator of ``--model``, or, by default, an
-untrained generator of the tutorial's size: serving costs the same whatever the weights), runs Locust
+untrained generator of the default's networks: serving costs the same whatever the weights), runs Locust
 headless with the users of ``benchmarks/locustfile.py`` for ``--duration``, samples the server's
 resident memory every 0.2 s, then checks that a good request still gets its images. Prints requests/s,
 p50/p99 latency and failures per request kind, the peak RSS, and the after-check.
@@ -10,9 +10,11 @@ p50/p99 latency and failures per request kind, the peak RSS, and the after-check
     python -m benchmarks.load_test --model 'models:/fashion-dcgan-generator@champion'
     python -m benchmarks.load_test --burst 8     # 8 requests of the per-request maximum at once
 
-``--burst N`` sends N requests of MAX_IMAGES images at the same moment instead of running Locust, and
-reports each answer's status, p50/p99 latency, how many got 503 (and their Retry-After), whether
-every error body was JSON, and the RSS 10 s after each of ``--rounds`` bursts and at its peak.
+``--burst N`` sends N requests of the per-request maximum (what the server measured for this machine at
+start-up, ``GET /limits``) at the same moment instead of running Locust, and reports each answer's
+status, p50/p99 latency, how many got 503 (and their Retry-After), whether every error body was JSON,
+the status of a small good request sent right after each burst, and the RSS 10 s after each of
+``--rounds`` bursts and at its peak. Run it with ``ONEDNN_MAX_CPU_ISA=AVX2`` for the float32 class.
 
 Needs Locust (`pip install -e '.[load]'`).
 """
@@ -36,11 +38,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def untrained_model(directory: Path) -> str:
+    from fashion_dcgan.config import parse_params
     from fashion_dcgan.gan.networks import build_generator
     from fashion_dcgan.serving.pyfunc import save_generator
 
+    model = parse_params({}).model
     path = directory / "model"
-    save_generator(build_generator("tutorial", 100, 128), path)
+    save_generator(build_generator(model.variant, model.latent_dim, model.generator_width), path)
     return str(path)
 
 
@@ -68,16 +72,23 @@ def good_request(url: str) -> tuple[int, int, float]:
     body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[8, 1]]}}).encode()
     request = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
     began = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        images = len(json.loads(answer.read())["predictions"])
-        return answer.status, images, time.perf_counter() - began
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            images = len(json.loads(answer.read())["predictions"])
+            return answer.status, images, time.perf_counter() - began
+    except urllib.error.HTTPError as error:  # a refusal is a result here, not a failure of the test
+        return error.code, 0, time.perf_counter() - began
 
 
-def big_request(url: str) -> dict:
-    """One request of the per-request maximum: its status, seconds, Retry-After and whether an error was JSON."""
-    from fashion_dcgan.serving.pyfunc import MAX_IMAGES
+def limits(url: str) -> dict:
+    """The limits the server chose at start-up for this machine."""
+    with urllib.request.urlopen(f"{url}/limits", timeout=30) as answer:
+        return json.loads(answer.read())
 
-    body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[MAX_IMAGES, 1]]}}).encode()
+
+def big_request(url: str, images: int) -> dict:
+    """One request of ``images`` images: its status, seconds, Retry-After and whether an error was JSON."""
+    body = json.dumps({"dataframe_split": {"columns": ["n", "seed"], "data": [[images, 1]]}}).encode()
     request = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
     began = time.perf_counter()
     try:
@@ -112,11 +123,11 @@ def burst_summary(answers: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def burst(url: str, count: int) -> list[dict]:
+def burst(url: str, count: int, images: int) -> list[dict]:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(lambda _: big_request(url), range(count)))
+        return list(pool.map(lambda _: big_request(url, images), range(count)))
 
 
 def table(stats_csv: Path) -> str:
@@ -161,13 +172,19 @@ def main(argv: list[str] | None = None) -> None:
             memory.start()
             idle = memory.process.memory_info().rss
             if args.burst:
+                chosen = limits(url)
+                print(f"the server's limits here: {chosen}")
                 for round_ in range(1, args.rounds + 1):
-                    answers = burst(url, args.burst)
+                    answers = burst(url, args.burst, chosen["max_images"])
+                    status, _, seconds = good_request(url)
                     time.sleep(10)
                     after = memory.process.memory_info().rss
-                    print(f"burst {round_}: {args.burst} requests of the per-request maximum, at once")
+                    print(f"burst {round_}: {args.burst} requests of {chosen['max_images']:,} images (the maximum), "
+                          "at once")  # fmt: skip
                     print(burst_summary(answers))
-                    print(f"server RSS 10 s after burst {round_}: {after / 2**20:,.0f} MiB\n")
+                    print(f"a good request of 8 images right after: HTTP {status} in {seconds * 1000:.0f} ms")
+                    print(f"server RSS 10 s after burst {round_}: {after / 2**20:,.0f} MiB "
+                          f"({after / idle - 1:+.0%} of idle)\n")  # fmt: skip
                 memory.done.set()
                 memory.join()
                 status, images, seconds = good_request(url)
