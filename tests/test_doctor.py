@@ -117,3 +117,26 @@ def test_doctor_refuses_a_bad_params_file_in_one_line_before_tensorflow(tmp_path
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode != 0 and "train.epoks" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_training_logs_its_estimate_after_the_first_timed_steps_and_tags_the_run(tmp_path, caplog):
+    """The train stage's own loop: 64 images at batch 2 give 32 steps an epoch, enough to time 20."""
+    import logging
+
+    import numpy as np
+    from mlflow import MlflowClient
+
+    from fashion_dcgan.tracking import RunLogger
+    from fashion_dcgan.training.loop import TrainingPaths, train
+    from tests.conftest import synthetic_split, tiny_params
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    images = synthetic_split(64)[0][..., None].astype(np.float32) / 127.5 - 1.0
+    with caplog.at_level(logging.INFO, logger="fashion_dcgan"):
+        result = train(tiny_params(batch_size=2, epochs=2), images, TrainingPaths.under(tmp_path),
+                       lambda run_id: RunLogger(uri, run_id), verbose=0)  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records if "epochs: about" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("float32: runtime.precision asks for float32; 2 epochs: about ")
+    tags = MlflowClient(uri).get_run(result.run_id).data.tags
+    assert tags["estimate.machine_class"] == "float32 CPU" and tags["estimate.path"] in lines[0]
+    assert float(tags["estimate.seconds_per_epoch"]) > 0 and float(tags["estimate.total_seconds"]) > 0
