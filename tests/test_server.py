@@ -261,7 +261,9 @@ async def _store(results: dict, coroutine) -> None:
     [(504, b"Timeout. The request took longer than 60 s", b"text/plain", "DEADLINE_EXCEEDED"),
      (500, b"Internal Server Error", b"text/plain", "INTERNAL_ERROR"),
      (400, b'{"error_code": "BAD_REQUEST", "message": "no", "stack_trace": "Traceback ..."}', b"application/json",
-      "BAD_REQUEST")],
+      "BAD_REQUEST"),
+     (400, b'{"error_code": "INVALID_PARAMETER_VALUE", "message": "Failed to predict data \'   n\\n0  7\'. \\nError: '
+           b'`n` must be a whole number"}', b"application/json", "INVALID_PARAMETER_VALUE")],
 )  # fmt: skip
 def test_every_error_body_is_json_with_a_reason_and_no_stack_trace(status, body, content_type, code):
     results = {}
@@ -270,6 +272,7 @@ def test_every_error_body_is_json_with_a_reason_and_no_stack_trace(status, body,
     document = json.loads(payload)
     assert answered == status and headers[b"content-type"] == b"application/json"
     assert document["error_code"] == code and document["message"] and "stack_trace" not in document
+    assert not document["message"].startswith("Failed to predict")  # the model's own reason comes first
 
 
 def test_nesting_deeper_than_any_request_is_refused_before_the_app():

@@ -149,6 +149,13 @@ def csv_as_split_json(body: bytes) -> bytes:
     return json.dumps({"dataframe_split": {"columns": columns, "data": cells}}).encode()
 
 
+def own_message(message: str) -> str:
+    """The model's own reason first: MLflow wraps it as "Failed to predict data '<the whole table>'. \nError: ..."."""
+    if message.startswith("Failed to predict data") and "\nError: " in message:
+        return message.partition("\nError: ")[2]
+    return message
+
+
 def json_error(status: int, message: str) -> bytes:
     return json.dumps({"error_code": ERROR_CODES.get(status, "INTERNAL_ERROR"), "message": message}).encode()
 
@@ -323,6 +330,7 @@ def _json_errors(send: Send) -> Send:
             if not isinstance(document, dict):
                 raise ValueError
             document.pop("stack_trace", None)
+            document["message"] = own_message(str(document.get("message", "")))
             payload = json.dumps(document).encode()
         except ValueError:
             text = body.decode("utf-8", "replace").strip() or f"HTTP {status}"
