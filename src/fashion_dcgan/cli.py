@@ -1,4 +1,5 @@
-"""The `fashion-dcgan` command: draw samples from a trained generator or serve it, or restore a tracked run's params."""
+"""The `fashion-dcgan` command: draw samples from a trained generator, serve it or try it in a demo, restore a
+tracked run's params or write a named recipe, and tell how long training takes on this machine."""
 
 from __future__ import annotations
 
@@ -372,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serving.add_argument("--model", default=CHAMPION_URI, help="MLflow model URI or directory (default: %(default)s)")
     serving.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    serving.add_argument("--port", type=_port, default=5001, help="(default: %(default)s)")
+    serving.add_argument("--port", type=_port, default=5001, help="TCP port to listen on (default: %(default)s)")
     serving.add_argument(
         "--max-body-kb", type=_positive, default=64, help="larger request bodies get HTTP 413 (default: %(default)s)"
     )
@@ -385,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="a Gradio page to draw from the generator (127.0.0.1)", parents=[debug])
     demo.add_argument("--model", default=CHAMPION_URI, help=".keras file or MLflow model URI (default: %(default)s)")
-    demo.add_argument("--port", type=_port, default=7860, help="(default: %(default)s)")
+    demo.add_argument("--port", type=_port, default=7860, help="TCP port of the page (default: %(default)s)")
     demo.set_defaults(func=cmd_demo)
 
     reproduce = commands.add_parser("reproduce", help="write an MLflow run's params to params.yaml", parents=[debug])
