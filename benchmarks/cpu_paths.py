@@ -33,23 +33,23 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = {"native": {}, "float32-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}}
-# What each class measures: the default and tutorial recipes through training.train, the seed's loop, sgemm.
+# What each class measures: the default and tutorial recipes through training.train, the deep networks at half
+# width (the lighter candidate), the seed's loop, sgemm.
 SUBJECTS = {"default": {"kind": "recipe", "recipe": "default"}, "tutorial": {"kind": "recipe", "recipe": "tutorial"},
+            "narrow": {"kind": "recipe", "recipe": "research/deep-networks-narrow"},
             "seed loop": {"kind": "seed_loop"}, "sgemm": {"kind": "sgemm"}}  # fmt: skip
-# The levers of issue 39 on the float32 path, each a change to the default's step (speed only: the
-# algorithm is the same unless the row says otherwise).
+# The levers tried on the float32 path, each a change to the default's step (speed only: the algorithm is
+# the same unless the row says otherwise). Measured before and left out of the sweep: oneDNN off (half the
+# speed), intra-op 1 / inter-op 2 threads, batch 128 (between 64 and 256); docs/benchmarks.md.
 LEVERS = {
     "default as on the full data (steps_per_execution resolves to 1)": {},
     "XLA (runtime.jit_compile: true)": {"overrides": {"runtime": {"jit_compile": True}}},
     "thread pools: intra-op 2, inter-op 1": {"threads": [2, 1]},
-    "thread pools: intra-op 1, inter-op 2": {"threads": [1, 2]},
-    "batch 128 (same rate; changes the algorithm)": {"overrides": {"train": {"batch_size": 128}}},
     "batch 256 (same rate; changes the algorithm)": {"overrides": {"train": {"batch_size": 256}}},
     "steps_per_execution 10 (where the epoch divides)": {"overrides": {"runtime": {"steps_per_execution": 10}},
                                                          "spe": 10},
     "resize-then-conv instead of Conv2DTranspose (changes the networks)": {"patch": "resize_conv"},
     "oneDNN primitive cache off (ONEDNN_PRIMITIVE_CACHE_CAPACITY=0)": {"env": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "0"}},
-    "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0: Eigen's kernels)": {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
 }  # fmt: skip
 
 
