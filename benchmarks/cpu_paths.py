@@ -39,8 +39,9 @@ SUBJECTS = {"default": {"kind": "recipe", "recipe": "default"}, "tutorial": {"ki
             "narrow": {"kind": "recipe", "recipe": "research/deep-networks-narrow"},
             "seed loop": {"kind": "seed_loop"}, "sgemm": {"kind": "sgemm"}}  # fmt: skip
 # The levers tried on the float32 path, each a change to the default's step (speed only: the algorithm is
-# the same unless the row says otherwise). Measured before and left out of the sweep: oneDNN off (half the
-# speed), intra-op 1 / inter-op 2 threads, batch 128 (between 64 and 256); docs/benchmarks.md.
+# the same unless the row says otherwise). Left out to keep the sweep under half an hour: oneDNN off (half
+# the speed of the tutorial's networks) and intra-op 1 / inter-op 2 threads (0.90x there), both in the CPU
+# attempts of docs/benchmarks.md; batch 128, between the rows of 64 and 256.
 LEVERS = {
     "default as on the full data (steps_per_execution resolves to 1)": {},
     "XLA (runtime.jit_compile: true)": {"overrides": {"runtime": {"jit_compile": True}}},
