@@ -36,7 +36,7 @@ def test_an_estimate_names_its_path_and_a_long_one_the_quicker_recipe():
         "estimate.machine_class": "float32 CPU",
         "estimate.path": "float32: this CPU has no bfloat16 units",
         "estimate.seconds_per_epoch": "445.1",
-        "estimate.total_seconds": "3561",
+        "estimate.total_seconds": "3560.6",
     }
 
 

@@ -200,16 +200,26 @@ def test_preset_default_on_a_fresh_clone_changes_nothing(tmp_path, capsys):
     path.write_text(shipped)
     main(["preset", "default", "--params", str(path)])
     assert path.read_text() == shipped
-    main(["preset", "tutorial", "--params", str(path)])
-    assert path.read_text() != shipped
-    main(["preset", "default", "--params", str(path)])
-    assert path.read_text() == shipped
+    for other in ("tutorial", "quick"):
+        main(["preset", other, "--params", str(path)])
+        assert path.read_text() != shipped
+        main(["preset", "default", "--params", str(path)])
+        assert path.read_text() == shipped, other
+
+
+def test_the_quick_recipe_is_the_one_measured():
+    """recipes/quick.yaml trains exactly what its recorded results were measured with."""
+    from fashion_dcgan.config import parse_params, recipe
+
+    quick, measured = parse_params(recipe("quick")), parse_params(recipe("research/deep-networks-narrow"))
+    assert (quick.model, quick.train) == (measured.model, measured.train)
+    assert (quick.model.generator_width, quick.model.discriminator_width) == (64, 32)
 
 
 def test_recipes_are_files_of_the_keys_that_shape_the_model():
     from fashion_dcgan.config import RECIPE_SECTIONS, load_params, parse_params, recipe, recipe_names
 
-    assert {"default", "tutorial", "conditional"} <= set(recipe_names())
+    assert {"default", "tutorial", "conditional", "quick"} <= set(recipe_names())
     for name in recipe_names():
         assert set(recipe(name)) <= set(RECIPE_SECTIONS), name
     shipped = load_params(REPO / "params.yaml")

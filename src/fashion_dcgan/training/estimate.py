@@ -71,7 +71,7 @@ class Estimate:
             "estimate.machine_class": machine_class(self.precision),
             "estimate.path": f"{self.precision}: {self.reason}",
             "estimate.seconds_per_epoch": f"{self.seconds_per_epoch:.1f}",
-            "estimate.total_seconds": f"{self.total_seconds:.0f}",
+            "estimate.total_seconds": f"{self.total_seconds:.1f}",
         }
 
 
