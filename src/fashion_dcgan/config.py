@@ -160,9 +160,9 @@ class TrainParams(_Section):
     seed: int = Field(42, ge=0, le=2**31 - 1)
     """Seed of the weights' initialization, the data order and the noise: the same seed gives the same run."""
     epochs: int = Field(8, ge=1, le=10_000)
-    """Passes over the training set: the main knob of quality against time (about 70 s each on 2 CPU cores).
-    Raising it resumes from the last checkpoint, or retrains when lr_schedule decays (the decay is planned
-    for the run's length)."""
+    """Passes over the training set: the main knob of quality against time (`fashion-dcgan doctor` measures
+    an epoch's time on this machine). Raising it resumes from the last checkpoint, or retrains when
+    lr_schedule decays (the decay is planned for the run's length)."""
     batch_size: int = Field(64, ge=1, le=8192)
     """Images per training step, real and generated each. At most 8,192: a step holds about 1.1 MiB per
     image (measured in float32 on 2 CPU cores: 2.0 GB at 1,024, 5.6 GB at 4,096), and on a CPU images per
