@@ -21,6 +21,17 @@ def run_async(coroutine) -> None:
         pool.submit(asyncio.run, coroutine).result()
 
 
+async def _store(results: dict, coroutine) -> None:
+    results["value"] = await coroutine
+
+
+def outcome(coroutine):
+    """What ``coroutine`` returns, run to its end by :func:`run_async`."""
+    results: dict = {}
+    run_async(_store(results, coroutine))
+    return results["value"]
+
+
 class Echo:
     """An ASGI app that answers with the length of the body it read."""
 
@@ -173,9 +184,7 @@ def test_a_burst_past_the_limit_is_answered_503_at_once_with_retry_after():
         after = await request(guard)  # the slots are free again
         return refused, admitted, after
 
-    results = {}
-    run_async(_store(results, burst()))
-    (status, headers, body), admitted, after = results["value"]
+    (status, headers, body), admitted, after = outcome(burst())
     assert status == 503 and headers[b"retry-after"] == b"20"
     assert (
         json.loads(body)["error_code"] == "TEMPORARILY_UNAVAILABLE"
@@ -217,9 +226,7 @@ def test_a_request_past_the_timeout_gets_504_and_its_slot_stays_taken_until_its_
         served = await request(guard)
         return timed_out, refused, served
 
-    results = {}
-    run_async(_store(results, scenario()))
-    (status, headers, body), refused, served = results["value"]
+    (status, headers, body), refused, served = outcome(scenario())
     assert status == 504 and headers[b"content-type"] == b"application/json"
     assert (
         json.loads(body)["error_code"] == "DEADLINE_EXCEEDED" and "at most 10 a request" in json.loads(body)["message"]
@@ -245,15 +252,9 @@ def test_the_per_request_maximum_follows_the_measured_speed(seconds_per_image, e
 def test_the_limits_in_force_are_served_as_json():
     from fashion_dcgan.serving.server import Limits
 
-    results = {}
-    run_async(_store(results, request(RequestGuard(Echo(), limits=Limits(1234, 3, 30, 0.01)), path="/limits")))
-    status, _, body = results["value"]
+    status, _, body = outcome(request(RequestGuard(Echo(), limits=Limits(1234, 3, 30, 0.01)), path="/limits"))
     assert status == 200 and json.loads(body) == {"max_images": 1234, "max_in_flight": 3, "timeout_s": 30,
                                                   "seconds_per_image": 0.01}  # fmt: skip
-
-
-async def _store(results: dict, coroutine) -> None:
-    results["value"] = await coroutine
 
 
 @pytest.mark.parametrize(
@@ -266,9 +267,7 @@ async def _store(results: dict, coroutine) -> None:
            b'`n` must be a whole number"}', b"application/json", "INVALID_PARAMETER_VALUE")],
 )  # fmt: skip
 def test_every_error_body_is_json_with_a_reason_and_no_stack_trace(status, body, content_type, code):
-    results = {}
-    run_async(_store(results, request(RequestGuard(Held(status, body, content_type)))))
-    answered, headers, payload = results["value"]
+    answered, headers, payload = outcome(request(RequestGuard(Held(status, body, content_type))))
     document = json.loads(payload)
     assert answered == status and headers[b"content-type"] == b"application/json"
     assert document["error_code"] == code and document["message"] and "stack_trace" not in document
