@@ -414,7 +414,10 @@ def measure_seconds_per_image(pyfunc_model, images: int = CALIBRATION_IMAGES) ->
         answer = scoring_server.invocations(body, "application/json", pyfunc_model, schema)
         seconds.append(time.perf_counter() - began)
         if answer.status != 200:
-            raise RuntimeError(f"the model did not answer a request of {images} images: {answer.response[:300]}")
+            from fashion_dcgan.errors import ModelFileError
+
+            raise ModelFileError(f"the model cannot draw {images} images to measure this machine: "
+                                 f"{own_message(str(answer.response))[:300]}")  # fmt: skip
     return seconds[-1] / images
 
 

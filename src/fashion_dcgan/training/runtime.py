@@ -48,7 +48,8 @@ def precision_reason(precision: str, setting: str) -> str:
     flags = [flag for flag in BF16_FLAGS if flag in cpu.flags()]
     if precision == "mixed_bfloat16":
         return f"this CPU has bfloat16 units ({', '.join(flags)})"
-    return cpu.bf16_units_unused() if flags else "this CPU has no bfloat16 units"
+    unused = cpu.bf16_units_unused()
+    return unused if flags and unused else "this CPU has no bfloat16 units"
 
 
 def machine_class(precision: str) -> str:
