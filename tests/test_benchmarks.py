@@ -249,7 +249,7 @@ def test_every_benchmark_recipe_is_a_file_and_earlier_names_still_resolve():
         recipe(name)
     # An earlier name and its file give the same params; the default's measured twin differs only in precision.
     assert params_for("ema+r1", 1, 3) == params_for("research/r1-every-step-ema", 1, 3)
-    measured = params_for("research/deep-networks-linear-decay", 1, 8)
+    measured = params_for("research/deep-networks", 1, 8)
     shipped = load_params(REPO / "params.yaml")
     assert (measured.model, measured.train.model_copy(update={"seed": 42})) == (shipped.model, shipped.train)
     assert (
