@@ -93,3 +93,19 @@ def test_the_gpu_check_runs_on_the_cpu_and_says_every_loss_is_finite():
     assert done.returncode == 0, done.stderr[-3000:]
     assert "no GPU, CPU only" in done.stdout and "losses finite: True" in done.stdout
     assert "batch   64:" in done.stdout and "s/epoch" in done.stdout and "evaluate stage's" in done.stdout
+
+
+def test_the_table_is_rebuilt_from_a_runs_rows_with_the_seed_loops_flops(tmp_path):
+    log = tmp_path / "cpu_paths.jsonl"
+    rows = [
+        {"row": "native", "class": "native", "spec": {"kind": "sgemm"}, "repeat": 0, "gflops": 100.0},
+        {"row": "native", "class": "native", "spec": {"kind": "seed_loop", "precision": "float32"}, "repeat": 0,
+         "rates": [100.0, 100.0], "mflop": 88.0, "precision": "float32"},
+    ]  # fmt: skip
+    log.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    lines = cpu_paths.from_log(log).splitlines()
+    # The tutorial's networks, two generator passes: 4 x 2.2 + 9 x 29.5 MFLOP = 274, counted afresh.
+    assert lines[3].startswith(
+        "| native | the seed's train_on_batch loop, batch 32 | float32 | 100 (100-100) | 274 | 27 |"
+    )
+    assert cpu_paths.seed_loop_mflop() == pytest.approx(274.2, abs=0.1)
