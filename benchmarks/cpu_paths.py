@@ -93,7 +93,7 @@ def measure(spec: dict, images: int) -> dict:
     from benchmarks.timing import timed_epochs
     from fashion_dcgan.config import merge, parse_params, recipe
     from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
-    from fashion_dcgan.data.pipeline import steps_per_execution
+    from fashion_dcgan.data.pipeline import epoch_steps
     from fashion_dcgan.gan import networks
 
     if spec.get("patch") == "resize_conv":
@@ -101,7 +101,7 @@ def measure(spec: dict, images: int) -> dict:
     base = merge(recipe(spec["recipe"]), spec.get("overrides", {}))
     batch, requested = base["train"]["batch_size"], base.get("runtime", {}).get("steps_per_execution", 10)
     # The steps per call that the full data set resolves to, unless the lever sets its own.
-    spe = spec.get("spe") or steps_per_execution(SPLIT_SIZES["train"] // batch, requested)
+    spe = spec.get("spe") or epoch_steps(SPLIT_SIZES["train"], batch, requested)[1]
     count = max(images // (batch * spe), 4) * batch * spe
     runtime = {"precision": spec["precision"], "monitor_samples": 0, "steps_per_execution": spe}
     params = parse_params(merge(base, {"data": {"train_limit": count}, "train": {"epochs": 3}, "runtime": runtime}))

@@ -50,6 +50,13 @@ def make_dataset(
     )
 
 
+def epoch_steps(images: int, batch_size: int, requested: int) -> tuple[int, int]:
+    """(steps per epoch, steps per compiled call) for ``images`` at ``batch_size``: whole batches only, and
+    the steps per call that ``runtime.steps_per_execution`` (``requested``) resolves to."""
+    steps = images // batch_size
+    return steps, steps_per_execution(steps, requested)
+
+
 def steps_per_execution(steps_per_epoch: int, requested: int) -> int:
     """The largest divisor of ``steps_per_epoch`` not above ``requested``.
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from fashion_dcgan.config import Params
 from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES, SPLIT_SIZES
-from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
+from fashion_dcgan.data.pipeline import epoch_steps, make_dataset
 from fashion_dcgan.training import cpu
 from fashion_dcgan.training.cpu import SPEED_FLAGS
 from fashion_dcgan.training.estimate import TIMED_STEPS, Estimate, StepTimer, quicker_recipe
@@ -56,8 +56,7 @@ def diagnose(params: Params) -> Diagnosis:
     precision = resolve_precision(params.runtime.precision)
     reason = precision_reason(precision, params.runtime.precision)
     images = params.data.train_limit or SPLIT_SIZES["train"]
-    steps_per_epoch = images // params.train.batch_size
-    steps_per_call = steps_per_execution(steps_per_epoch, params.runtime.steps_per_execution)
+    steps_per_epoch, steps_per_call = epoch_steps(images, params.train.batch_size, params.runtime.steps_per_execution)
     estimate = Estimate(time_step(params, precision, steps_per_call), steps_per_epoch, params.train.epochs,
                         precision, reason)  # fmt: skip
     flags = cpu.flags()

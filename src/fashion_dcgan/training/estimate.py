@@ -8,7 +8,6 @@ records it as MLflow tags; `fashion-dcgan doctor` measures the same before a run
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -17,8 +16,6 @@ from dataclasses import dataclass
 import keras
 
 from fashion_dcgan.training.runtime import machine_class
-
-log = logging.getLogger(__name__)
 
 TIMED_STEPS = 20  # steps timed after the traced first call and the warm-up
 # Steps after the traced first call that are not timed: oneDNN builds its kernels for each new shape on

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from fashion_dcgan.config import Params
 from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
-from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
+from fashion_dcgan.data.pipeline import epoch_steps, make_dataset
 from fashion_dcgan.errors import ParamsError
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.dcgan import DCGAN
@@ -220,8 +220,7 @@ def _plan(params: Params, count: int) -> tuple[tf.distribute.Strategy, int, int]
             f"train.batch_size ({cfg.batch_size}) must be a multiple of the {strategy.num_replicas_in_sync} "
             f"replicas of runtime.strategy={params.runtime.strategy}"
         )
-    steps_per_epoch = count // cfg.batch_size
-    return strategy, steps_per_epoch, steps_per_execution(steps_per_epoch, params.runtime.steps_per_execution)
+    return strategy, *epoch_steps(count, cfg.batch_size, params.runtime.steps_per_execution)
 
 
 def _resolved(params: Params, gan: DCGAN, strategy, steps_per_epoch: int, steps_per_call: int) -> dict[str, Any]:
