@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MIRROR := /usr/share/datasets/fashion-mnist
 
-.PHONY: repro test lint lock lock-check mirror demo ui docs docs-serve plots-template
+.PHONY: repro test lint lock lock-check mirror demo ui compare docs docs-serve plots-template
 
 UV_VERSION := 0.13.9
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
@@ -62,5 +62,15 @@ plots-template: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/fashion-dcgan demo $(if $(MODEL),--model $(MODEL))
 
+# MLflow's UI on 127.0.0.1:5000 (PORT=... for another port).
+PORT ?= 5000
 ui: $(BIN)/.installed
-	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db
+	$(BIN)/mlflow ui --host 127.0.0.1 --port $(PORT) --backend-store-uri sqlite:///mlflow.db
+
+# The experiments side by side in 120 columns: the params that differ and the generator's headline
+# metrics (all of them, changed or not), without the dependency hashes. The probe's accuracy and every
+# other column: `dvc exp show`, or `dvc exp show --csv`.
+HEADLINE := fid|kid|precision|recall|classes_covered|class_consistency
+COMPARE := dvc exp show --only-changed --keep '^($(HEADLINE))$$' --drop 'Created|src/.*|data/.*|models/.*|reports/.*'
+compare: $(BIN)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(COMPARE)

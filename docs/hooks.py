@@ -4,7 +4,8 @@ A page holds a marker comment where a table goes:
 
 - ``<!-- generated: parameters -->``: every params.yaml key, from the schema (fashion_dcgan.config);
 - ``<!-- generated: metrics -->``: every evaluation metric, from the registry (evaluation.registry);
-- ``<!-- generated: recipes -->``: the recipes of recipes/ and the keys where they differ.
+- ``<!-- generated: recipes -->``: the recipes of recipes/ and the keys where they differ;
+- ``<!-- generated: tutorial_experiment -->``: the `dvc exp run` line that `preset tutorial` prints.
 """
 
 from __future__ import annotations
@@ -98,7 +99,20 @@ def recipes_table() -> str:
     return "\n".join(rows)
 
 
-GENERATORS = {"parameters": parameters_table, "metrics": metrics_table, "recipes": recipes_table}
+def tutorial_experiment() -> str:
+    """The tutorial recipe as one ``dvc exp run -S`` command, as ``fashion-dcgan preset tutorial`` prints it."""
+    from fashion_dcgan.cli import preset_overrides
+
+    settings = " \\\n  ".join(f"-S '{key}={value}'" for key, value in preset_overrides("tutorial").items())
+    return f"```bash\ndvc exp run {settings}\n```"
+
+
+GENERATORS = {
+    "parameters": parameters_table,
+    "metrics": metrics_table,
+    "recipes": recipes_table,
+    "tutorial_experiment": tutorial_experiment,
+}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -189,8 +190,12 @@ def test_dvc_plots_render_curves_and_grids_with_the_network_off(repo, tmp_path, 
     sh(repo, "dvc", "plots", "show", "-o", str(tmp_path / "plots"))
     index = tmp_path / "plots" / "index.html"
     page_text = index.read_text()
-    for title in ("Losses per step", "Losses per epoch", "Mode-collapse monitor"):
+    for title in ("Losses per step", "Losses per epoch", "FID per epoch", "classes covered per epoch"):
         assert title in page_text, title
+    # Every chart finds its x and y fields in what the run wrote (the r1 penalty is not charted: another
+    # objective has no such column).
+    shown = json.loads(sh(repo, "dvc", "plots", "show", "--json").stdout)
+    assert not shown.get("errors"), shown["errors"]
     assert "cdn.jsdelivr.net" not in page_text  # .dvc/plots.html inlines Vega
     images = {p.name for p in (tmp_path / "plots" / "static").iterdir()}
     assert any("epoch_0002" in name for name in images) and any("random_grid" in name for name in images)
@@ -328,6 +333,26 @@ def test_a_grid_through_dvcs_experiment_queue(repo):
     assert {run.data.params["train.seed"] for run in tagged.values()} == {"7", "8"}
     assert all(run.info.status == "FINISHED" for run in tagged.values())
     assert not list((repo / ".dvc" / "tmp" / "exps").rglob("mlflow.db"))  # no store left in a copy
+
+
+def compare_command() -> list[str]:
+    """`make compare`'s command, as make expands it."""
+    done = subprocess.run(["make", "-n", "compare"], cwd=REPO, capture_output=True, text=True, check=True)
+    return shlex.split(done.stdout.splitlines()[-1])[1:]  # without the PATH= prefix
+
+
+def test_make_compare_shows_the_changed_params_and_the_headline_in_120_columns(repo):
+    """After an exp run and a two-seed queue: the documented comparison is readable in 120 columns,
+    with the params that differ, every headline metric of the generator, and no dependency hash."""
+    command = compare_command()
+    assert command[:3] == ["dvc", "exp", "show"], command
+    shown = sh(repo, *command).stdout
+    lines = [line.rstrip() for line in shown.splitlines() if line.strip()]
+    header = lines[1].split()
+    assert max(len(line) for line in lines) <= 120, shown
+    assert "…" not in shown and not any("/" in column for column in header), shown
+    assert {"train.seed", "fid", "kid", "precision", "recall", "classes_covered"} <= set(header), header
+    assert {"7", "8"} <= {cell for line in lines[3:] for cell in line.split()}, shown
 
 
 def test_conditional_run_trains_samples_by_class_and_reports_consistency(repo):

@@ -194,17 +194,70 @@ def test_preset_writes_the_tutorial_recipe_and_keeps_comments(tmp_path, capsys):
 
 def test_preset_default_on_a_fresh_clone_changes_nothing(tmp_path, capsys):
     """params.yaml is the default recipe: writing it back leaves the file byte for byte, so `dvc status`
-    stays clean; and after a round trip through another preset, the file is as shipped again."""
+    stays clean."""
     path = tmp_path / "params.yaml"
     shipped = (REPO / "params.yaml").read_text()
     path.write_text(shipped)
     main(["preset", "default", "--params", str(path)])
     assert path.read_text() == shipped
-    for other in ("tutorial", "quick"):
-        main(["preset", other, "--params", str(path)])
-        assert path.read_text() != shipped
-        main(["preset", "default", "--params", str(path)])
-        assert path.read_text() == shipped, other
+    main(["preset", "default", "--runtime", "--params", str(path)])
+    assert path.read_text() == shipped
+
+
+@pytest.mark.parametrize("runtime", [False, True], ids=["recipe", "with-runtime"])
+def test_every_recipe_then_the_default_gives_params_yaml_back(tmp_path, capsys, runtime):
+    """Any preset, research ones included, followed by `preset default` gives params.yaml back byte for
+    byte: values, comments and their column (the `git diff --exit-code params.yaml` check)."""
+    from fashion_dcgan.config import load_params, recipe, recipe_names
+
+    shipped = (REPO / "params.yaml").read_text()
+    flag = ["--runtime"] if runtime else []
+    path = tmp_path / "params.yaml"
+    for name in recipe_names(research=True):
+        path.write_text(shipped)
+        main(["preset", name, *flag, "--params", str(path)])
+        machine = recipe(name).get("runtime", {})
+        precision = load_params(path).runtime.precision
+        # A recipe's machine settings are written only when asked.
+        assert precision == (machine.get("precision", "auto") if runtime else "auto"), name
+        main(["preset", "default", *flag, "--params", str(path)])
+        assert path.read_text() == shipped, name
+    assert "--runtime writes it" in capsys.readouterr().out or runtime
+
+
+def test_a_preset_writes_the_whole_recipe_whatever_was_there(tmp_path, capsys):
+    """Keys a recipe file leaves to its parent or the schema still come from the recipe, not from what
+    params.yaml held: after the conditional preset (linear decay), a research recipe is at constant rates."""
+    from fashion_dcgan.config import load_params, parse_params, recipe
+
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text())
+    main(["preset", "conditional", "--params", str(path)])
+    assert load_params(path).train.lr_schedule.decay == "linear"
+    main(["preset", "research/lazy-r1-ema", "--params", str(path)])
+    written, measured = load_params(path), parse_params(recipe("research/lazy-r1-ema"))
+    assert (written.model, written.train) == (measured.model, measured.train)
+    assert written.train.lr_schedule.decay == "none" and not written.model.conditional
+
+
+def test_a_recipe_lists_only_what_it_changes_from_its_parent(tmp_path):
+    from fashion_dcgan.config import ParamsError, read_yaml, recipe, recipe_chain
+
+    for name in ("conditional", "tutorial", "quick"):
+        raw = read_yaml(REPO / "recipes" / f"{name}.yaml")
+        assert raw["parent"] == "default", name
+        parent = recipe("default")
+        for section, values in raw.items():  # no key restates the parent's value
+            if section != "parent":
+                assert all(parent[section].get(key) != value for key, value in values.items()), (name, section)
+    assert [path.stem for path, _ in recipe_chain("quick")] == ["default", "quick"]
+    (tmp_path / "a.yaml").write_text("parent: b\n")
+    (tmp_path / "b.yaml").write_text("parent: a\n")
+    with pytest.raises(ParamsError, match="lead back to it"):
+        recipe("a", tmp_path)
+    (tmp_path / "c.yaml").write_text("parent: nowhere\n")
+    with pytest.raises(ParamsError, match="no recipe 'nowhere'"):
+        recipe("c", tmp_path)
 
 
 def test_the_quick_recipe_is_the_one_measured():
@@ -332,7 +385,7 @@ def test_the_default_and_conditional_presets_select_params_yamls_recipe(tmp_path
         update={"epochs": 7, "lr_schedule": decayed} if conditional else {}
     )
     out = capsys.readouterr().out
-    assert f"-S model.conditional={conditional}" in out and "-S train.ema.decay=0.999" in out
+    assert f"-S model.conditional={str(conditional).lower()}" in out and "-S train.ema.decay=0.999" in out
     assert "-S train.keep=last" in out and f"-S model.conditioning={written.model.conditioning}" in out
 
 

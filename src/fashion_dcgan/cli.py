@@ -4,6 +4,8 @@ tracked run's params or write a named recipe, and tell how long training takes o
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import math
 import re
 import shlex
@@ -210,13 +212,14 @@ def params_from_run(flat: dict[str, str]) -> dict[str, dict[str, Any]]:
     return nested
 
 
-def write_params(path: Path, overrides: dict[str, Any]) -> None:
+def write_params(path: Path, overrides: dict[str, Any], comments: dict[tuple[str, ...], Any] | None = None) -> None:
     """Set ``overrides`` (nested sections) in params.yaml, keeping its comments, layout and every value that
-    does not change. A key that is new to the file takes its comment from ``overrides`` (a round-trip
-    mapping, such as a recipe file read by :func:`round_trip`)."""
+    does not change. A key that is new to the file takes its comment from ``comments`` (by key path, as
+    :func:`recipe_comments` reads them); comments stay aligned in their column."""
     from fashion_dcgan.files import atomic_path
 
     yaml = _round_trip_yaml()
+    comments = comments or {}
     if not path.parent.is_dir():
         raise ParamsError(f"--params {path}: the folder {path.parent} does not exist; create it first")
     try:
@@ -224,7 +227,7 @@ def write_params(path: Path, overrides: dict[str, Any]) -> None:
     except Exception as error:
         raise ParamsError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
 
-    def merge_into(target, values) -> None:
+    def merge_into(target, values, where: tuple[str, ...]) -> None:
         # Only what differs is written: an equal value keeps its spelling (1.0e-3) and its comment.
         for key, value in values.items():
             current = target.get(key)
@@ -232,17 +235,74 @@ def write_params(path: Path, overrides: dict[str, Any]) -> None:
                 if "name" in value and current.get("name") != value["name"]:
                     for stale in [k for k in current if k not in value]:  # another objective's settings
                         del current[stale]
-                merge_into(current, value)
+                merge_into(current, value, (*where, key))
             elif key not in target or current != value or isinstance(current, bool) != isinstance(value, bool):
                 new = key not in target
                 target[key] = value
-                comment = getattr(values, "ca", None) and values.ca.items.get(key)
+                comment = comments.get((*where, key))
                 if new and comment and hasattr(target, "ca"):
                     target.ca.items[key] = comment
 
-    merge_into(document, overrides)
-    with atomic_path(path) as tmp, open(tmp, "w") as handle:
-        yaml.dump(document, handle)
+    merge_into(document, overrides, ())
+    text = io.StringIO()
+    yaml.dump(document, text)
+    with atomic_path(path) as tmp:
+        tmp.write_text(align_comments(text.getvalue()))
+
+
+COMMENT_COLUMN = 27  # where params.yaml's end-of-line comments start (two spaces after a longer line)
+
+
+def align_comments(text: str) -> str:
+    """``text`` with each ``key: value  # comment`` line's comment moved to :data:`COMMENT_COLUMN`."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        match = re.fullmatch(r"( *-? *[A-Za-z_][\w]*:(?: [^#'\"\n]*?)?) +(# [^\n]*)(\n?)", line)
+        if match:
+            code, comment, end = match.groups()
+            pad = COMMENT_COLUMN - len(code)
+            line = code + " " * (pad if pad >= 1 else 2) + comment + end
+        lines.append(line)
+    return "".join(lines)
+
+
+def recipe_as_written(name: str, runtime: bool = False) -> tuple[dict[str, Any], dict[tuple[str, ...], Any]]:
+    """What ``preset name`` writes: every key of model and train (the seed excepted), and with ``runtime``
+    the runtime section, each value spelt as its recipe file spells it (1.0e-3); and the files'
+    end-of-line comments by key path, a child's winning over its parents'."""
+    from fashion_dcgan.config import RuntimeParams, parse_params, recipe, recipe_chain
+
+    raw = recipe(name)
+    resolved = parse_params(raw).model_dump(include={"model", "train"}, exclude={"train": {"seed"}})
+    if runtime:
+        resolved["runtime"] = {**RuntimeParams().model_dump(), **raw.get("runtime", {})}
+    spelt: dict[tuple[str, ...], Any] = {}
+    comments: dict[tuple[str, ...], Any] = {}
+
+    def collect(mapping, where: tuple[str, ...]) -> None:
+        for key, value in mapping.items():
+            if mapping.ca.items.get(key):
+                comments[(*where, key)] = mapping.ca.items[key]
+            if isinstance(value, dict):
+                collect(value, (*where, key))
+            else:
+                spelt[(*where, key)] = value
+
+    for path, _ in recipe_chain(name):
+        collect(round_trip(path), ())
+
+    def respell(values: dict[str, Any], where: tuple[str, ...]) -> dict[str, Any]:
+        out = {}
+        for key, value in values.items():
+            written = spelt.get((*where, key))
+            if isinstance(value, dict):
+                out[key] = respell(value, (*where, key))
+            else:  # a bool is never spelt as the int it equals
+                same = written == value and isinstance(written, bool) == isinstance(value, bool)
+                out[key] = written if same else value
+        return out
+
+    return respell(resolved, ()), comments
 
 
 def _round_trip_yaml():
@@ -284,26 +344,36 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
 
 def cmd_preset(args: argparse.Namespace) -> None:
-    from fashion_dcgan.config import RECIPES_DIR, load_params, recipe
+    from fashion_dcgan.config import load_params, recipe
 
     path = Path(args.params)
-    recipe(args.name)  # checked against the schema first
-    write_params(path, round_trip(RECIPES_DIR / f"{args.name}.yaml"))
+    # The whole recipe is written, every key of model and train (the seed excepted), so that no key of
+    # an earlier preset survives; runtime holds machine settings, written only when asked.
+    values, comments = recipe_as_written(args.name, args.runtime)
+    write_params(path, values, comments)
     load_params(path)  # the result must still be valid
     settings = " ".join(shlex.quote(f"-S{key}={value}") if " " in value or '"' in value else f"-S {key}={value}"
-                        for key, value in preset_overrides(args.name).items())  # fmt: skip
+                        for key, value in preset_overrides(args.name, args.runtime).items())  # fmt: skip
     print(f"wrote the {args.name} preset to {path}; the same as an experiment: dvc exp run {settings}")
+    machine = recipe(args.name).get("runtime", {})
+    if machine and not args.runtime:
+        chosen = ", ".join(f"runtime.{key}: {yaml_value(value)}" for key, value in machine.items())
+        print(f"left runtime as it was; the recipe was measured with {chosen} (--runtime writes it)")
 
 
-def preset_overrides(name: str) -> dict[str, str]:
-    """The preset as ``dvc exp run -S key=value`` settings; a section chosen by name (``model.objective``)
-    is one YAML flow mapping, since another objective's settings must not be merged into it."""
-    import json
+def preset_overrides(name: str, runtime: bool = False) -> dict[str, str]:
+    """The preset as ``dvc exp run -S key=value`` settings: what ``preset`` writes. A section chosen by
+    name (``model.objective``) is one YAML flow mapping, since another objective's settings must not be
+    merged into it."""
+    from fashion_dcgan.config import flatten
 
-    from fashion_dcgan.config import flatten, recipe
+    values, _ = recipe_as_written(name, runtime)
+    return {key: yaml_value(value) for key, value in flatten(values, keep_selected=True).items()}
 
-    return {key: json.dumps(value) if value is None or isinstance(value, list | dict) else str(value)
-            for key, value in flatten(recipe(name), keep_selected=True).items()}  # fmt: skip
+
+def yaml_value(value: Any) -> str:
+    """``value`` as YAML spells it on one line: null, true, [translation], 0.001."""
+    return json.dumps(value) if value is None or isinstance(value, bool | list | dict) else str(value)
 
 
 def cmd_doctor(args: argparse.Namespace) -> None:
@@ -402,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("name", choices=recipe_names(research=True), metavar="NAME",
                         help=f"a recipe of recipes/: {', '.join(recipe_names())}, or research/NAME")  # fmt: skip
     preset.add_argument("--params", default="params.yaml", help="file to update (default: %(default)s)")
+    preset.add_argument("--runtime", action="store_true",
+                        help="also write the recipe's runtime settings, the rest of runtime as default")  # fmt: skip
     preset.set_defaults(func=cmd_preset)
 
     doctor = commands.add_parser(

@@ -387,10 +387,13 @@ VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999), "de
 
 
 # Recipes are files: recipes/NAME.yaml holds the keys that shape the model (the model and train
-# sections, and the precision where a research variant fixes it), read by `fashion-dcgan preset NAME`,
-# the benchmarks and the docs. The stages never read them.
+# sections; runtime only where a research variant was measured at a fixed precision), read by
+# `fashion-dcgan preset NAME`, the benchmarks and the docs. The stages never read them. A recipe names
+# its parent (`parent: default`) and lists only what it changes; default is the root. The research
+# recipes have no parent: each is stored whole, as it was measured, so no later default can change it.
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 RECIPE_SECTIONS = ("model", "train", "runtime")
+PARENT = "parent"
 RESEARCH = "research"  # recipes/research/: the variants the benchmarks compared, by what they change
 
 
@@ -402,21 +405,35 @@ def recipe_names(directory: Path = RECIPES_DIR, research: bool = False) -> list[
     return names
 
 
+def recipe_chain(name: str, directory: Path = RECIPES_DIR) -> list[tuple[Path, dict[str, Any]]]:
+    """The files of recipe ``name`` and of its parents, root first, each as read (``parent`` removed)."""
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    while name is not None:
+        if not re.fullmatch(rf"({RESEARCH}/)?[A-Za-z0-9][A-Za-z0-9._+-]*", str(name)):
+            raise ParamsError(f"recipe {name!r}: a recipe is a file name in recipes/ (or research/NAME), without .yaml")
+        path = directory / f"{name}.yaml"
+        if not path.is_file():
+            known = ", ".join(recipe_names(directory)) or "none"
+            raise ParamsError(f"no recipe {name!r} in {directory} (known: {known}; more in {RESEARCH}/)")
+        raw = read_yaml(path)
+        if not isinstance(raw, dict) or set(raw) - {*RECIPE_SECTIONS, PARENT}:
+            extra = sorted(set(raw) - {*RECIPE_SECTIONS, PARENT}) if isinstance(raw, dict) else type(raw).__name__
+            raise ParamsError(f"{path}: a recipe holds {PARENT} and the sections {list(RECIPE_SECTIONS)}, not {extra}")
+        if any(path == seen for seen, _ in chain):
+            raise ParamsError(f"{path}: its {PARENT}s lead back to it")
+        chain.insert(0, (path, {key: value for key, value in raw.items() if key != PARENT}))
+        name = raw.get(PARENT)
+    return chain
+
+
 def recipe(name: str, directory: Path = RECIPES_DIR) -> dict[str, Any]:
-    """The recipe ``name`` (``default``, or ``research/NAME``) as nested sections, checked against the
-    schema; a ParamsError names what is wrong."""
-    if not re.fullmatch(rf"({RESEARCH}/)?[A-Za-z0-9][A-Za-z0-9._+-]*", name):
-        raise ParamsError(f"recipe {name!r}: a recipe is a file name in recipes/ (or research/NAME), without .yaml")
-    path = directory / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(recipe_names(directory)) or "none"
-        raise ParamsError(f"no recipe {name!r} in {directory} (known: {known}; more in {RESEARCH}/)")
-    raw = read_yaml(path)
-    if not isinstance(raw, dict) or set(raw) - set(RECIPE_SECTIONS):
-        extra = sorted(set(raw) - set(RECIPE_SECTIONS)) if isinstance(raw, dict) else type(raw).__name__
-        raise ParamsError(f"{path}: a recipe holds only the sections {list(RECIPE_SECTIONS)}, not {extra}")
-    parse_params(raw, str(path))
-    return raw
+    """The recipe ``name`` (``default``, or ``research/NAME``) as nested sections, its parents' keys
+    included, checked against the schema; a ParamsError names what is wrong."""
+    resolved: dict[str, Any] = {}
+    for path, raw in recipe_chain(name, directory):
+        resolved = merge(resolved, raw)
+        parse_params(resolved, str(path))
+    return resolved
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
