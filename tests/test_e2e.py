@@ -91,6 +91,8 @@ def test_a_default_repro_log_has_no_tensorflow_noise(repo):
     log = (repo.parent / "repro.log").read_text()
     assert "Running stage 'train'" in log
     assert "E0000" not in log and "I0000" not in log and "cuInit" not in log, log[-3000:]
+    # Nor third-party INFO lines: MLflow's database and uv export, Great Expectations' temporary folder.
+    assert "INFO mlflow" not in log and "Created temporary directory" not in log, log[-3000:]
 
 
 def test_repro_produces_validated_data_models_samples_metrics_and_report(repo):

@@ -145,12 +145,17 @@ def test_every_registered_metric_reaches_the_json_mlflow_and_the_report(tmp_path
 
     write_report(files, parse_params({}).flat(), 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
     page = files.html.read_text()
-    shown_beside = {m.spread: m for m in METRICS if m.spread} | {m.real: m for m in METRICS if m.real}
+    spreads = {m.spread: m for m in METRICS if m.spread}
+    shown_beside = spreads | {m.real: m for m in METRICS if m.real}
     for metric in METRICS:
         if metric.row:
             assert f"<td>{metric.name}</td><td>{metric.format(metrics[metric.name])}" in page, metric.name
         elif metric.per_class:
             assert metric.format(metrics[metric.name][3]) in page, metric.name
+        elif metric.name in spreads:  # beside its value, to the value's decimals
+            owner = spreads[metric.name]
+            pair = owner.format_with_spread(metrics[owner.name], metrics[metric.name], metric)
+            assert pair in page, metric.name
         else:
             assert metric.name in shown_beside and metric.format(metrics[metric.name]) in page, metric.name
 
@@ -282,3 +287,31 @@ def test_hostile_run_names_and_params_render_as_text_in_both_reports(tmp_path, b
         assert "<img src=x onerror=alert(1)>" in text, page_file.name  # shown as the text it is
         assert page.locator("script, iframe, svg[onload], img[onerror]").count() == 0, page_file.name
         page.close()
+
+
+def test_the_report_says_how_long_training_took_and_formats_values_as_written(tmp_path):
+    """The training time with the machine class and precision; spreads to their value's decimals; params
+    as YAML spells them; Markdown alt text and cells without HTML entities for quotes."""
+    files = pipeline_files(tmp_path)
+    history = pd.read_csv(files.history).assign(epoch_seconds=[100.0, 110.0])
+    write_csv(files.history, history.to_dict("records"))
+    provenance = json.loads(files.provenance.read_text())
+    write_json(files.provenance, {**provenance, "precision": "float32", "machine": "float32 CPU (AMD EPYC 7R13)"})
+    evaluation = json.loads(files.eval_metrics.read_text())
+    write_json(files.eval_metrics, {**evaluation, "kid": 22.2571, "kid_stderr": 0.70781})
+    params = parse_params({}).flat()
+    text = write_report(files, params, 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
+    assert "Trained in 3.5 min for 2 epochs (1.8 min an epoch) on a float32 CPU (AMD EPYC 7R13), in float32." in text
+    markdown, page = files.markdown.read_text(), files.html.read_text()
+    assert "| Training time | 3.5 min for 2 epochs (1.8 min an epoch) on a float32 CPU" in markdown
+    assert "22.26 ± 0.71" in markdown and "0.7078" not in markdown and "22.26 ± 0.71" in page
+    assert "<td>data.train_limit</td><td>null</td>" in page and "<td>model.conditional</td><td>false</td>" in page
+    assert "<td>train.augment</td><td>[]</td>" in page and ">None<" not in page and ">True<" not in page
+    assert "![Objective's other metrics per epoch](" in markdown and "&#39;" not in markdown
+    assert "&#39;" in page or "Objective's" in page  # HTML escapes as it must, and says the same
+
+
+def test_a_run_without_epoch_times_has_no_training_time_row(tmp_path):
+    files = pipeline_files(tmp_path)
+    write_report(files, parse_params({}).flat(), 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
+    assert "Training time" not in files.markdown.read_text()

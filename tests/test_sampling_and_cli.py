@@ -189,7 +189,7 @@ def test_preset_writes_the_tutorial_recipe_and_keeps_comments(tmp_path, capsys):
     assert "gamma" not in written  # the r1 objective's settings left with it
     out = capsys.readouterr().out
     assert "dvc exp run -S model.variant=tutorial" in out and "-S train.ema.decay=0.0" in out
-    assert """'-Smodel.objective={"name": "bce", "label_smoothing": 0.0}'""" in out
+    assert "'-Smodel.objective={name: bce, label_smoothing: 0.0}'" in out
 
 
 def test_preset_default_on_a_fresh_clone_changes_nothing(tmp_path, capsys):
@@ -448,3 +448,48 @@ def test_a_long_message_is_cut_at_a_word_with_an_ellipsis():
     text = "word " * 100
     cut = first_line(ValueError(text), 50)
     assert len(cut) <= 50 and cut.endswith("word…") and first_line(ValueError("short"), 50) == "short"
+
+
+def test_walk_draws_the_demos_latent_walk_from_the_command_line(model_files, tmp_path, capsys):
+    """`fashion-dcgan walk` is the demo's walk: the same row of images for the same seeds and steps."""
+    from PIL import Image
+
+    from fashion_dcgan.modelfiles import load_generator
+    from fashion_dcgan.serving.demo import Demo
+
+    out = tmp_path / "walk.png"
+    main(["walk", "--model", str(model_files / "generator.keras"), "--from", "3", "--to", "9", "--steps", "5",
+          "--out", str(out)])  # fmt: skip
+    expected = Demo(load_generator(model_files / "generator.keras")).walk(3, 9, 5)
+    assert np.array_equal(np.asarray(Image.open(out)), expected)
+    assert "wrote 5 images from seed 3 to seed 9" in capsys.readouterr().out
+    conditional = tmp_path / "conditional.png"
+    main(["walk", "--model", str(model_files / "conditional.keras"), "--class", "sneaker", "--out", str(conditional)])
+    assert Image.open(conditional).size[0] > Image.open(out).size[0]  # 10 steps, and the class's name
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--steps", "1"], "`steps` must be a whole number from 2 to 32"),
+     (["--class", "sneaker"], "--class: .* is an unconditional generator"),
+     (["--out", "walk.npy"], "a walk is a .png row of images")],
+)  # fmt: skip
+def test_walk_refuses_bad_requests_in_one_line(model_files, tmp_path, capsys, args, message):
+    argv = ["walk", "--model", str(model_files / "generator.keras"), "--out", str(tmp_path / "w.png"), *args]
+    if args[0] == "--out":
+        argv[-1] = str(tmp_path / args[1])
+    code, err = run_cli(argv, capsys)
+    assert code == 1 and re.search(message, err.strip().splitlines()[-1]) and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_help_lists_every_command(capsys):
+    from fashion_dcgan.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"walk", "sample", "serve", "demo", "preset", "doctor", "reproduce"} <= set(commands)
+    for name in commands:
+        assert re.search(rf"^\s+{name}\s", text, re.M), name

@@ -83,3 +83,9 @@ def test_html_report_parses_and_shows_failures(clean):
     page = render_validation(reports)
     HTMLParser().feed(page)
     assert "FAILED" in page and "expect_column_values_to_be_between" in page
+
+
+def test_the_page_shows_the_class_balance_bounds_as_written(clean):
+    """0.1 ± 0.02 shows as 0.08 and 0.12, not 0.12000000000000001."""
+    page = render_validation(validate([(*clean, processed_spec())]))
+    assert "0.12" in page and "0.08" in page and "0.12000000000000001" not in page and "0.08000000000000002" not in page

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import re
 import shlex
@@ -163,6 +162,34 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from fashion_dcgan.serving.server import serve
 
     serve(args.model, args.host, args.port, args.max_body_kb * 1024, args.timeout_s)
+
+
+def cmd_walk(args: argparse.Namespace) -> None:
+    """One row of images along the great circle from one seed's latent point to another's."""
+    out = Path(args.out)
+    if out.suffix != ".png":
+        raise ParamsError(f"--out {out}: a walk is a .png row of images")
+    if not out.parent.is_dir():
+        raise ParamsError(f"--out {out}: the folder {out.parent} does not exist; create it first")
+    _local_model(args.model)  # before TensorFlow loads: a wrong path is an instant error
+
+    from fashion_dcgan.imaging import save_png
+    from fashion_dcgan.modelfiles import load_generator
+    from fashion_dcgan.serving.demo import Demo
+    from fashion_dcgan.serving.pyfunc import BadRequest
+    from fashion_dcgan.tracking import model_file
+
+    demo = Demo(load_generator(model_file(args.model)))
+    if args.class_ is not None and not demo.conditional:
+        raise ParamsError(
+            f"--class: {args.model} is an unconditional generator; train one with model.conditional: true"
+        )
+    try:
+        row = demo.walk(args.start, args.end, args.steps, args.class_)
+    except BadRequest as error:
+        raise ParamsError(str(error)) from None
+    save_png(out, row)
+    print(f"wrote {args.steps} images from seed {args.start} to seed {args.end} to {out}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -344,7 +371,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
 
 def cmd_preset(args: argparse.Namespace) -> None:
-    from fashion_dcgan.config import load_params, recipe
+    from fashion_dcgan.config import load_params, recipe, yaml_value
 
     path = Path(args.params)
     # The whole recipe is written, every key of model and train (the seed excepted), so that no key of
@@ -365,15 +392,10 @@ def preset_overrides(name: str, runtime: bool = False) -> dict[str, str]:
     """The preset as ``dvc exp run -S key=value`` settings: what ``preset`` writes. A section chosen by
     name (``model.objective``) is one YAML flow mapping, since another objective's settings must not be
     merged into it."""
-    from fashion_dcgan.config import flatten
+    from fashion_dcgan.config import flatten, yaml_value
 
     values, _ = recipe_as_written(name, runtime)
     return {key: yaml_value(value) for key, value in flatten(values, keep_selected=True).items()}
-
-
-def yaml_value(value: Any) -> str:
-    """``value`` as YAML spells it on one line: null, true, [translation], 0.001."""
-    return json.dumps(value) if value is None or isinstance(value, bool | list | dict) else str(value)
 
 
 def cmd_doctor(args: argparse.Namespace) -> None:
@@ -437,6 +459,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="samples.png", help=".png grid or .npy array in [-1, 1] (default: %(default)s)"
     )
     sample.set_defaults(func=cmd_sample)
+
+    walk = commands.add_parser(
+        "walk", help="a row of images walking the latent space from one seed to another", parents=[debug]
+    )
+    walk.add_argument("--model", default="models/generator.keras",
+                      help="generator .keras file or MLflow model URI (default: %(default)s)")  # fmt: skip
+    walk.add_argument("--from", dest="start", type=_seed, default=0,
+                      help="seed of the first image (default: %(default)s)")  # fmt: skip
+    walk.add_argument("--to", dest="end", type=_seed, default=1, help="seed of the last image (default: %(default)s)")
+    walk.add_argument("--steps", type=int, default=10, help="images in the row, 2 to 32 (default: %(default)s)")
+    walk.add_argument("--class", dest="class_", metavar="CLASS",
+                      help="the class to walk in (class-conditional generators; default: the first)")  # fmt: skip
+    walk.add_argument("--out", default="walk.png", help=".png file to write (default: %(default)s)")
+    walk.set_defaults(func=cmd_walk)
 
     serving = commands.add_parser(
         "serve", help="serve the generator over HTTP (MLflow's /invocations, request size bounded)", parents=[debug]

@@ -382,6 +382,14 @@ def flatten(nested: dict[str, Any], prefix: str = "", keep_selected: bool = Fals
     return out
 
 
+def yaml_value(value: Any) -> str:
+    """``value`` as YAML spells it on one line: null, true, [translation], {name: r1, gamma: 1.0}, 0.001."""
+    if isinstance(value, float):
+        return str(value)
+    plain = json.loads(json.dumps(value))  # ruamel's round-trip scalars as the plain values they are
+    return yaml.safe_dump(plain, default_flow_style=True, sort_keys=False, width=10_000).removesuffix("...\n").strip()
+
+
 # The tutorial keeps Keras' Adam defaults; the paper and deep families use the DCGAN paper's lr 2e-4 and beta1 0.5.
 VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999), "deep": (2e-4, 0.5, 0.999)}
 

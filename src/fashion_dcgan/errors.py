@@ -70,9 +70,10 @@ def entry_point(func: F) -> F:
         if "--debug" in sys.argv[1:]:
             os.environ[DEBUG_VARIABLE] = "1"
         if not debugging():
-            from fashion_dcgan.logs import quiet_tensorflow
+            from fashion_dcgan.logs import quiet_libraries, quiet_tensorflow
 
             quiet_tensorflow()  # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise for a user
+            quiet_libraries()
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("fashion_dcgan").setLevel(logging.INFO)
         try:

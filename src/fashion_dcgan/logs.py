@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -69,3 +70,18 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietImport())
+
+
+def quiet_libraries() -> None:
+    """Third-party INFO lines (MLflow creating its database, exporting uv's lock; alembic) are hidden;
+    call before MLflow is imported. Their warnings and errors still show."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
+def quiet_loggers(package: str) -> None:
+    """Lower every logger of ``package`` that set its own level below WARNING (Great Expectations sets
+    INFO on some of its modules' loggers, e.g. for its temporary docs folder)."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        ours = name == package or name.startswith(f"{package}.")
+        if ours and isinstance(logger, logging.Logger) and logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)

@@ -14,6 +14,7 @@ discriminator (``discriminator``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -61,6 +62,14 @@ class Metric:
         if self.fmt == "d" and isinstance(value, float):  # a count averaged over seeds or read back from MLflow
             return format(value, ".0f") if value.is_integer() else format(value, ".1f")
         return format(value, self.fmt)
+
+    def format_with_spread(self, value: Any, spread: Any, spread_metric: Metric | None = None) -> str:
+        """``value ± spread``, the spread to the value's own decimals: ``22.26 ± 0.71``, not ``± 0.7078``."""
+        text = self.format(value)
+        decimals = re.fullmatch(r"-?\d+(?:\.(\d+))?", text)
+        if decimals is None or isinstance(spread, str):  # nan, or a value in scientific notation
+            return f"{text} ± {(spread_metric or self).format(spread)}"
+        return f"{text} ± {spread:.{len(decimals.group(1) or '')}f}"
 
 
 @dataclass

@@ -9,12 +9,14 @@ import jinja2
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def _environment(markdown: bool = False) -> jinja2.Environment:
+    # HTML pages escape every value. A Markdown page escapes only what makes HTML (&, <, >): a renderer
+    # passes raw HTML through, so a run name such as <img onerror=...> would run as script, while an
+    # apostrophe or a quote must stay as written (alt text shows entities literally in many viewers).
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("fashion_dcgan.reporting", "templates"),
-        # Markdown too: a renderer passes raw HTML through, so a run name such as <img onerror=...> would
-        # run as script. HTML entities show as the text they stand for in both formats.
-        autoescape=jinja2.select_autoescape(["html", "md"]),
+        autoescape=not markdown,
+        finalize=_markdown_text if markdown else None,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -22,6 +24,10 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["cell"] = markdown_cell
     return environment
+
+
+def _markdown_text(value: Any) -> str:
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def markdown_cell(value: Any) -> str:
@@ -32,7 +38,7 @@ def markdown_cell(value: Any) -> str:
 
 
 def render(template: str, **context: Any) -> str:
-    return _environment().get_template(template).render(**context)
+    return _environment(template.endswith(".md")).get_template(template).render(**context)
 
 
 def render_validation(reports: list[Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fashion_dcgan.config import yaml_value
 from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
 from fashion_dcgan.errors import DataError
 from fashion_dcgan.evaluation.registry import BY_NAME, GENERATED, METRICS, headline
@@ -92,14 +93,14 @@ def scorecard_rows(evaluation: dict[str, Any], reference: dict[str, Any] | None,
         metric, ours = BY_NAME[name], evaluation[name]
         value = metric.format(ours)
         if metric.spread and metric.spread in evaluation:
-            value += f" ± {BY_NAME[metric.spread].format(evaluation[metric.spread])}"
+            value = metric.format_with_spread(ours, evaluation[metric.spread], BY_NAME[metric.spread])
         row = dict.fromkeys(("reference", "vs_reference", "champion", "vs_champion", "real"), "")
         label = name.replace("_", " ").replace("fid", "FID").replace("kid", "KID")
         direction = {"lower": "lower is better", "higher": "higher is better"}.get(metric.better, "")
         row |= {"name": label, "value": value, "better": direction}
         if reference and name in reference["mean"]:
             theirs = reference["mean"][name]
-            row["reference"] = f"{metric.format(theirs)} ± {metric.format(reference['spread'][name])}"
+            row["reference"] = metric.format_with_spread(theirs, reference["spread"][name])
             row["vs_reference"] = _versus(name, ours, theirs)
         if champion and name in champion["metrics"]:
             theirs = champion["metrics"][name]
@@ -198,6 +199,26 @@ def kept_note(provenance: dict[str, Any], history: pd.DataFrame) -> str | None:
     return f"kept the generator of epoch {kept} of {epochs}, the lowest monitored FID{at} (train.keep: best_fid)"
 
 
+def training_time(history: pd.DataFrame, provenance: dict[str, Any]) -> str | None:
+    """How long the epochs took, on which machine class and in which precision; None for a run that
+    recorded no epoch times."""
+    if "epoch_seconds" not in history or not len(history):
+        return None
+    seconds = float(history["epoch_seconds"].sum())
+    each = seconds / len(history)
+    text = f"{duration(seconds)} for {len(history)} epochs ({duration(each)} an epoch)"
+    if "machine" in provenance:
+        text += f" on a {provenance['machine']}, in {provenance['precision']}"
+    return text
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` in the unit a reader wants: 42 s, 3.4 min, 1.2 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
 def summary(params: dict[str, Any], epochs: int, evaluation: dict[str, Any] | None, kept: str | None = None) -> str:
     """One paragraph that says what was trained and how good it is (also the MLflow run description)."""
     ema = params.get("train.ema.decay") or 0
@@ -228,7 +249,7 @@ def _evaluation_rows(evaluation: dict[str, Any], columns: list[str]) -> list[dic
             value = metric.format(evaluation[name])
             spread = name.replace(metric.name, metric.spread) if metric.spread else None
             if spread in evaluation:
-                value += f" ± {BY_NAME[metric.spread].format(evaluation[spread])}"
+                value = metric.format_with_spread(evaluation[name], evaluation[spread], BY_NAME[metric.spread])
             values.append(value)
         note = metric.meaning
         if metric.real in evaluation and not BY_NAME[metric.real].row:
@@ -326,6 +347,9 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
     ]
     final = history.iloc[-1].to_dict() if len(history) else {}
     text = summary(params, len(history), evaluation, kept)
+    time_taken = training_time(history, provenance)
+    if time_taken:
+        text += f" Trained in {time_taken}."
     reference = reference_figures(files.references)
     report = {
         "summary": text,
@@ -339,6 +363,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
             ("MLflow run", provenance["mlflow_run_id"]),
             ("Git commit", provenance["git_commit"]),
             ("Epochs", str(len(history))),
+            *([("Training time", time_taken)] if time_taken else []),
             *([("Sampled generator from", f"epoch {provenance['kept_epoch']} (train.keep: best_fid)")] if kept else []),
             *[(f"Final {name}", _fmt(final[name])) for name in provenance["metric_names"] if name in final],
             *[(f"data sha256 {name}", digest) for name, digest in sorted(provenance["data_sha256"].items())],
@@ -356,7 +381,7 @@ def write_report(files: ReportFiles, params: dict[str, Any], gif_frame_seconds: 
         "images": {caption: os.path.relpath(path, page_dir) for caption, path in candidates if Path(path).exists()},
         "validation_rows": _validation_rows(validation),
         "validation_link": os.path.relpath(files.validation / "index.html", page_dir),
-        "param_rows": sorted((k, _fmt(v)) for k, v in params.items()),
+        "param_rows": sorted((k, _fmt(v) if isinstance(v, float) else yaml_value(v)) for k, v in params.items()),
     }
     write_text(files.html, render("report.html", report=report))
     write_text(files.markdown, render("report.md", report=report))

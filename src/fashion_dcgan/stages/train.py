@@ -63,12 +63,23 @@ def main(argv: list[str] | None = None) -> None:
 
     metric_names = list(result.gan.objective.metric_names)
     kept = {"kept_epoch": result.kept_epoch, "keep": params.train.keep}
-    write_json(args.provenance, {**provenance, "mlflow_run_id": result.run_id, "metric_names": metric_names, **kept})
+    write_json(args.provenance, {**provenance, "mlflow_run_id": result.run_id, "metric_names": metric_names, **kept,
+                                 **machine(params.runtime.precision)})  # fmt: skip
     final = {k: v for k, v in result.epochs[-1].items() if k != "epoch"}
     write_json(args.metrics, {"mlflow_run_id": result.run_id, "epochs": len(result.epochs), **kept, **final})
     write_csv(args.history, result.epochs)
     write_csv(args.steps, result.steps)
     log.info("trained %d epochs (MLflow run %s, %s)", len(result.epochs), result.run_id, uri)
+
+
+def machine(setting: str) -> dict[str, str]:
+    """The precision training ran in, and the machine: its class, with the GPU's or the CPU's name."""
+    from fashion_dcgan.training import cpu
+    from fashion_dcgan.training.runtime import gpu_names, machine_class, resolve_precision
+
+    precision = resolve_precision(setting)
+    name = ", ".join(gpu_names()) if precision == "mixed_float16" else cpu.model()
+    return {"precision": precision, "machine": f"{machine_class(precision)} ({name})"}
 
 
 if __name__ == "__main__":
