@@ -136,6 +136,18 @@ TINY_TRAINING = {
 }  # fmt: skip
 
 
+def make_dry_run(*argv: str) -> str:
+    """The command a Makefile target runs, as make expands it (last line of `make -n`).
+
+    Run from a clean environment: under a parent make (CI's `make test`) make would otherwise
+    print "Entering/Leaving directory" lines around it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", *argv], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
 def tiny_params(model: dict | None = None, runtime: dict | None = None, **train):
     """:data:`TINY_TRAINING` with ``model``, ``runtime`` and ``train`` overrides, validated."""
     from fashion_dcgan.config import merge, parse_params

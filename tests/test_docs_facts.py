@@ -4,7 +4,6 @@ the code and the recorded results: a change of default that leaves a page behind
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, make_dry_run
 
 USER_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # Pages that tell history: the research log and the results page name earlier defaults on purpose.
@@ -156,22 +155,18 @@ def test_the_charts_have_titles_real_x_fields_and_one_quantity_each():
     assert paths["train_steps"].endswith(".csv")
 
 
-def make(*argv: str) -> str:
-    return subprocess.run(["make", "-n", *argv], cwd=REPO, capture_output=True, text=True, check=True).stdout
-
-
 def test_make_compare_keeps_the_generators_headline_metrics():
     from fashion_dcgan.evaluation.registry import DVC_METRICS
 
-    command = make("compare").splitlines()[-1]
+    command = make_dry_run("compare")
     kept = re.search(r"--keep '\^\(([^)]*)\)\$'", command).group(1).split("|")
     assert set(kept) == set(DVC_METRICS) - {"probe_accuracy"}  # the probe judges the discriminator
     assert "--only-changed" in command and "src/" in command
 
 
 def test_make_ui_takes_a_port():
-    assert "--port 5000" in make("ui").splitlines()[-1]
-    assert "--port 5123" in make("ui", "PORT=5123").splitlines()[-1]
+    assert "--port 5000" in make_dry_run("ui")
+    assert "--port 5123" in make_dry_run("ui", "PORT=5123")
 
 
 def test_generated_pages_name_files_that_runs_write():

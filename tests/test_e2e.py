@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from fashion_dcgan.evaluation.registry import DVC_METRICS
-from tests.conftest import REPO, requires_mirror, stage_cmd, watched_page
+from tests.conftest import REPO, make_dry_run, requires_mirror, stage_cmd, watched_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_mirror]
 
@@ -339,8 +339,7 @@ def test_a_grid_through_dvcs_experiment_queue(repo):
 
 def compare_command() -> list[str]:
     """`make compare`'s command, as make expands it."""
-    done = subprocess.run(["make", "-n", "compare"], cwd=REPO, capture_output=True, text=True, check=True)
-    return shlex.split(done.stdout.splitlines()[-1])[1:]  # without the PATH= prefix
+    return shlex.split(make_dry_run("compare"))[1:]  # without the PATH= prefix
 
 
 def test_make_compare_shows_the_changed_params_and_the_headline_in_120_columns(repo):
