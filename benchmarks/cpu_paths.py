@@ -43,12 +43,12 @@ SUBJECTS = {"default": {"kind": "recipe", "recipe": "default"}, "tutorial": {"ki
 # the speed of the tutorial's networks) and intra-op 1 / inter-op 2 threads (0.90x there), both in the CPU
 # attempts of docs/benchmarks.md; batch 128, between the rows of 64 and 256.
 LEVERS = {
-    "default as on the full data (steps_per_execution resolves to 1)": {},
+    "default as on the full data (10 steps per call; the epoch's last call takes the 7 left)": {},
     "XLA (runtime.jit_compile: true)": {"overrides": {"runtime": {"jit_compile": True}}},
     "thread pools: intra-op 2, inter-op 1": {"threads": [2, 1]},
     "batch 256 (same rate; changes the algorithm)": {"overrides": {"train": {"batch_size": 256}}},
-    "steps_per_execution 10 (where the epoch divides)": {"overrides": {"runtime": {"steps_per_execution": 10}},
-                                                         "spe": 10},
+    "steps_per_execution 1 (what 937 steps resolved to before an epoch's last call could be short)": {
+        "overrides": {"runtime": {"steps_per_execution": 1}}, "spe": 1},
     "resize-then-conv instead of Conv2DTranspose (changes the networks)": {"patch": "resize_conv"},
     "oneDNN primitive cache off (ONEDNN_PRIMITIVE_CACHE_CAPACITY=0)": {"env": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "0"}},
 }  # fmt: skip
@@ -176,10 +176,16 @@ def spread(values: list[float], digits: str = ".0f") -> str:
     return f"{values[len(values) // 2]:{digits}} ({values[0]:{digits}}-{values[-1]:{digits}})"
 
 
-def run(repeats: int, images: int, levers: bool, log: Path) -> str:
-    """Every row of the plan ``repeats`` times, round-robin; each result is appended to ``log`` as it comes."""
+def run(repeats: int, images: int, levers: bool, log: Path, steps_per_call: bool = False) -> str:
+    """Every row of the plan ``repeats`` times, round-robin; each result is appended to ``log`` as it comes.
+    ``steps_per_call``: only the default at 1 and at 10 steps per compiled call, on each class."""
     plan = [(name, name, {**spec, "precision": precision(env)}, env) for name, env in CLASSES.items()
             for spec in SUBJECTS.values()]  # fmt: skip
+    if steps_per_call:
+        plan = [(f"default, {spe} step(s) per call", name,
+                 {"kind": "recipe", "recipe": "default", "precision": precision(env), "spe": spe,
+                  "overrides": {"runtime": {"steps_per_execution": spe}}}, env)
+                for name, env in CLASSES.items() for spe in (1, 10)]  # fmt: skip
     if levers:
         plan += [(f"lever: {name}", "float32-avx2", {"kind": "recipe", "recipe": "default", "precision": "float32",
                                                      **spec}, CLASSES["float32-avx2"])
@@ -233,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--images", type=int, default=3200, help="images per timed epoch (about 10 s at 300/s)")
     parser.add_argument("--levers", action="store_true", help="also each lever of the float32 path")
+    parser.add_argument("--steps-per-call", action="store_true",
+                        help="instead: the default at 1 and 10 steps per compiled call on each class")  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the tables here (Markdown)")
     parser.add_argument("--from-log", type=Path, metavar="JSONL", help="print the speed table of a run's rows and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -250,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         print("RESULT " + json.dumps(measure(spec, args.images)), flush=True)
         return
     log = (args.out or Path("cpu_paths.md")).with_suffix(".jsonl")
-    text = run(args.repeats, args.images, args.levers, log)
+    text = run(args.repeats, args.images, args.levers, log, args.steps_per_call)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

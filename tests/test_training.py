@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from fashion_dcgan.config import merge, parse_params, recipe
-from fashion_dcgan.data.pipeline import make_dataset, steps_per_execution
+from fashion_dcgan.data.pipeline import epoch_steps, make_dataset, steps_per_execution
 from fashion_dcgan.errors import TrainingDiverged
 from fashion_dcgan.tracking import RunLogger
 from fashion_dcgan.training.loop import TrainingPaths, build_gan, train
@@ -59,17 +59,45 @@ def test_same_seed_same_losses(tmp_path, images):
 
 
 def test_steps_per_execution_does_not_change_results(tmp_path, images):
-    one, _, _ = run(tmp_path, tiny_params(epochs=2, runtime={"steps_per_execution": 1}), images, "one")
-    three, _, _ = run(tmp_path, tiny_params(epochs=2, runtime={"steps_per_execution": 3}), images, "three")
+    """4 steps an epoch at 3 per call: calls of 3 and 1 steps, the same losses, step for step, as 1 per
+    call, and each epoch's last window ends at the epoch's real last step."""
+    one, _, _ = run(tmp_path, tiny_params(epochs=2, runtime={"steps_per_execution": 1, "log_every_steps": 1}),
+                    images, "one")  # fmt: skip
+    three, _, _ = run(tmp_path, tiny_params(epochs=2, runtime={"steps_per_execution": 3, "log_every_steps": 1}),
+                      images, "three")  # fmt: skip
     assert [row["d_loss"] for row in one.epochs] == [row["d_loss"] for row in three.epochs]
-    assert three.steps[-1]["step"] == one.steps[-1]["step"] == 8
+    # Windows close at each call's end: steps 3, 4 (the epoch's short last call), 7, 8; each is the mean
+    # of the single steps it spans.
+    assert [row["step"] for row in three.steps] == [3, 4, 7, 8]
+    single = {row["step"]: row["g_loss"] for row in one.steps}
+    spans = {3: (1, 2, 3), 4: (4,), 7: (5, 6, 7), 8: (8,)}
+    for row in three.steps:
+        assert row["g_loss"] == pytest.approx(np.mean([single[step] for step in spans[row["step"]]]), rel=1e-5)
 
 
-def test_steps_per_execution_divides_the_epoch():
-    assert steps_per_execution(1875, 10) == 5
-    assert steps_per_execution(10, 10) == 10
+def test_steps_per_execution_works_for_any_epoch_length():
+    assert steps_per_execution(937, 10) == 10  # the default's prime 937 steps: 93 calls of 10, then 7
+    assert steps_per_execution(1875, 10) == 10
     assert steps_per_execution(4, 10) == 4
-    assert steps_per_execution(7, 5) == 1
+    assert steps_per_execution(7, 5) == 5
+    assert epoch_steps(60_000, 64, 10) == (937, 10)
+
+
+def test_an_epoch_dataset_is_the_epoch_its_variable_holds(images):
+    """The training loop's per-epoch dataset gives exactly the batches of the multi-epoch one."""
+    import tensorflow as tf
+
+    from fashion_dcgan.data.pipeline import epoch_dataset
+
+    data = images[:10]
+    epoch = tf.Variable(0, dtype=tf.int64)
+    dataset = epoch_dataset(data, 3, seed=7, epoch=epoch)
+    assert int(dataset.cardinality()) == 3
+    per_epoch = []
+    for value in range(3):
+        epoch.assign(value)
+        per_epoch += [b.numpy().ravel().tolist() for b in dataset]
+    assert per_epoch == [b.numpy().ravel().tolist() for b in make_dataset(data, 3, seed=7, first_epoch=0, last_epoch=3)]
 
 
 # The tutorial recipe, and every new part at once: EMA, augmentation and the R1 objective.

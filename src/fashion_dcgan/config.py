@@ -204,7 +204,8 @@ class RuntimeParams(_Section):
     jit_compile: Literal["auto"] | bool = "auto"
     """XLA compilation of the training step; auto turns it on on a GPU only (on a CPU it gains nothing)."""
     steps_per_execution: int = Field(10, ge=1, le=10_000)
-    """Training steps per compiled call (at most; a divisor of the steps per epoch is used).
+    """Training steps per compiled call (at most an epoch's); an epoch's last call runs the steps that are
+    left, so any value works with any data size (937 steps at 10: 93 calls of 10, then one of 7).
 
     Fewer Python round trips per step; callbacks and the progress bar see every Nth step.
     """

@@ -21,6 +21,23 @@ def make_dataset(
     Each epoch's order depends only on (seed, epoch), so a resumed run sees
     exactly the batches an uninterrupted one would.
     """
+    return _batches(images, labels, batch_size, seed, tf.data.Dataset.range(first_epoch, last_epoch))
+
+
+def epoch_dataset(
+    images: np.ndarray, batch_size: int, seed: int, epoch: tf.Variable, labels: np.ndarray | None = None
+) -> tf.data.Dataset:
+    """One epoch's batches, of the epoch that the int64 variable ``epoch`` holds when an iterator starts:
+    ``fit`` makes one iterator per epoch, and a callback sets ``epoch`` before it (:class:`EpochOfData`
+    in training.callbacks). The same batches as :func:`make_dataset` gives that epoch. Its end is the
+    epoch's end, so that the last compiled call of an epoch runs only the steps that are left: any
+    ``runtime.steps_per_execution`` works with any number of steps per epoch."""
+    epochs = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: epoch.read_value())
+    steps = len(images) // batch_size
+    return _batches(images, labels, batch_size, seed, epochs).apply(tf.data.experimental.assert_cardinality(steps))
+
+
+def _batches(images, labels, batch_size: int, seed: int, epochs: tf.data.Dataset) -> tf.data.Dataset:
     count = len(images)
     used = (count // batch_size) * batch_size
     pixels = tf.constant(images)
@@ -42,8 +59,7 @@ def make_dataset(
     options = tf.data.Options()
     options.autotune.enabled = False
     return (
-        tf.data.Dataset.range(first_epoch, last_epoch)
-        .flat_map(epoch_batches)
+        epochs.flat_map(epoch_batches)
         .map(gather, num_parallel_calls=2, deterministic=True)
         .prefetch(2)
         .with_options(options)
@@ -58,9 +74,7 @@ def epoch_steps(images: int, batch_size: int, requested: int) -> tuple[int, int]
 
 
 def steps_per_execution(steps_per_epoch: int, requested: int) -> int:
-    """The largest divisor of ``steps_per_epoch`` not above ``requested``.
-
-    Keras runs whole groups of steps per call; a group that crossed an epoch's
-    end would shift every later epoch's boundary.
-    """
-    return max(d for d in range(1, min(requested, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
+    """``requested``, at most an epoch's steps. An epoch's last call runs the steps that are left (the
+    training loop's dataset ends with its epoch, :func:`epoch_dataset`), so 937 steps at 10 per call are
+    93 calls of 10 and one of 7."""
+    return max(1, min(requested, steps_per_epoch))

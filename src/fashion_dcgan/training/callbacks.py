@@ -20,6 +20,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from fashion_dcgan.errors import TrainingDiverged
@@ -109,6 +110,24 @@ class DivergenceGuard(keras.callbacks.Callback):
             raise TrainingDiverged(f"{' and '.join(bad)} became non-finite in epoch {self.epoch + 1}, step {batch + 1}")
 
 
+class EpochOfData(keras.callbacks.Callback):
+    """Sets the epoch whose shuffle the next epoch's iterator draws (data.pipeline.epoch_dataset)."""
+
+    def __init__(self, epoch: tf.Variable):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch.assign(epoch)
+
+
+class Progress(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting an epoch's shorter last call as the steps it ran (not 940 of 937)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(min(batch, self.target - 1) if self.target else batch, logs)
+
+
 class StopOnSignal(keras.callbacks.Callback):
     """Ends training at the next batch when a SIGTERM's exception was swallowed (see ``runtime``)."""
 
@@ -136,7 +155,7 @@ class MetricHistory(EpochProducer):
         self.windows: list[dict[str, float]] = []
 
     def on_train_batch_end(self, batch, logs=None):
-        done = batch + 1
+        done = min(batch + 1, self.steps_per_epoch)  # an epoch's last call may run fewer steps than the others
         count, sums = self.last
         # With several steps per call this runs every Nth step only: log once `every` steps have passed.
         if done - count < self.every and done != self.steps_per_epoch:

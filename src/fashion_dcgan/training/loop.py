@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from fashion_dcgan.config import Params
 from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
-from fashion_dcgan.data.pipeline import epoch_steps, make_dataset
+from fashion_dcgan.data.pipeline import epoch_dataset, epoch_steps
 from fashion_dcgan.errors import ParamsError
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.dcgan import DCGAN
@@ -165,13 +165,16 @@ def train(
         tracker.set_tags(run_tags or {})
     with tracker.recording(), sigterm_as_interrupt():
         if state.epoch < cfg.epochs:
+            with tf.device("/cpu:0"):  # read by the input pipeline, on the host
+                data_epoch = tf.Variable(state.epoch, dtype=tf.int64, trainable=False)
             gan.fit(
-                make_dataset(images, cfg.batch_size, cfg.seed, state.epoch, cfg.epochs, class_labels),
+                # One epoch's batches per iterator, so that an epoch's last call runs only the steps left.
+                epoch_dataset(images, cfg.batch_size, cfg.seed, data_epoch, class_labels),
                 epochs=cfg.epochs,
                 initial_epoch=state.epoch,
-                steps_per_epoch=steps_per_epoch,
-                shuffle=False,  # make_dataset already shuffles, reproducibly per epoch
+                shuffle=False,  # the dataset already shuffles, reproducibly per epoch
                 callbacks=[
+                    cb.EpochOfData(data_epoch),
                     *_callbacks(
                         params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose, best
                     ),
@@ -247,7 +250,7 @@ def _callbacks(params, gan, state, checkpoint, tracker, paths, steps_per_epoch, 
     # Whatever train.keep says, the best epoch is tracked (when monitored), so that keep can change later.
     keep_best = [cb.KeepBest(best, check)] if check and best else []
     # The progress bar ends its line before the epoch's own log lines (the monitor's warning) appear.
-    progress_bar = [keras.callbacks.ProgbarLogger()] if verbose else []
+    progress_bar = [cb.Progress()] if verbose else []
     return [
         cb.StopOnSignal(),
         cb.DivergenceGuard(),
