@@ -219,7 +219,7 @@ def table(results: dict[tuple[str, str, str], list[dict]]) -> str:
         gflops = median(rates) * rs[0]["mflop"] / 1e3
         what = spec.get("recipe", "the seed's train_on_batch loop, batch 32")
         lines.append(f"| {row} | {what} | {rs[0]['precision']} | {spread(rates)} | {rs[0]['mflop']:.0f} | "
-                     f"{gflops:.0f} | {gflops / peaks.get(machine, float('nan')):.0%} | "
+                     f"{gflops:.0f} | {f'{gflops / peaks[machine]:.0%}' if machine in peaks else 'not run'} | "
                      f"{64 / median(rates) * 1000:.0f} |")  # fmt: skip
     return "\n".join(lines)
 
