@@ -5,7 +5,8 @@ A page holds a marker comment where a table goes:
 - ``<!-- generated: parameters -->``: every params.yaml key, from the schema (fashion_dcgan.config);
 - ``<!-- generated: metrics -->``: every evaluation metric, from the registry (evaluation.registry);
 - ``<!-- generated: recipes -->``: the recipes of recipes/ and the keys where they differ;
-- ``<!-- generated: tutorial_experiment -->``: the `dvc exp run` line that `preset tutorial` prints.
+- ``<!-- generated: tutorial_experiment -->``: the `dvc exp run` line that `preset tutorial` prints;
+- ``<!-- generated: adam -->``: the Adam settings of each objective and network family (fashion_dcgan.catalog).
 """
 
 from __future__ import annotations
@@ -107,8 +108,24 @@ def tutorial_experiment() -> str:
     return f"```bash\ndvc exp run {settings}\n```"
 
 
+def adam_table() -> str:
+    """The Adam settings that a null rate or beta takes, from the catalog of parts."""
+    from fashion_dcgan import catalog
+
+    rows = ["| part | learning rate | beta_1 | beta_2 |", "|---|---|---|---|"]
+    for name, part in catalog.OBJECTIVES.items():
+        adam = part.adam
+        cells = f"{adam.learning_rate:g} | {adam.beta_1:g} | {adam.beta_2:g}" if adam else "the family's | |"
+        rows.append(f"| objective `{name}` | {cells} |")
+    for name, family in catalog.FAMILIES.items():
+        adam = family.adam
+        rows.append(f"| family `{name}` | {adam.learning_rate:g} | {adam.beta_1:g} | {adam.beta_2:g} |")
+    return "\n".join(rows)
+
+
 GENERATORS = {
     "parameters": parameters_table,
+    "adam": adam_table,
     "metrics": metrics_table,
     "recipes": recipes_table,
     "tutorial_experiment": tutorial_experiment,

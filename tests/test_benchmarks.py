@@ -237,6 +237,7 @@ def test_a_sweeps_grids_go_to_an_mlflow_experiment_of_its_study(tmp_path, monkey
 
 def test_every_benchmark_recipe_is_a_file_and_earlier_names_still_resolve():
     from benchmarks.recipes import EARLIER_NAMES, params_for
+    from benchmarks.recipes_as_measured import trains_as
 
     from fashion_dcgan.config import load_params, recipe, recipe_names
     from tests.conftest import REPO
@@ -247,11 +248,50 @@ def test_every_benchmark_recipe_is_a_file_and_earlier_names_still_resolve():
         text = (REPO / "recipes" / f"{name}.yaml").read_text()
         assert "round" not in name and "current" not in name and "Measured in the research log as" in text
         recipe(name)
-    # An earlier name and its file give the same params; the default's measured twin differs only in precision.
+    # An earlier name and its file give the same params; the default's measured twin trains as the default
+    # (its Adam settings written out as the numbers the default's nulls resolve to), in another precision.
     assert params_for("ema+r1", 1, 3) == params_for("research/r1-every-step-ema", 1, 3)
     measured = params_for("research/deep-networks", 1, 8)
-    shipped = load_params(REPO / "params.yaml")
-    assert (measured.model, measured.train.model_copy(update={"seed": 42})) == (shipped.model, shipped.train)
+    assert trains_as(measured) == trains_as(load_params(REPO / "params.yaml"))
     assert (
         measured.runtime.precision == "mixed_bfloat16" and params_for("tutorial", 1, 3).runtime.precision == "float32"
     )
+
+
+def test_research_recipes_resolve_as_they_were_measured():
+    """Each research recipe resolves today to what it trained when it was measured (the record that
+    benchmarks.recipes_as_measured made at those commits), whatever the defaults have become since."""
+    import json
+
+    from benchmarks.recipes_as_measured import OUT, RESEARCH, resolve
+
+    measured = json.loads(OUT.read_text())
+    assert sorted(measured) == sorted(path.stem for path in RESEARCH.glob("*.yaml"))
+    drifted = {}
+    for name, entry in measured.items():
+        now = resolve(name)
+        moved = {key: (value, now.get(key)) for key, value in entry["params"].items() if now.get(key) != value}
+        if moved or set(now) != set(entry["params"]):
+            drifted[name] = moved or sorted(set(now) ^ set(entry["params"]))
+    assert not drifted  # {recipe: {key: (as measured, today)}}
+
+
+def test_research_recipes_write_every_key_so_that_no_default_can_move_them():
+    import yaml
+    from benchmarks.recipes_as_measured import RESEARCH, flat, resolve
+
+    for path in sorted(RESEARCH.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        written = flat({section: raw[section] for section in ("model", "train")})
+        assert set(written) == set(resolve(path.stem)), path.name  # every key but the seed
+        assert None not in written.values(), path.name  # no "the objective's default" either
+
+
+def test_recipes_as_measured_resolves_in_a_worktree_of_a_commit():
+    from benchmarks.recipes_as_measured import RESEARCH, measured_at, resolve, resolve_at
+
+    path = RESEARCH / "deep-networks.yaml"
+    commit = measured_at(path)
+    at_commit = resolve_at(commit, [path.stem])[path.stem]
+    assert at_commit["train.lr_schedule.decay"] == "none" and at_commit["model.variant"] == "deep"
+    assert at_commit == resolve(path.stem)  # added with every key, so nothing has moved since

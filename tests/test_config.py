@@ -27,15 +27,28 @@ def test_tutorial_preset_resolves_keras_adam_defaults():
 
 
 def test_optimizer_settings_come_from_params_then_objective_then_variant():
-    # null: the objective's, else the variant's
-    unset = {"learning_rate_d": None, "learning_rate_g": None, "beta_2": None}
-    paper = parse_params({"model": {"variant": "paper"}, "train": unset})
-    assert paper.adam() == (2e-4, 2e-4, 0.5, 0.999)
-    assert parse_params({}).adam((2e-4, 0.5, 0.999)) == (1e-3, 1e-3, 0.5, 0.99)  # the tuned default rates and beta2
-    assert parse_params(recipe("tutorial")).adam(objective_defaults=(5e-4, 0.0, 0.9)) == (5e-4, 5e-4, 0.0, 0.9)
-    explicit = parse_params({"model": {"variant": "paper"}, "train": {**unset, "learning_rate_g": 1e-3, "beta_1": 0.0}})
-    assert explicit.adam((5e-4, 0.3, 0.9)) == (5e-4, 1e-3, 0.0, 0.9)
-    assert parse_params({"train": {"beta_2": 0.99}}).adam((5e-4, 0.3, 0.9))[3] == 0.99
+    """A null rate or beta takes the objective's Adam settings, else the network family's: both from the
+    catalog of parts, where each is written once."""
+    from fashion_dcgan import catalog
+
+    unset = {"learning_rate_d": None, "learning_rate_g": None, "beta_1": None, "beta_2": None}
+    paper_bce = parse_params({"model": {"variant": "paper", "objective": "bce"}, "train": unset})
+    assert catalog.OBJECTIVES["bce"].adam is None  # bce declares none: the family's
+    assert (
+        paper_bce.adam()
+        == (2e-4, 2e-4, 0.5, 0.999)
+        == (catalog.FAMILIES["paper"].adam.learning_rate,) * 2
+        + (
+            catalog.FAMILIES["paper"].adam.beta_1,
+            catalog.FAMILIES["paper"].adam.beta_2,
+        )
+    )
+    assert parse_params({}).adam() == (1e-3, 1e-3, 0.5, 0.99)  # the tuned default rates and beta2; r1's beta1
+    wgan = {"model": {"variant": "tutorial", "objective": "wgan_gp"}}
+    assert parse_params({**wgan, "train": unset}).adam() == (1e-4, 1e-4, 0.0, 0.9)
+    explicit = parse_params({**wgan, "train": {**unset, "learning_rate_g": 1e-3, "beta_1": 0.3}})
+    assert explicit.adam() == (1e-4, 1e-3, 0.3, 0.9)
+    assert parse_params({**wgan, "train": {"beta_2": 0.95}}).adam()[3] == 0.95
 
 
 @pytest.mark.parametrize(
@@ -173,6 +186,19 @@ def test_a_stage_view_allows_only_what_the_stage_declares(tmp_path):
         _ = view.sample
     with pytest.raises(ParamsError, match="data"):
         load_params(path, ("train",)).training_hash()
+
+
+def test_a_rule_of_the_config_is_a_property_that_stage_views_let_through(tmp_path):
+    """train.lr_schedule.decays is spelled once, on the schema; a stage's view evaluates it on what the
+    stage declares, so a stage that does not declare the schedule cannot read it through the rule."""
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"train": {"lr_schedule": {"decay": "cosine"}}}))
+    assert load_params(path).train.lr_schedule.decays and not parse_params({}).train.lr_schedule.decays
+    assert load_params(path, ("train",)).train.lr_schedule.decays
+    with pytest.raises(ParamsError, match=r"train\.lr_schedule\.decay is read but not declared"):
+        _ = load_params(path, ("train.lr_schedule.start",)).train.lr_schedule.decays
+    with pytest.raises(AttributeError):
+        _ = load_params(path, ("train",)).train.lr_schedule._private
 
 
 def test_merge_overrides_nested_keys():

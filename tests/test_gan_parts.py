@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from fashion_dcgan.catalog import OBJECTIVES
 from fashion_dcgan.config import ModelParams, parse_params, union_members
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.bce import NonSaturatingBCE
 from fashion_dcgan.gan.dcgan import DCGAN
 from fashion_dcgan.gan.ema import GeneratorAverage
 from fashion_dcgan.gan.hinge import Hinge
+from fashion_dcgan.gan.objective import build_objective, objective_class
 from fashion_dcgan.gan.r1 import NonSaturatingR1
-from fashion_dcgan.gan.registry import OBJECTIVES, build_objective, objective_class
 from fashion_dcgan.gan.wgan_gp import WassersteinGP
 
 REAL = tf.constant([[2.0], [-1.0]])
@@ -60,7 +61,7 @@ def test_r1_adds_half_gamma_times_the_mean_squared_gradient_norm():
     # D(x) = sum(x) * 0.1 has gradient 0.1 at every pixel: squared norm 784 * 0.01 = 7.84 per image.
     critic = _linear_critic(0.1)
     real, fake = tf.fill((2, 28, 28, 1), 0.01), tf.fill((2, 28, 28, 1), -0.01)
-    values = NonSaturatingR1(gamma=2.0).discriminator_loss(critic, real, fake, STEP)
+    values = NonSaturatingR1(gamma=2.0, every=1).discriminator_loss(critic, real, fake, STEP)
     real_logit, fake_logit = 0.1 * 784 * 0.01, -0.1 * 784 * 0.01
     bce = softplus(-real_logit) + softplus(fake_logit)
     assert float(values["r1_penalty"]) == pytest.approx(7.84, rel=1e-5)
@@ -76,7 +77,7 @@ def test_lazy_r1_applies_k_times_the_penalty_on_every_kth_step_only():
     assert penalties == pytest.approx([4 * 7.84, 0, 0, 0, 4 * 7.84, 0, 0, 0], rel=1e-5)
     assert np.mean(penalties) == pytest.approx(7.84, rel=1e-5)  # the every-step penalty on average
     plain = lazy.discriminator_loss(critic, real, fake, tf.constant(1, tf.int64))
-    eager = NonSaturatingR1(gamma=2.0).discriminator_loss(critic, real, fake, STEP)
+    eager = NonSaturatingR1(gamma=2.0, every=1).discriminator_loss(critic, real, fake, STEP)
     assert float(plain["d_loss"]) == pytest.approx(float(eager["d_loss"]) - 7.84, rel=1e-5)
 
 
@@ -90,7 +91,7 @@ def test_wgan_gp_penalises_the_distance_of_the_critics_gradient_norm_from_one():
     assert float(values["gradient_penalty"]) == pytest.approx(5.184, rel=1e-4)
     assert float(values["wasserstein"]) == pytest.approx(distance, rel=1e-5)
     assert float(values["d_loss"]) == pytest.approx(-distance + 5.184, rel=1e-4)
-    assert float(WassersteinGP().generator_loss(FAKE)) == pytest.approx(1.25)
+    assert float(WassersteinGP(weight=10.0, seed=0).generator_loss(FAKE)) == pytest.approx(1.25)
 
 
 def _linear_critic(weight: float) -> keras.Model:
@@ -108,7 +109,7 @@ def test_r1_penalty_in_the_training_step_is_the_critics_real_input_gradient():
     from fashion_dcgan.gan.networks import build_generator
 
     keras.utils.set_random_seed(0)
-    gan = DCGAN(build_generator("tutorial", 8, 16), _linear_critic(0.01), 8, 0, NonSaturatingR1(gamma=4.0))
+    gan = DCGAN(build_generator("tutorial", 8, 16), _linear_critic(0.01), 8, 0, NonSaturatingR1(gamma=4.0, every=1))
     gan.compile(keras.optimizers.Adam(0.0), keras.optimizers.Adam(0.0))  # frozen: the penalty is exact
     logs = gan.train_step(tf.zeros((4, 28, 28, 1)))
     assert float(logs["r1_penalty"]) == pytest.approx(0.5 * 4.0 * 784 * 0.01**2, rel=1e-4)
@@ -180,7 +181,7 @@ def test_the_generator_update_scores_fresh_fakes_or_reuses_the_discriminators(re
     generator = build_generator("tutorial", 8, 16)
     # A critic whose update is visible: SGD at rate 1 on D(x) = w * sum(x) moves w by -dL/dw.
     critic = _linear_critic(0.01)
-    gan = DCGAN(generator, critic, 8, 0, NonSaturatingBCE(), reuse_fakes=reuse_fakes)
+    gan = DCGAN(generator, critic, 8, 0, NonSaturatingBCE(label_smoothing=0.0), reuse_fakes=reuse_fakes)
     gan.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(1.0))
     start = [np.array(w) for w in generator.trainable_weights]
     draws = keras.random.SeedGenerator(0)  # the latents the step draws, in order
@@ -195,7 +196,7 @@ def test_the_generator_update_scores_fresh_fakes_or_reuses_the_discriminators(re
         variable.assign(value)
     with tf.GradientTape() as tape:
         logits = critic(probe(first if reuse_fakes else second, training=True))
-        loss = NonSaturatingBCE().generator_loss(logits)
+        loss = NonSaturatingBCE(label_smoothing=0.0).generator_loss(logits)
     expected = tape.gradient(loss, probe.trainable_weights)
     for before, after, grad in zip(start, generator.trainable_weights, expected, strict=True):
         np.testing.assert_allclose(before - np.array(after), np.array(grad), rtol=1e-4, atol=1e-7)

@@ -175,3 +175,57 @@ def test_spectral_norm_wraps_every_kernel_of_the_discriminator_and_adds_no_train
     for layer in wrapped:
         kernel = np.asarray(layer.layer.kernel).reshape(-1, layer.layer.kernel.shape[-1])
         assert abs(np.linalg.svd(kernel, compute_uv=False)[0] - 1.0) < 0.05
+
+
+TOY_FAMILY = """
+import json
+import numpy as np
+from fashion_dcgan import catalog
+
+# docs/extending.md, step 2: one entry in the catalog (step 1, the two layer functions: tests/toy_family.py).
+catalog.FAMILIES["toy"] = catalog.Family(
+    "tests.toy_family:generator", "tests.toy_family:discriminator", 1, catalog.Adam(3e-4, 0.6)
+)
+
+from fashion_dcgan.config import ParamsError, parse_params
+from fashion_dcgan.data.pipeline import make_dataset
+from fashion_dcgan.training.loop import build_gan
+from tests.conftest import synthetic_split, tiny_params
+
+pixels, labels = synthetic_split(32)
+images = pixels[..., None].astype(np.float32) / 127.5 - 1.0
+out = {"adam": list(parse_params({"model": {"variant": "toy", "objective": "bce"},
+                                  "train": {"learning_rate_d": None, "learning_rate_g": None,
+                                            "beta_1": None, "beta_2": None}}).adam())}
+try:
+    parse_params({"model": {"variant": "toy", "generator_width": 1}})
+except ParamsError as error:
+    out["narrow"] = str(error)
+for conditional in (False, True):
+    gan = build_gan(tiny_params({"variant": "toy", "conditional": conditional}), "float32", 1, 2)
+    data = make_dataset(images, 16, 0, 0, 1, labels if conditional else None)
+    history = gan.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history
+    out[str(conditional)] = {name: history[name][0] for name in gan.objective.metric_names}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_a_family_added_as_extending_md_says_trains_a_step():
+    """A family is one catalog entry plus two layer functions: with only those, the schema takes its
+    name and its Adam settings, refuses a too-narrow width by name, and it trains, plain and conditional.
+    In a fresh process: the schema's allowed values are read from the catalog when config is imported."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    steps = (REPO / "docs" / "extending.md").read_text()
+    assert "`FAMILIES` in `src/fashion_dcgan/catalog.py`" in steps and "tests/toy_family.py" in steps
+    done = subprocess.run([sys.executable, "-c", TOY_FAMILY], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["adam"] == [3e-4, 3e-4, 0.6, 0.999]  # bce declares none: the toy family's
+    assert "generator_width" in result["narrow"] and "toy" in result["narrow"]
+    for conditional in ("False", "True"):
+        assert result[conditional] and all(np.isfinite(value) for value in result[conditional].values())

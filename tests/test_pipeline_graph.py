@@ -12,15 +12,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashion_dcgan.gan.registry import OBJECTIVES
+from fashion_dcgan.catalog import FAMILIES, OBJECTIVES
 from tests.conftest import REPO
 
 SRC = REPO / "src"
 PACKAGE = "fashion_dcgan"
 # Imports that happen at run time by name: whoever imports these functions loads every objective.
 DYNAMIC = {
-    ("fashion_dcgan.gan.registry", name): {spec.partition(":")[0] for spec in OBJECTIVES.values()}
+    ("fashion_dcgan.gan.objective", name): {part.implementation.partition(":")[0] for part in OBJECTIVES.values()}
     for name in ("build_objective", "objective_class")
+} | {
+    ("fashion_dcgan.gan.networks", name): {
+        path.partition(":")[0] for family in FAMILIES.values() for path in (family.generator, family.discriminator)
+    }
+    for name in ("build_generator", "build_discriminator")
 }
 # Files a module reads that are not Python imports.
 DATA_FILES = {

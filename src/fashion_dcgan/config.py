@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fashion_dcgan import catalog
 from fashion_dcgan.data.fashion_mnist import MIRROR, SPLIT_SIZES, UPSTREAM
 from fashion_dcgan.errors import ParamsError
 
@@ -48,8 +49,8 @@ class DataParams(_Section):
     """Largest allowed deviation of any class's share from 1/10 (the validation stops the pipeline beyond it)."""
 
 
-# Each GAN objective's settings, selected by ``name`` (the key of its module in gan/registry.py; a
-# test checks the two agree). Adding an objective adds its class here and to ObjectiveParams.
+# Each GAN objective's settings, selected by ``name`` (its key in catalog.OBJECTIVES; a test checks
+# the two agree). Adding an objective adds its class here and to ObjectiveParams.
 class BceObjective(_Section):
     """The tutorial's binary cross-entropy, non-saturating for the generator."""
 
@@ -89,14 +90,15 @@ class WganGpObjective(_Section):
 ObjectiveParams = Annotated[BceObjective | HingeObjective | R1Objective | WganGpObjective, Field(discriminator="name")]
 
 
-# How often each family's generator halves generator_width on the way to the image.
-GENERATOR_HALVINGS = {"tutorial": 1, "paper": 1, "deep": 2}
+# The allowed values of the network parts come from the catalog of parts.
+Variant = Literal[tuple(catalog.FAMILIES)]  # type: ignore[valid-type]
+Conditioning = Literal[catalog.CONDITIONINGS]  # type: ignore[valid-type]
 
 
 class ModelParams(_Section):
     """The networks and the GAN objective."""
 
-    variant: Literal["tutorial", "paper", "deep"] = "deep"
+    variant: Variant = "deep"
     """Network family: the Keras tutorial's (selu, dropout), the DCGAN paper's (ReLU, no dropout), or deep
     (a third batch-normalized generator layer at full resolution and a stride-1 output conv; a third
     discriminator conv, no dropout). Parameter counts and FLOPs: docs/results.md."""
@@ -110,7 +112,7 @@ class ModelParams(_Section):
     """The GAN objective and its own settings: {name: r1, gamma: 1.0, every: 16}; a bare name means its defaults."""
     conditional: bool = False
     """Class-conditional: the generator takes a class label, the discriminator has a projection head."""
-    conditioning: Literal["embedding", "batch_norm"] = "embedding"
+    conditioning: Conditioning = catalog.CONDITIONINGS[0]
     """How a conditional generator uses the label: embedding joins a learned label embedding to the latent;
     batch_norm gives every batch norm a class-dependent gain and bias (SNGAN, BigGAN). Unused unless
     conditional is true."""
@@ -119,7 +121,7 @@ class ModelParams(_Section):
 
     @model_validator(mode="after")
     def _generator_layers_have_channels(self) -> ModelParams:
-        halvings = GENERATOR_HALVINGS[self.variant]
+        halvings = catalog.family(self.variant).generator_halvings
         if self.generator_width < 2**halvings:
             raise ValueError(
                 f"generator_width is {self.generator_width}, but the {self.variant} generator halves it "
@@ -152,6 +154,11 @@ class LrScheduleParams(_Section):
     start: float = Field(0.6, ge=0, lt=1, allow_inf_nan=False)
     """Fraction of the run's steps (train.epochs) after which the decay begins."""
 
+    @property
+    def decays(self) -> bool:
+        """Whether the rates fall over the run: then its schedule depends on train.epochs."""
+        return self.decay != "none"
+
 
 class TrainParams(_Section):
     """The training recipe: everything here shapes the trained model (``epochs`` only extends it, unless
@@ -168,15 +175,14 @@ class TrainParams(_Section):
     image (measured in float32 on 2 CPU cores: 2.0 GB at 1,024, 5.6 GB at 4,096), and on a CPU images per
     second stop improving beyond about 256."""
     learning_rate_d: float | None = Field(1e-3, gt=0, allow_inf_nan=False)
-    """Adam's learning rate for the discriminator; null takes the objective's default (hinge, r1: 2e-4),
-    else the variant's (tutorial 1e-3, paper 2e-4)."""
+    """Adam's learning rate for the discriminator; null takes the objective's, else the network family's
+    (the table of Adam settings below, from fashion_dcgan.catalog)."""
     learning_rate_g: float | None = Field(1e-3, gt=0, allow_inf_nan=False)
     """Adam's learning rate for the generator; null as for learning_rate_d."""
     beta_1: float | None = Field(None, ge=0, lt=1)
-    """Adam's first-moment decay; null takes the objective's default (hinge, r1: 0.5), else the variant's
-    (tutorial 0.9, paper 0.5)."""
+    """Adam's first-moment decay; null as for learning_rate_d."""
     beta_2: float | None = Field(0.99, ge=0, lt=1)
-    """Adam's second-moment decay; null takes the objective's default (wgan_gp: 0.9), else 0.999."""
+    """Adam's second-moment decay; null as for learning_rate_d."""
     lr_schedule: LrScheduleParams = Field(default_factory=LrScheduleParams)
     """Both optimizers' learning rates over the run (a function of the step, so resuming is exact)."""
     ema: EmaParams = Field(default_factory=EmaParams)
@@ -340,14 +346,15 @@ class Params(_Section):
             )
         return self
 
-    def adam(self, objective_defaults: tuple[float, float, float] | None = None) -> tuple[float, float, float, float]:
+    def adam(self) -> tuple[float, float, float, float]:
         """(learning_rate_d, learning_rate_g, beta_1, beta_2): what params.yaml sets, else the objective's
-        defaults (learning rate, beta_1, beta_2), else the network variant's."""
-        default_rate, default_beta_1, default_beta_2 = objective_defaults or VARIANT_ADAM[self.model.variant]
+        Adam settings, else the network family's (:func:`fashion_dcgan.catalog.adam`)."""
+        default = catalog.adam(self.model.objective.name, self.model.variant)
         train = self.train
-        beta_1 = train.beta_1 if train.beta_1 is not None else default_beta_1
-        beta_2 = train.beta_2 if train.beta_2 is not None else default_beta_2
-        return train.learning_rate_d or default_rate, train.learning_rate_g or default_rate, beta_1, beta_2
+        beta_1 = train.beta_1 if train.beta_1 is not None else default.beta_1
+        beta_2 = train.beta_2 if train.beta_2 is not None else default.beta_2
+        rate_d, rate_g = train.learning_rate_d or default.learning_rate, train.learning_rate_g or default.learning_rate
+        return rate_d, rate_g, beta_1, beta_2
 
     def training_hash(self) -> str:
         """Hash of the recipe (what shapes training); a checkpoint is only resumed when it matches.
@@ -357,7 +364,7 @@ class Params(_Section):
         makes the schedule depend on it, and ``train.keep`` because it only chooses which of the
         checkpoint's generators is written.
         """
-        extendable = self.train.lr_schedule.decay == "none"
+        extendable = not self.train.lr_schedule.decays
         shaping = {
             "data": self.data.model_dump(include={"train_limit"}),
             "model": self.model.model_dump(),
@@ -389,10 +396,6 @@ def yaml_value(value: Any) -> str:
         return str(value)
     plain = json.loads(json.dumps(value))  # ruamel's round-trip scalars as the plain values they are
     return yaml.safe_dump(plain, default_flow_style=True, sort_keys=False, width=10_000).removesuffix("...\n").strip()
-
-
-# The tutorial keeps Keras' Adam defaults; the paper and deep families use the DCGAN paper's lr 2e-4 and beta1 0.5.
-VARIANT_ADAM = {"tutorial": (1e-3, 0.9, 0.999), "paper": (2e-4, 0.5, 0.999), "deep": (2e-4, 0.5, 0.999)}
 
 
 # Recipes are files: recipes/NAME.yaml holds the keys that shape the model (the model and train
@@ -607,8 +610,9 @@ class ParamsView:
         if name in Params.model_fields:
             self._check(name)
             return _SectionView(getattr(self._params, name), name, self)
-        if name in ("adam", "training_hash", "flat"):
-            return getattr(Params, name).__get__(self)
+        member = _rule(Params, name)
+        if member is not None:  # a method or property of the params runs on the view, its reads checked
+            return member.__get__(self)
         raise AttributeError(name)
 
     def model_dump(self) -> dict[str, Any]:
@@ -627,11 +631,20 @@ class ParamsView:
         return True
 
 
+def _rule(cls: type, name: str) -> Any:
+    """The public method or property ``name`` that ``cls`` itself defines (a rule of the config), else None."""
+    member = vars(cls).get(name)
+    return member if not name.startswith("_") and isinstance(member, property | types.FunctionType) else None
+
+
 class _SectionView:
     def __init__(self, section: _Section, prefix: str, view: ParamsView):
         self._section, self._prefix, self._view = section, prefix, view
 
     def __getattr__(self, name: str) -> Any:
+        rule = _rule(type(self._section), name)
+        if rule is not None:  # train.lr_schedule.decays: evaluated on the view, so its reads are checked
+            return rule.__get__(self)
         value = getattr(self._section, name)
         if name not in type(self._section).model_fields:
             raise AttributeError(name)

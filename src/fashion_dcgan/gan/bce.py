@@ -13,7 +13,7 @@ from fashion_dcgan.gan.objective import Objective, discriminator_probabilities, 
 class NonSaturatingBCE(Objective):
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
-    def __init__(self, label_smoothing: float = 0.0):
+    def __init__(self, label_smoothing: float):
         self.label_smoothing = label_smoothing  # one-sided: real targets become 1 - label_smoothing
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
 

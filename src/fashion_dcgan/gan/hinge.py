@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from fashion_dcgan.gan.objective import Objective, OptimizerDefaults, joined_logits, replica_mean
+from fashion_dcgan.gan.objective import Objective, joined_logits, replica_mean
 
 
 class Hinge(Objective):
     # The logits are scores, not log-odds: report their means rather than probabilities.
     metric_names = ("d_loss", "g_loss", "d_real_score", "d_fake_score")
-    optimizer_defaults = OptimizerDefaults(learning_rate=2e-4, beta_1=0.5)
 
     def discriminator_loss(self, critic, real, fake, step):
         real_logits, fake_logits = joined_logits(critic, real, fake)

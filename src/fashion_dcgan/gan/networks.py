@@ -9,7 +9,7 @@ dropout. Every generator projects to 7x7 and upsamples twice, so it draws
 28x28x1 images; the discriminators take the image shape they are given.
 
 Each family is a pair of functions of the width that return the layers in order; adding a family
-is two such functions, one line in :data:`FAMILIES` and its name in ``config.ModelParams.variant``.
+is two such functions and one entry in ``fashion_dcgan.catalog.FAMILIES`` (docs/extending.md).
 
 Any pair can be made class-conditional (``conditional=True``): the generator then takes
 ``[latent, label]``; with ``conditioning="embedding"`` it joins a learned label embedding to the
@@ -25,8 +25,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from fashion_dcgan import catalog
 
-def _tutorial_generator(width: int) -> list[layers.Layer]:
+
+def tutorial_generator(width: int) -> list[layers.Layer]:
     return [
         layers.Dense(7 * 7 * width),
         layers.Reshape((7, 7, width)),
@@ -38,7 +40,7 @@ def _tutorial_generator(width: int) -> list[layers.Layer]:
     ]
 
 
-def _tutorial_discriminator(width: int) -> list[layers.Layer]:
+def tutorial_discriminator(width: int) -> list[layers.Layer]:
     return [
         layers.Conv2D(width, 5, strides=2, padding="same"),
         layers.LeakyReLU(0.2),
@@ -69,7 +71,7 @@ def _upsampling(channels: int, kernel: int, init) -> list[layers.Layer]:
     ]
 
 
-def _paper_generator(width: int) -> list[layers.Layer]:
+def paper_generator(width: int) -> list[layers.Layer]:
     init = keras.initializers.RandomNormal(0.0, 0.02)
     return [
         *_projection(width, init),
@@ -80,7 +82,7 @@ def _paper_generator(width: int) -> list[layers.Layer]:
     ]
 
 
-def _paper_discriminator(width: int) -> list[layers.Layer]:
+def paper_discriminator(width: int) -> list[layers.Layer]:
     init = keras.initializers.RandomNormal(0.0, 0.02)
     return [
         # No batch norm on the discriminator's input layer (paper, section 3).
@@ -94,7 +96,7 @@ def _paper_discriminator(width: int) -> list[layers.Layer]:
     ]
 
 
-def _deep_generator(width: int) -> list[layers.Layer]:
+def deep_generator(width: int) -> list[layers.Layer]:
     init = keras.initializers.RandomNormal(0.0, 0.02)
     return [
         *_projection(width, init),
@@ -105,7 +107,7 @@ def _deep_generator(width: int) -> list[layers.Layer]:
     ]
 
 
-def _deep_discriminator(width: int) -> list[layers.Layer]:
+def deep_discriminator(width: int) -> list[layers.Layer]:
     init = keras.initializers.RandomNormal(0.0, 0.02)
     return [
         layers.Conv2D(width, 4, strides=2, padding="same", kernel_initializer=init),
@@ -120,32 +122,29 @@ def _deep_discriminator(width: int) -> list[layers.Layer]:
 
 
 # Each family's (generator layers, discriminator layers), as functions of the width.
-FAMILIES = {
-    "tutorial": (_tutorial_generator, _tutorial_discriminator),
-    "paper": (_paper_generator, _paper_discriminator),
-    "deep": (_deep_generator, _deep_discriminator),
-}
-CONDITIONING = ("embedding", "batch_norm")
-
 # Width of the generator's label embedding, joined to the latent vector (conditional models only).
 LABEL_EMBEDDING = 32
 
 
 def _family(variant: str) -> tuple:
-    if variant not in FAMILIES:
-        raise ValueError(f"unknown network family {variant!r}; known: {', '.join(FAMILIES)}")
-    return FAMILIES[variant]
+    """The family's two layer functions, from the catalog of parts."""
+    family = catalog.family(variant)
+    return catalog.load(family.generator), catalog.load(family.discriminator)
 
 
 def build_generator(
-    variant: str, latent_dim: int, width: int, num_classes: int | None = None, conditioning: str = "embedding"
+    variant: str,
+    latent_dim: int,
+    width: int,
+    num_classes: int | None = None,
+    conditioning: str = catalog.CONDITIONINGS[0],
 ) -> keras.Model:
     """The generator; class-conditional when ``num_classes`` is given, by ``conditioning``."""
     body = _family(variant)[0](width)
     if num_classes is None:
         return keras.Sequential([keras.Input((latent_dim,)), *body], name="generator")
-    if conditioning not in CONDITIONING:
-        raise ValueError(f"unknown conditioning {conditioning!r}; known: {', '.join(CONDITIONING)}")
+    if conditioning not in catalog.CONDITIONINGS:
+        raise ValueError(f"unknown conditioning {conditioning!r}; known: {', '.join(catalog.CONDITIONINGS)}")
     latent = keras.Input((latent_dim,), name="latent")
     label = keras.Input((), dtype="int32", name="label")
     if conditioning == "embedding":

@@ -1,5 +1,5 @@
-"""What a GAN objective declares: its two losses, any penalty they carry, its optimizer defaults and
-the metrics it reports.
+"""What a GAN objective declares: its two losses, any penalty they carry and the metrics it reports.
+Its name, import path and Adam settings are its entry in ``fashion_dcgan.catalog.OBJECTIVES``.
 
 An objective sees the critic (the discriminator as a function of images, logits out in float32) and
 both image batches, so a gradient penalty lives in its own module and the training step has no
@@ -9,24 +9,16 @@ objective-specific code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import tensorflow as tf
+
+from fashion_dcgan import catalog
 
 # The discriminator as the objective sees it: images (augmented, labelled and in the compute
 # precision inside) to float32 logits of shape (batch, 1). Its batch may be any multiple of the
 # real batch: a conditional critic repeats the real batch's labels.
 Critic = Callable[[tf.Tensor], tf.Tensor]
-
-
-@dataclass(frozen=True)
-class OptimizerDefaults:
-    """Adam settings an objective is meant to be trained with (``None``: the network variant's)."""
-
-    learning_rate: float
-    beta_1: float
-    beta_2: float = 0.999
 
 
 class Objective:
@@ -40,7 +32,6 @@ class Objective:
     """
 
     metric_names: ClassVar[tuple[str, ...]]
-    optimizer_defaults: ClassVar[OptimizerDefaults | None] = None
 
     @classmethod
     def from_settings(cls, settings: Any, seed: int) -> Objective:
@@ -94,3 +85,13 @@ def squared_gradient_norms(critic: Critic, images: tf.Tensor) -> tf.Tensor:
         tape.watch(images)
         total = tf.reduce_sum(critic(images))
     return squared_norms(tape.gradient(total, images))
+
+
+def objective_class(name: str) -> Any:
+    """The Objective subclass that ``model.objective.name`` names (its module is imported only now)."""
+    return catalog.load(catalog.objective(name).implementation)
+
+
+def build_objective(settings: Any, seed: int) -> Any:
+    """The objective that ``settings`` (the ``model.objective`` section) names, configured from it."""
+    return objective_class(settings.name).from_settings(settings, seed)

@@ -16,7 +16,6 @@ import tensorflow as tf
 
 from fashion_dcgan.gan.objective import (
     Objective,
-    OptimizerDefaults,
     discriminator_probabilities,
     joined_logits,
     replica_mean,
@@ -28,9 +27,8 @@ class NonSaturatingR1(Objective):
     # r1_penalty: the penalty added to d_loss on this step (gamma * k / 2 ||grad||^2 on a penalised
     # step, 0 between): its mean over steps is the every-step penalty's, whatever k is.
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "r1_penalty")
-    optimizer_defaults = OptimizerDefaults(learning_rate=2e-4, beta_1=0.5)
 
-    def __init__(self, gamma: float = 1.0, every: int = 1):
+    def __init__(self, gamma: float, every: int):
         self.gamma = gamma
         self.every = every
 

@@ -15,7 +15,6 @@ import tensorflow as tf
 
 from fashion_dcgan.gan.objective import (
     Objective,
-    OptimizerDefaults,
     joined_logits,
     replica_mean,
     squared_gradient_norms,
@@ -24,9 +23,8 @@ from fashion_dcgan.gan.objective import (
 
 class WassersteinGP(Objective):
     metric_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty")
-    optimizer_defaults = OptimizerDefaults(learning_rate=1e-4, beta_1=0.0, beta_2=0.9)
 
-    def __init__(self, weight: float = 10.0, seed: int = 0):
+    def __init__(self, weight: float, seed: int):
         self.weight = weight
         self.seed = keras.random.SeedGenerator(seed)
 

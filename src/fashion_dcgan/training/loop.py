@@ -20,7 +20,7 @@ from fashion_dcgan.errors import ParamsError
 from fashion_dcgan.gan.augment import DiffAugment
 from fashion_dcgan.gan.dcgan import DCGAN
 from fashion_dcgan.gan.networks import build_discriminator, build_generator
-from fashion_dcgan.gan.registry import build_objective
+from fashion_dcgan.gan.objective import build_objective
 from fashion_dcgan.gan.sampling import fixed_noise
 from fashion_dcgan.modelfiles import save_model
 from fashion_dcgan.tracking import EPOCHS_TAG, KEPT_EPOCH_TAG, NullRunLogger, RunLogger
@@ -87,12 +87,12 @@ def build_gan(params: Params, precision: str, steps_per_call: int = 1, steps_per
     gan = DCGAN(
         generator, discriminator, model.latent_dim, cfg.seed, objective, augment, cfg.ema.decay, cfg.reuse_fakes
     )
-    rate_d, rate_g, beta_1, beta_2 = adam_settings(params, objective)
+    rate_d, rate_g, beta_1, beta_2 = params.adam()
 
     schedule = cfg.lr_schedule
 
     def adam(learning_rate: float) -> keras.optimizers.Optimizer:
-        if schedule.decay != "none":
+        if schedule.decays:
             total = cfg.epochs * steps_per_epoch
             learning_rate = ConstantThenDecay(learning_rate, total, schedule.decay, schedule.start)
         optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
@@ -118,14 +118,8 @@ def run_name(params: Params) -> str:
     parts += ["sn"] if model.spectral_norm else []
     parts += [f"ema{cfg.ema.decay:g}"] if cfg.ema.decay else []
     parts += ["+".join(cfg.augment)] if cfg.augment else []
-    parts += [f"{cfg.lr_schedule.decay}{cfg.lr_schedule.start:g}"] if cfg.lr_schedule.decay != "none" else []
+    parts += [f"{cfg.lr_schedule.decay}{cfg.lr_schedule.start:g}"] if cfg.lr_schedule.decays else []
     return "-".join([*parts, f"b{cfg.batch_size}", f"e{cfg.epochs}", f"s{cfg.seed}"])
-
-
-def adam_settings(params: Params, objective) -> tuple[float, float, float, float]:
-    """(learning_rate_d, learning_rate_g, beta_1, beta_2) after params, objective and variant defaults."""
-    defaults = objective.optimizer_defaults
-    return params.adam((defaults.learning_rate, defaults.beta_1, defaults.beta_2) if defaults else None)
 
 
 def train(
@@ -228,7 +222,7 @@ def _plan(params: Params, count: int) -> tuple[tf.distribute.Strategy, int, int]
 
 def _resolved(params: Params, gan: DCGAN, strategy, steps_per_epoch: int, steps_per_call: int) -> dict[str, Any]:
     """Settings that ``auto`` or ``null`` in params.yaml resolved to, logged beside the params."""
-    rate_d, rate_g, beta_1, beta_2 = adam_settings(params, gan.objective)
+    rate_d, rate_g, beta_1, beta_2 = params.adam()
     return {
         "runtime.precision_resolved": gan.dtype_policy.name,
         "train.steps_per_epoch": steps_per_epoch,
@@ -284,7 +278,7 @@ def _resume_or_start(params: Params, checkpoint: TrainingCheckpoint, tracker_fac
     """
     params_hash = params.training_hash()
     opened = checkpoint.opened_run()
-    decaying = params.train.lr_schedule.decay != "none"
+    decaying = params.train.lr_schedule.decays
     why = " (train.lr_schedule decays over the run's length, so train.epochs is part of the recipe)" if decaying else ""
     saved, superseded = checkpoint.restore_newest(params_hash, params.train.epochs, why)
     tracker = tracker_factory(saved["mlflow_run_id"] if saved else None)
