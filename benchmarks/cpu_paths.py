@@ -91,7 +91,8 @@ def measure(spec: dict, images: int) -> dict:
         rates = [loop.run() for _ in range(2)]
         return {"rates": rates, "mflop": seed_loop_mflop(), "precision": "float32"}
     from benchmarks.timing import timed_epochs
-    from fashion_dcgan.config import merge, parse_params, recipe
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import merge, recipe
     from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
     from fashion_dcgan.data.pipeline import epoch_steps
     from fashion_dcgan.gan import networks

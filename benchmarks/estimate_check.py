@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classifier", default="models/classifier.keras")
     args = parser.parse_args(argv)
 
-    from fashion_dcgan.config import merge, parse_params, read_yaml
+    from fashion_dcgan.config import parse_params, read_yaml
+    from fashion_dcgan.config.recipes import merge
     from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.evaluation.monitor import CollapseMonitor
     from fashion_dcgan.modelfiles import load_model

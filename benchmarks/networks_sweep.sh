@@ -10,13 +10,13 @@ cd "$(dirname "$0")/.."
 out=benchmarks/results
 curve() {  # recipe, csv name, seeds
     local epochs
-    epochs=$(python -c "from fashion_dcgan.config import recipe; print(recipe('research/$1')['train']['epochs'])")
+    epochs=$(python -c "from fashion_dcgan.config.recipes import recipe; print(recipe('research/$1')['train']['epochs'])")
     python -m benchmarks.recipes --recipes "research/$1" --epochs "$epochs" --seeds "${@:3}" --eval-every-epoch \
         --out "$out/$2.csv"
 }
 final() {  # recipe, csv name, seeds: scored after the last epoch only (an ablation at the same wall time)
     local epochs
-    epochs=$(python -c "from fashion_dcgan.config import recipe; print(recipe('research/$1')['train']['epochs'])")
+    epochs=$(python -c "from fashion_dcgan.config.recipes import recipe; print(recipe('research/$1')['train']['epochs'])")
     python -m benchmarks.recipes --recipes "research/$1" --epochs "$epochs" --seeds "${@:3}" --out "$out/$2.csv"
 }
 case "${1:?stream 1 or 2}" in

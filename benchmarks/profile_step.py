@@ -26,7 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_dcgan.config import merge, parse_params, recipe
+from fashion_dcgan.config import parse_params
+from fashion_dcgan.config.recipes import merge, recipe
 from fashion_dcgan.data.pipeline import make_dataset
 from fashion_dcgan.training.loop import build_gan
 

@@ -80,7 +80,8 @@ def params_for(name: str, seed: int, epochs: int):
     """A recipe's params (a recipes/ name such as ``tutorial`` or ``research/lazy-r1-ema``, or an earlier
     name from :data:`EARLIER_NAMES`) for ``seed`` and ``epochs``: float32 unless the recipe sets its
     precision (results measured before bfloat16 existed are float32), and no per-epoch monitor."""
-    from fashion_dcgan.config import merge, parse_params, recipe
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import merge, recipe
 
     raw = merge({"runtime": {"precision": "float32"}}, recipe(EARLIER_NAMES.get(name, name)))
     raw = merge(raw, {"train": {"seed": seed, "epochs": epochs, "keep": "last"}, "runtime": {"monitor_samples": 0}})
@@ -365,7 +366,7 @@ def table(path: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from fashion_dcgan.config import recipe_names
+    from fashion_dcgan.config.recipes import recipe_names
 
     names = recipe_names(research=True)
     parser.add_argument("--recipes", nargs="+", default=names, choices=[*names, *EARLIER_NAMES],

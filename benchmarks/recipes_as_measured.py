@@ -54,7 +54,12 @@ def resolve(name: str) -> dict[str, Any]:
     """Recipe ``research/NAME`` as the importable ``fashion_dcgan`` trains it (:func:`trains_as`). Uses
     only what every commit since the research recipes has: ``config.recipe``, ``config.parse_params``,
     ``Params.adam`` (before the catalog of parts: ``training.loop.adam_settings``)."""
-    from fashion_dcgan.config import parse_params, recipe
+    from fashion_dcgan.config import parse_params
+
+    try:
+        from fashion_dcgan.config.recipes import recipe
+    except ImportError:  # commits before config was a package
+        from fashion_dcgan.config import recipe
 
     return trains_as(parse_params(recipe(f"research/{name}")))
 

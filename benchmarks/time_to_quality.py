@@ -54,7 +54,8 @@ def curves(paths: list[str], recipes: list[str]) -> pd.DataFrame:
 def images_per_second(recipe: str, data: np.ndarray) -> float:
     """One timed epoch of ``recipe`` over ``data`` after a traced warm-up epoch, through training.train."""
     from benchmarks.recipes import params_for
-    from fashion_dcgan.config import merge, parse_params
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import merge
 
     params = params_for(recipe, seed=1, epochs=2)
     (rate,) = timed_epochs(parse_params(merge(params.model_dump(), {"data": {"train_limit": len(data)}})), data)

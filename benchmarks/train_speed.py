@@ -26,7 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.timing import timed_epochs
-from fashion_dcgan.config import merge, parse_params, recipe
+from fashion_dcgan.config import parse_params
+from fashion_dcgan.config.recipes import merge, recipe
 from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
 from fashion_dcgan.gan.networks import build_discriminator, build_generator
 

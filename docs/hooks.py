@@ -3,7 +3,7 @@
 A page holds a marker comment where a table goes:
 
 - ``<!-- generated: parameters -->``: every params.yaml key, from the schema (fashion_dcgan.config);
-- ``<!-- generated: metrics -->``: every evaluation metric, from the registry (evaluation.registry);
+- ``<!-- generated: metrics -->``: every evaluation metric, from the registry (evaluation.metric_registry);
 - ``<!-- generated: recipes -->``: the recipes of recipes/ and the keys where they differ;
 - ``<!-- generated: tutorial_experiment -->``: the `dvc exp run` line that `preset tutorial` prints;
 - ``<!-- generated: adam -->``: the Adam settings of each objective and network family (fashion_dcgan.catalog).
@@ -75,7 +75,7 @@ def parameters_table() -> str:
 
 
 def metrics_table() -> str:
-    from fashion_dcgan.evaluation.registry import DVC_METRICS, METRICS
+    from fashion_dcgan.evaluation.metric_registry import DVC_METRICS, METRICS
 
     rows = ["| metric | better | computed from | per class | meaning |", "|---|---|---|---|---|"]
     for metric in METRICS:
@@ -87,7 +87,8 @@ def metrics_table() -> str:
 
 def recipes_table() -> str:
     """One column per recipe file, one row per key where the recipes differ."""
-    from fashion_dcgan.config import flatten, parse_params, recipe, recipe_names
+    from fashion_dcgan.config import flatten, parse_params
+    from fashion_dcgan.config.recipes import recipe, recipe_names
 
     names = recipe_names()
     values = {name: flatten(parse_params(recipe(name)).model_dump(include={"model", "train"})) for name in names}
@@ -102,7 +103,7 @@ def recipes_table() -> str:
 
 def tutorial_experiment() -> str:
     """The tutorial recipe as one ``dvc exp run -S`` command, as ``fashion-dcgan preset tutorial`` prints it."""
-    from fashion_dcgan.cli import preset_overrides
+    from fashion_dcgan.config.editing import preset_overrides
 
     settings = " \\\n  ".join(f"-S '{key}={value}'" for key, value in preset_overrides("tutorial").items())
     return f"```bash\ndvc exp run {settings}\n```"

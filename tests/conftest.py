@@ -150,7 +150,8 @@ def make_dry_run(*argv: str) -> str:
 
 def tiny_params(model: dict | None = None, runtime: dict | None = None, **train):
     """:data:`TINY_TRAINING` with ``model``, ``runtime`` and ``train`` overrides, validated."""
-    from fashion_dcgan.config import merge, parse_params
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import merge
 
     return parse_params(merge(TINY_TRAINING, {"model": model or {}, "train": train, "runtime": runtime or {}}))
 

@@ -239,7 +239,8 @@ def test_every_benchmark_recipe_is_a_file_and_earlier_names_still_resolve():
     from benchmarks.recipes import EARLIER_NAMES, params_for
     from benchmarks.recipes_as_measured import trains_as
 
-    from fashion_dcgan.config import load_params, recipe, recipe_names
+    from fashion_dcgan.config import load_params
+    from fashion_dcgan.config.recipes import recipe, recipe_names
     from tests.conftest import REPO
 
     research = [name for name in recipe_names(research=True) if name.startswith("research/")]

@@ -7,7 +7,8 @@ import re
 import pytest
 import yaml
 
-from fashion_dcgan.config import load_params, merge, parse_params, recipe
+from fashion_dcgan.config import load_params, parse_params
+from fashion_dcgan.config.recipes import merge, recipe
 from fashion_dcgan.errors import ParamsError
 from tests.conftest import REPO
 

@@ -34,7 +34,7 @@ def copy(tmp_path) -> Path:
 
 def test_the_site_builds_strictly_with_generated_references(copy):
     from fashion_dcgan.config import schema_fields
-    from fashion_dcgan.evaluation.registry import METRICS
+    from fashion_dcgan.evaluation.metric_registry import METRICS
 
     done = build(copy)
     assert done.returncode == 0, done.stderr[-3000:]

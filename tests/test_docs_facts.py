@@ -97,7 +97,8 @@ MEASURED = {
 
 @pytest.mark.parametrize("name", sorted(MEASURED))
 def test_the_readmes_figures_are_the_recorded_results_of_the_recipe(name):
-    from fashion_dcgan.config import parse_params, recipe
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import recipe
 
     csvs, measured = MEASURED[name]
     frames = pd.concat([pd.read_csv(REPO / "benchmarks" / "results" / csv) for csv in csvs])
@@ -117,7 +118,8 @@ def test_the_readmes_figures_are_the_recorded_results_of_the_recipe(name):
 
 
 def test_the_epochs_the_pages_give_the_default_are_its_own():
-    from fashion_dcgan.config import parse_params, recipe
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import recipe
 
     epochs = {name: parse_params(recipe(name)).train.epochs for name in ("default", "quick", "tutorial")}
     found = 0
@@ -158,7 +160,7 @@ def test_the_charts_have_titles_real_x_fields_and_one_quantity_each():
 
 
 def test_make_compare_keeps_the_generators_headline_metrics():
-    from fashion_dcgan.evaluation.registry import DVC_METRICS
+    from fashion_dcgan.evaluation.metric_registry import DVC_METRICS
 
     command = make_dry_run("compare")
     kept = re.search(r"--keep '\^\(([^)]*)\)\$'", command).group(1).split("|")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashion_dcgan.evaluation.registry import DVC_METRICS
+from fashion_dcgan.evaluation.metric_registry import DVC_METRICS
 from tests.conftest import REPO, make_dry_run, requires_mirror, stage_cmd, watched_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_mirror]

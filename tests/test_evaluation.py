@@ -125,7 +125,7 @@ def test_class_consistency_overall_and_per_requested_class():
 
 def test_per_class_fid_compares_each_class_with_its_own_real_images():
     from fashion_dcgan.config import EvaluateParams
-    from fashion_dcgan.evaluation.registry import GeneratedSet, compute
+    from fashion_dcgan.evaluation.metric_registry import GeneratedSet, compute
 
     rng = np.random.default_rng(0)
     real_labels = np.repeat(np.arange(10), 300)

@@ -150,7 +150,7 @@ def test_each_path_is_written_once():
 def test_serving_code_reruns_only_registration_and_the_apps():
     """Training and evaluation know nothing of serving: a change to a serving bound reruns neither."""
     serving = {f for f in closure_files("fashion_dcgan.stages.register") if "/serving/" in f}
-    assert "src/fashion_dcgan/serving/pyfunc.py" in serving and "src/fashion_dcgan/serving/registry.py" in serving
+    assert "src/fashion_dcgan/serving/pyfunc.py" in serving and "src/fashion_dcgan/serving/model_registry.py" in serving
     for name, stage in stages().items():
         touches = [d for d in stage["deps"] if "/serving/" in d]
         assert bool(touches) == (name == "register"), (name, touches)

@@ -80,7 +80,7 @@ def throwaway_postgres() -> Iterator[str]:
 
 def test_training_and_the_registry_on_a_postgresql_store(project, tmp_path):
     from fashion_dcgan.modelfiles import load_generator
-    from fashion_dcgan.serving.registry import register_generator
+    from fashion_dcgan.serving.model_registry import register_generator
     from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
 
     with throwaway_postgres() as database, running_mlflow_server(database, tmp_path / "art") as url:

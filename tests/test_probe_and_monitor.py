@@ -90,7 +90,7 @@ class _ConditionalBlobs:
 
 def test_monitor_reports_class_consistency_for_a_conditional_generator(blob_classifier):
     from fashion_dcgan.config import EvaluateParams
-    from fashion_dcgan.evaluation.registry import GeneratedSet, compute
+    from fashion_dcgan.evaluation.metric_registry import GeneratedSet, compute
 
     images, labels = blobs(300, 0)
     extractor = FeatureExtractor(blob_classifier)

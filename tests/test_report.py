@@ -106,7 +106,7 @@ def test_every_registered_metric_reaches_the_json_mlflow_and_the_report(tmp_path
     from fashion_dcgan.config import EvaluateParams
     from fashion_dcgan.data.fashion_mnist import CLASS_NAMES, slug
     from fashion_dcgan.evaluation.evaluate import record
-    from fashion_dcgan.evaluation.registry import (
+    from fashion_dcgan.evaluation.metric_registry import (
         GENERATED,
         METRICS,
         GeneratedSet,

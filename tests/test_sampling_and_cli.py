@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from fashion_dcgan.cli import main, params_from_run
+from fashion_dcgan.cli import main
+from fashion_dcgan.config.editing import params_from_run
 from fashion_dcgan.data.fashion_mnist import CLASS_NAMES, IMAGE_SHAPE, class_index, slug
 from fashion_dcgan.gan.networks import build_discriminator, build_generator
 from fashion_dcgan.gan.sampling import class_grid, cycled_labels, fixed_noise, generate, latent_walk, latents, slerp
@@ -173,7 +174,8 @@ def test_sample_refuses_an_npy_that_does_not_fit_on_disk(model_files, tmp_path, 
 
 
 def test_preset_writes_the_tutorial_recipe_and_keeps_comments(tmp_path, capsys):
-    from fashion_dcgan.config import load_params, merge, parse_params, recipe
+    from fashion_dcgan.config import load_params, parse_params
+    from fashion_dcgan.config.recipes import merge, recipe
 
     path = tmp_path / "params.yaml"
     text = (REPO / "params.yaml").read_text().replace("  augment: []", "  augment: [translation]")
@@ -208,7 +210,8 @@ def test_preset_default_on_a_fresh_clone_changes_nothing(tmp_path, capsys):
 def test_every_recipe_then_the_default_gives_params_yaml_back(tmp_path, capsys, runtime):
     """Any preset, research ones included, followed by `preset default` gives params.yaml back byte for
     byte: values, comments and their column (the `git diff --exit-code params.yaml` check)."""
-    from fashion_dcgan.config import load_params, recipe, recipe_names
+    from fashion_dcgan.config import load_params
+    from fashion_dcgan.config.recipes import recipe, recipe_names
 
     shipped = (REPO / "params.yaml").read_text()
     flag = ["--runtime"] if runtime else []
@@ -228,7 +231,8 @@ def test_every_recipe_then_the_default_gives_params_yaml_back(tmp_path, capsys, 
 def test_a_preset_writes_the_whole_recipe_whatever_was_there(tmp_path, capsys):
     """Keys a recipe file leaves to its parent or the schema still come from the recipe, not from what
     params.yaml held: after the conditional preset (linear decay), a research recipe is at constant rates."""
-    from fashion_dcgan.config import load_params, parse_params, recipe
+    from fashion_dcgan.config import load_params, parse_params
+    from fashion_dcgan.config.recipes import recipe
 
     path = tmp_path / "params.yaml"
     path.write_text((REPO / "params.yaml").read_text())
@@ -241,7 +245,8 @@ def test_a_preset_writes_the_whole_recipe_whatever_was_there(tmp_path, capsys):
 
 
 def test_a_recipe_lists_only_what_it_changes_from_its_parent(tmp_path):
-    from fashion_dcgan.config import ParamsError, read_yaml, recipe, recipe_chain
+    from fashion_dcgan.config import ParamsError, read_yaml
+    from fashion_dcgan.config.recipes import recipe, recipe_chain
 
     for name in ("conditional", "tutorial", "quick"):
         raw = read_yaml(REPO / "recipes" / f"{name}.yaml")
@@ -264,7 +269,8 @@ def test_the_quick_recipe_is_the_one_measured():
     """recipes/quick.yaml trains exactly what its recorded results were measured with."""
     from benchmarks.recipes_as_measured import trains_as
 
-    from fashion_dcgan.config import parse_params, recipe
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import recipe
 
     quick, measured = parse_params(recipe("quick")), parse_params(recipe("research/deep-networks-narrow"))
     assert trains_as(quick) == trains_as(measured)  # the research file writes out the Adam defaults
@@ -272,7 +278,8 @@ def test_the_quick_recipe_is_the_one_measured():
 
 
 def test_recipes_are_files_of_the_keys_that_shape_the_model():
-    from fashion_dcgan.config import RECIPE_SECTIONS, load_params, parse_params, recipe, recipe_names
+    from fashion_dcgan.config import load_params, parse_params
+    from fashion_dcgan.config.recipes import RECIPE_SECTIONS, recipe, recipe_names
 
     assert {"default", "tutorial", "conditional", "quick"} <= set(recipe_names())
     for name in recipe_names():

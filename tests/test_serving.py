@@ -19,7 +19,7 @@ import pytest
 from mlflow import MlflowClient
 
 from fashion_dcgan.cli import main
-from fashion_dcgan.serving.registry import log_run_generator, logged_generator_id, register, register_generator
+from fashion_dcgan.serving.model_registry import log_run_generator, logged_generator_id, register, register_generator
 from fashion_dcgan.serving.server import free_port
 from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL, RunLogger
 from fashion_dcgan.training.loop import TrainingPaths, train

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from fashion_dcgan.config import merge, parse_params, recipe
+from fashion_dcgan.config import parse_params
+from fashion_dcgan.config.recipes import merge, recipe
 from fashion_dcgan.data.pipeline import epoch_steps, make_dataset, steps_per_execution
 from fashion_dcgan.errors import TrainingDiverged
 from fashion_dcgan.tracking import RunLogger

@@ -15,8 +15,7 @@ from fashion_dcgan.config import EvaluateParams
 from fashion_dcgan.data.prepare import stratified_indices
 from fashion_dcgan.errors import DataError
 from fashion_dcgan.evaluation.classifier import FeatureExtractor
-from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
-from fashion_dcgan.evaluation.registry import (
+from fashion_dcgan.evaluation.metric_registry import (
     GeneratedSet,
     ProbedDiscriminator,
     RealSet,
@@ -24,6 +23,7 @@ from fashion_dcgan.evaluation.registry import (
     generated_set_metrics,
     mlflow_values,
 )
+from fashion_dcgan.evaluation.probe import discriminator_features, linear_probe
 from fashion_dcgan.files import atomic_dir, write_json
 
 

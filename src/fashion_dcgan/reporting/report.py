@@ -18,7 +18,7 @@ import pandas as pd
 from fashion_dcgan.config import yaml_value
 from fashion_dcgan.data.fashion_mnist import CLASS_NAMES
 from fashion_dcgan.errors import DataError
-from fashion_dcgan.evaluation.registry import BY_NAME, GENERATED, METRICS, headline
+from fashion_dcgan.evaluation.metric_registry import BY_NAME, GENERATED, METRICS, headline
 from fashion_dcgan.files import read_json, write_text
 from fashion_dcgan.imaging import save_gif
 from fashion_dcgan.reporting.pages import render

@@ -2,7 +2,7 @@
 
 Everything that does not depend on training (the real images' features, the real-data FID floor,
 the probe's baselines) comes from the reference stage. The metrics are declared in
-fashion_dcgan/evaluation/registry.py.
+fashion_dcgan/evaluation/metric_registry.py.
 
 FID, KID and the Inception Score are computed in the feature space of our own
 Fashion-MNIST classifier (Inception-v3 weights cannot be downloaded here), so
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from fashion_dcgan.data.prepare import load_processed
     from fashion_dcgan.evaluation.evaluate import Reference, evaluate_run, load_samples, record
-    from fashion_dcgan.evaluation.registry import dvc_metrics, headline
+    from fashion_dcgan.evaluation.metric_registry import dvc_metrics, headline
     from fashion_dcgan.files import write_json
     from fashion_dcgan.modelfiles import load_model
 

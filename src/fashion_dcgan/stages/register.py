@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     fid = float(metrics["fid"])
 
     from fashion_dcgan.modelfiles import load_generator
-    from fashion_dcgan.serving.registry import register_generator
+    from fashion_dcgan.serving.model_registry import register_generator
     from fashion_dcgan.tracking import RunLogger
 
     tracker = RunLogger(uri, run_id, reopen=False)

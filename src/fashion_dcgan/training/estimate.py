@@ -74,7 +74,8 @@ class Estimate:
 
 def quicker_recipe(params) -> str | None:
     """The quick recipe's name, unless there is none or it is what ``params`` already train."""
-    from fashion_dcgan.config import RECIPES_DIR, merge, parse_params, recipe
+    from fashion_dcgan.config import parse_params
+    from fashion_dcgan.config.recipes import RECIPES_DIR, merge, recipe
 
     if not (RECIPES_DIR / f"{QUICK_RECIPE}.yaml").is_file():
         return None
