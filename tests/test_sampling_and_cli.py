@@ -135,11 +135,11 @@ def test_latents_do_not_depend_on_the_batch_size():
 
 
 def test_sample_streams_a_large_npy_in_batches(model_files, tmp_path, monkeypatch):
-    from fashion_dcgan import cli
+    from fashion_dcgan.gan import sampling
     from fashion_dcgan.gan.sampling import generate, latents
     from fashion_dcgan.modelfiles import load_generator
 
-    monkeypatch.setattr(cli, "BATCH", 300)
+    monkeypatch.setattr(sampling, "SAMPLE_BATCH", 300)
     out = tmp_path / "many.npy"
     main(["sample", "--model", str(model_files / "generator.keras"), "--n", "1000", "--seed", "2", "--out", str(out)])
     streamed = np.load(out)

@@ -63,13 +63,12 @@ def _port(text: str) -> int:
 
 # An .npy of this many images is 3.1 GB; a PNG grid of this many is about 9,000 pixels a side.
 MAX_SAMPLES = {".npy": 1_000_000, ".png": 10_000}
-BATCH = 1000
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
     import shutil
 
-    from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE, NUM_CLASSES
+    from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
 
     out = Path(args.out)
     if out.suffix not in MAX_SAMPLES:
@@ -93,25 +92,15 @@ def cmd_sample(args: argparse.Namespace) -> None:
     path = model_file(args.model)
 
     from fashion_dcgan.gan.networks import is_conditional
-    from fashion_dcgan.modelfiles import latent_dim, load_generator
+    from fashion_dcgan.gan.sampling import write_samples
+    from fashion_dcgan.modelfiles import load_generator
 
     generator = load_generator(path)
     if label is not None and not is_conditional(generator):
         raise ParamsError(
             f"--class: {args.model} is an unconditional generator; train one with model.conditional: true"
         )
-    batches = _generated_batches(generator, args.seed, args.n, latent_dim(generator), label)
-    if out.suffix == ".npy":
-        _write_npy(out, batches, (args.n, *IMAGE_SHAPE))
-    else:
-        import numpy as np
-
-        from fashion_dcgan.imaging import make_grid, save_png, to_uint8
-
-        images = np.concatenate([to_uint8(batch) for batch in batches])
-        # A conditional generator without --class cycles through the classes: one column per class.
-        cycling = is_conditional(generator) and label is None
-        save_png(out, make_grid(images, cols=args.cols or (NUM_CLASSES if cycling else math.ceil(math.sqrt(args.n)))))
+    write_samples(generator, out, args.n, args.seed, label, args.cols)
     print(f"wrote {args.n} samples to {out}")
 
 
@@ -124,35 +113,6 @@ def _requested_class(text: str | None) -> int | None:
         return class_index(text)
     except ValueError as error:
         raise ParamsError(f"--class: {error}") from None
-
-
-def _generated_batches(generator, seed: int, count: int, dim: int, label: int | None = None):
-    """Images in batches; all of class ``label`` when given (conditional generators), else a conditional
-    generator cycles through the classes."""
-    import numpy as np
-    from tqdm import tqdm
-
-    from fashion_dcgan.gan.sampling import generate, latent_batches
-
-    with tqdm(total=count, unit="image", disable=None, leave=False) as bar:
-        for latents in latent_batches(seed, count, dim, BATCH):
-            labels = None if label is None else np.full(len(latents), label, np.int32)
-            images = generate(generator, latents, BATCH, labels=labels)
-            bar.update(len(images))
-            yield images
-
-
-def _write_npy(path: Path, batches, shape: tuple[int, ...]) -> None:
-    """Stream float32 batches into an .npy file: memory holds one batch, the file appears only when complete."""
-    import numpy as np
-
-    from fashion_dcgan.files import atomic_path
-
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False, "shape": shape}
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.lib.format.write_array_header_2_0(handle, header)
-        for batch in batches:
-            handle.write(np.ascontiguousarray(batch, "<f4").tobytes())
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

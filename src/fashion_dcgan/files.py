@@ -136,3 +136,15 @@ def file_sha256(path: str | Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_npy_batches(path: str | Path, batches, shape: tuple[int, ...]) -> None:
+    """Stream float32 ``batches`` into an .npy file of ``shape``: memory holds one batch, and the file
+    appears only when complete."""
+    import numpy as np
+
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False, "shape": shape}
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.lib.format.write_array_header_2_0(handle, header)
+        for batch in batches:
+            handle.write(np.ascontiguousarray(batch, "<f4").tobytes())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -88,3 +89,36 @@ def latent_walk(seed: int, rows: int, steps: int, latent_dim: int) -> np.ndarray
     anchors = latents(seed, rows + 1, latent_dim).astype(np.float64)
     fractions = np.linspace(0.0, 1.0, steps)
     return np.concatenate([slerp(anchors[r], anchors[r + 1], fractions) for r in range(rows)])
+
+
+SAMPLE_BATCH = 1000  # images generated (and held) at a time when sampling to a file
+
+
+def generated_batches(generator, seed: int, count: int, label: int | None = None) -> Iterator[np.ndarray]:
+    """``count`` images in batches of :data:`SAMPLE_BATCH`, with a progress bar; all of class ``label``
+    when given (conditional generators), else a conditional generator cycles through the classes."""
+    from tqdm import tqdm
+
+    batch_size = SAMPLE_BATCH
+    with tqdm(total=count, unit="image", disable=None, leave=False) as bar:
+        for batch in latent_batches(seed, count, latent_dim(generator), batch_size):
+            labels = None if label is None else np.full(len(batch), label, np.int32)
+            images = generate(generator, batch, batch_size, labels=labels)
+            bar.update(len(images))
+            yield images
+
+
+def write_samples(generator, out: Path, count: int, seed: int, label: int | None = None, cols: int | None = None):
+    """``count`` samples to ``out``: an .npy array of float32 images in [-1, 1], streamed (memory holds one
+    batch), or a .png grid (a conditional generator without ``label``: one column per class). The file
+    appears only when complete."""
+    from fashion_dcgan.files import write_npy_batches
+    from fashion_dcgan.imaging import save_png
+
+    batches = generated_batches(generator, seed, count, label)
+    if out.suffix == ".npy":
+        write_npy_batches(out, batches, (count, *IMAGE_SHAPE))
+        return
+    images = np.concatenate([to_uint8(batch) for batch in batches])
+    cycling = is_conditional(generator) and label is None
+    save_png(out, make_grid(images, cols=cols or (NUM_CLASSES if cycling else math.ceil(math.sqrt(count)))))
