@@ -353,6 +353,7 @@ def test_make_compare_shows_the_changed_params_and_the_headline_in_120_columns(r
     assert max(len(line) for line in lines) <= 120, shown
     assert "…" not in shown and not any("/" in column for column in header), shown
     assert {"train.seed", "fid", "kid", "precision", "recall", "classes_covered"} <= set(header), header
+    assert not {"probe_accuracy", "Executor", "Created"} & set(header), header
     assert {"7", "8"} <= {cell for line in lines[3:] for cell in line.split()}, shown
 
 
