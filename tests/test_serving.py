@@ -342,6 +342,40 @@ def test_a_conditional_generator_draws_the_class_in_each_row(tmp_path):
     assert np.abs(cycled.astype(int) - np.clip(np.rint((expected[..., 0] + 1) * 127.5), 0, 255)).max() <= 1
 
 
+class CountingGenerator:
+    """A generator that records how many of its calls overlap (each call sleeps, so overlaps would show)."""
+
+    def __init__(self, dim: int = 4):
+        import threading
+
+        self.inputs, self.lock = [np.zeros((1, dim))], threading.Lock()
+        self.running = self.most = 0
+
+    def __call__(self, noise, training=False):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)
+        with self.lock:
+            self.running -= 1
+        return np.zeros((len(noise), 28, 28, 1), np.float32)
+
+
+def test_concurrent_requests_generate_one_at_a_time_and_each_gets_its_images():
+    # Two generations at once kept oneDNN's memory pool at the peak of both for good (docs/benchmarks.md).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fashion_dcgan.serving.pyfunc import GeneratorModel
+
+    model = GeneratorModel()
+    model.generator = CountingGenerator()
+    sizes = [3, 1200, 7, 600]  # 1,200 images are 3 calls of generate's chunk
+    with ThreadPoolExecutor(len(sizes)) as pool:
+        answers = list(pool.map(lambda n: model.predict(None, pd.DataFrame({"n": [n], "seed": [n]})), sizes))
+    assert [len(a) for a in answers] == sizes
+    assert model.generator.most == 1
+
+
 def test_the_report_reads_the_champion_and_the_recent_runs_from_the_store(store):
     from fashion_dcgan.reporting.report import read_store
 

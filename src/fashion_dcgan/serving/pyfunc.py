@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,11 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
     loads the ``.keras`` generator in Keras' safe mode: a model in the store cannot run code."""
 
     max_images = MAX_IMAGES  # per request; `fashion-dcgan serve` sets what this machine finishes in time
+    # One generation at a time per process. Each already uses every core, so two at once are no faster,
+    # and oneDNN keeps its memory pool at the peak of both for good: after a burst of maximal requests the
+    # server stayed 44% above its idle RSS, against 13% with this (benchmarks/load_test.py --burst).
+    # Requests still overlap where it helps: one writes its JSON while the next generates.
+    generating = threading.Lock()
 
     def load_context(self, context) -> None:
         from fashion_dcgan.modelfiles import load_generator
@@ -136,7 +142,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             labels = np.concatenate(
                 [cycled_labels(r.n) if r.label is None else np.full(r.n, r.label, np.int32) for r in requests]
             )
-        return to_uint8(generate(self.generator, noise, labels=labels))
+        with self.generating:
+            images = generate(self.generator, noise, labels=labels)
+        return to_uint8(images)
 
 
 def signature():
