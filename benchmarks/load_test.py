@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", type=int, default=0, help="N requests of the per-request maximum at once")
     parser.add_argument("--rounds", type=int, default=3, help="bursts, one after another (memory must not grow)")
     args = parser.parse_args(argv)
-    from fashion_dcgan.serving.server import free_port, wait_until_answering
+    from tests.servers import free_port, wait_until_answering
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)

@@ -11,15 +11,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.servers, the test helpers that start local servers
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 def main() -> None:
     from playwright.sync_api import sync_playwright
+    from tests.servers import free_port
 
     from fashion_dcgan.serving.demo import launch
-    from fashion_dcgan.serving.server import free_port
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)

@@ -209,7 +209,7 @@ def run_train(project: Path, *args: str, env: dict | None = None) -> subprocess.
 @contextlib.contextmanager
 def running_mlflow_server(backend_uri: str, artifacts: Path) -> Iterator[str]:
     """A real `mlflow server` on a free port of 127.0.0.1 over ``backend_uri``; yields its URL."""
-    from fashion_dcgan.serving.server import free_port, wait_until_answering
+    from tests.servers import free_port, wait_until_answering
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

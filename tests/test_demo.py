@@ -10,8 +10,8 @@ from fashion_dcgan.gan.networks import build_generator
 from fashion_dcgan.modelfiles import save_model
 from fashion_dcgan.serving.demo import ANY_CLASS, MAX_DEMO_IMAGES, Demo
 from fashion_dcgan.serving.pyfunc import BadRequest
-from fashion_dcgan.serving.server import free_port
 from tests.conftest import watched_page
+from tests.servers import free_port
 
 CELL = 30 * 3  # a 28-pixel image, its 2-pixel gutter, upscaled 3x by make_grid
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from fashion_dcgan.serving.server import free_port
 from tests.conftest import run_train, running_mlflow_server, stage_env, state, tiny_params
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from fashion_dcgan.cli import CHAMPION_URI, build_parser
-from fashion_dcgan.serving.server import RequestGuard
+from fashion_dcgan.serving.app import RequestGuard
 from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL
 
 
@@ -142,10 +142,12 @@ class Held:
         await send({"type": "http.response.body", "body": self.body})
 
 
-async def request(app, body: bytes = b"{}", path: str = "/invocations") -> tuple[int, dict, bytes]:
+async def request(
+    app, body: bytes = b"{}", path: str = "/invocations", method: str = "POST"
+) -> tuple[int, dict, bytes]:
     scope = {
         "type": "http",
-        "method": "POST",
+        "method": method,
         "path": path,
         "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")],
     }
@@ -167,7 +169,7 @@ async def request(app, body: bytes = b"{}", path: str = "/invocations") -> tuple
 
 
 def test_a_burst_past_the_limit_is_answered_503_at_once_with_retry_after():
-    from fashion_dcgan.serving.server import Limits
+    from fashion_dcgan.serving.limits import Limits
 
     held = Held()
     # A maximal request with both slots busy is expected to take 100 x 0.1 x 2 = 20 s.
@@ -211,7 +213,7 @@ class Working:
 
 
 def test_a_request_past_the_timeout_gets_504_and_its_slot_stays_taken_until_its_work_ends():
-    from fashion_dcgan.serving.server import Limits
+    from fashion_dcgan.serving.limits import Limits
 
     app = Working()
     guard = RequestGuard(app, limits=Limits(10, max_in_flight=1, timeout_s=0.3, seconds_per_image=0.5))
@@ -241,7 +243,7 @@ def test_a_request_past_the_timeout_gets_504_and_its_slot_stays_taken_until_its_
     [(0.0009, 10_000), (0.01, 1_500), (0.1, 150), (100.0, 1)],  # capped at MAX_IMAGES above, at 1 below
 )
 def test_the_per_request_maximum_follows_the_measured_speed(seconds_per_image, expected):
-    from fashion_dcgan.serving.server import TIMEOUT_SHARE, Limits
+    from fashion_dcgan.serving.limits import TIMEOUT_SHARE, Limits
 
     limits = Limits.for_speed(seconds_per_image, timeout_s=60, max_in_flight=2)
     assert limits.max_images == expected
@@ -250,9 +252,11 @@ def test_the_per_request_maximum_follows_the_measured_speed(seconds_per_image, e
 
 
 def test_the_limits_in_force_are_served_as_json():
-    from fashion_dcgan.serving.server import Limits
+    from fashion_dcgan.serving.limits import Limits
 
-    status, _, body = outcome(request(RequestGuard(Echo(), limits=Limits(1234, 3, 30, 0.01)), path="/limits"))
+    status, _, body = outcome(
+        request(RequestGuard(Echo(), limits=Limits(1234, 3, 30, 0.01)), path="/limits", method="GET")
+    )
     assert status == 200 and json.loads(body) == {"max_images": 1234, "max_in_flight": 3, "timeout_s": 30,
                                                   "seconds_per_image": 0.01}  # fmt: skip
 
@@ -274,8 +278,36 @@ def test_every_error_body_is_json_with_a_reason_and_no_stack_trace(status, body,
     assert not document["message"].startswith("Failed to predict")  # the model's own reason comes first
 
 
+def test_the_route_table_is_what_the_server_answers():
+    from fashion_dcgan.serving.app import ROUTES
+
+    echo = Echo()
+    assert outcome(request(RequestGuard(echo), path="/ping", method="GET"))[0] == 200 and echo.calls == 1
+    status, _, body = outcome(request(RequestGuard(echo), path="/docs", method="GET"))
+    assert status == 404 and "/invocations, /limits" in json.loads(body)["message"]
+    status, headers, body = outcome(request(RequestGuard(echo), path="/invocations", method="GET"))
+    assert (status, headers[b"allow"], json.loads(body)["message"]) == (405, b"POST", "/invocations takes POST")
+    assert echo.calls == 1  # neither reached MLflow's app
+    assert all(route.handler is None or callable(getattr(RequestGuard, route.handler)) for route in ROUTES.values())
+
+
+def test_the_routes_passed_to_mlflow_are_the_ones_its_scoring_app_defines():
+    # A route MLflow adds or drops shows here; FastAPI's generated documentation pages are not served.
+    from types import SimpleNamespace
+
+    from mlflow.pyfunc import scoring_server
+
+    from fashion_dcgan.serving.app import ROUTES
+
+    app = scoring_server.init(SimpleNamespace(metadata=SimpleNamespace(get_input_schema=lambda: None)))
+    defined = {route.path: sorted(route.methods) for route in app.routes}
+    documentation = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    assert set(defined) - documentation == {path for path, route in ROUTES.items() if path != "/limits"}
+    assert all(route.method in defined[path] for path, route in ROUTES.items() if path != "/limits")
+
+
 def test_nesting_deeper_than_any_request_is_refused_before_the_app():
-    from fashion_dcgan.serving.server import json_depth
+    from fashion_dcgan.serving.app import json_depth
 
     assert json_depth(b'{"dataframe_split": {"columns": ["n"], "data": [[1]]}}') == 4
     assert json_depth(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[["}') == 1  # brackets in strings do not count
@@ -288,7 +320,7 @@ def test_a_server_that_never_answers_fails_the_wait_with_what_it_said():
     import subprocess
     import sys
 
-    from fashion_dcgan.serving.server import free_port, wait_until_answering
+    from tests.servers import free_port, wait_until_answering
 
     script = "import sys, time; sys.stderr.write('still loading the model\\n'); sys.stderr.flush(); time.sleep(60)"
     server = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)

@@ -20,10 +20,10 @@ from mlflow import MlflowClient
 
 from fashion_dcgan.cli import main
 from fashion_dcgan.serving.model_registry import log_run_generator, logged_generator_id, register, register_generator
-from fashion_dcgan.serving.server import free_port
 from fashion_dcgan.tracking import CHAMPION, REGISTERED_MODEL, RunLogger
 from fashion_dcgan.training.loop import TrainingPaths, train
 from tests.conftest import synthetic_split, tiny_params
+from tests.servers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -470,7 +470,7 @@ def test_a_burst_of_maximal_requests_on_a_float32_cpu_gets_only_200_and_503_and_
     (ONEDNN_MAX_CPU_ISA=AVX2), under a short timeout: no maximal request of a burst runs past it."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from fashion_dcgan.serving.server import wait_until_answering
+    from tests.servers import wait_until_answering
 
     uri, (run, _) = store
     port = free_port()
