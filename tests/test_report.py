@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
-from benchmarks.reference_points import reference_points
 
 from fashion_dcgan.config import parse_params
+from fashion_dcgan.evaluation.reference_points import reference_points
 from fashion_dcgan.files import write_csv, write_json
 from fashion_dcgan.imaging import save_png
 from fashion_dcgan.reporting.report import ReportFiles, write_report
@@ -180,7 +180,7 @@ def test_the_scorecard_answers_is_this_good_before_the_long_tables(tmp_path):
         for seed, fid in ((1, 280.0), (2, 300.0))
     ]
     rows.append({**rows[0], "epoch": 5, "fid": 400.0})  # not a final epoch: ignored
-    write_json(references, reference_points(pd.DataFrame(rows), "tutorial"))  # the benchmark that makes the file
+    write_json(references, reference_points(pd.DataFrame(rows), "tutorial"))  # what makes the file
     files = dataclasses.replace(files, references=references)
     url = "http://127.0.0.1:5000/#/experiments/1/runs/"
     champion = {
@@ -315,3 +315,15 @@ def test_a_run_without_epoch_times_has_no_training_time_row(tmp_path):
     files = pipeline_files(tmp_path)
     write_report(files, parse_params({}).flat(), 0.5, 8, "http://127.0.0.1:5000/#/runs/run42")
     assert "Training time" not in files.markdown.read_text()
+
+
+def test_the_stored_reference_points_are_what_the_recorded_table_gives():
+    from pathlib import Path
+
+    from fashion_dcgan.evaluation.reference_points import REFERENCE_POINTS
+
+    stored = json.loads(REFERENCE_POINTS.read_text())
+    table = pd.read_csv(Path(__file__).parents[1] / "benchmarks" / "results" / "recipes_10epoch.csv")
+    made = reference_points(table, stored["recipe"])
+    assert made["mean"].keys() == stored["mean"].keys() == made["spread"].keys() and "fid" in made["mean"]
+    assert made == stored

@@ -72,7 +72,7 @@ def reference_figures(path: Path | None) -> dict[str, Any] | None:
     missing = {"recipe", "seeds", "epochs", "mean", "spread"} - set(points)
     if missing:
         raise DataError(f"{path}: the reference points lack {sorted(missing)}; regenerate them "
-                        "(python -m benchmarks.reference_points)")  # fmt: skip
+                        "(python -m fashion_dcgan.evaluation.reference_points)")  # fmt: skip
     return points
 
 
