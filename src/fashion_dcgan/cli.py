@@ -4,9 +4,7 @@ tracked run's params or write a named recipe, and tell how long training takes o
 from __future__ import annotations
 
 import argparse
-import math
 import re
-import shlex
 from pathlib import Path
 
 from fashion_dcgan.errors import ParamsError, PipelineError, entry_point
@@ -42,16 +40,6 @@ def _free_port(port: int) -> None:
             ) from None
 
 
-def _local_model(model: str) -> None:
-    """A local model given by path must exist before anything heavy loads (MLflow URIs are checked on fetch)."""
-    from fashion_dcgan.tracking import is_model_uri
-
-    if not is_model_uri(model) and Path(model).suffix == ".keras":
-        from fashion_dcgan.modelfiles import check_model_file
-
-        check_model_file(model)
-
-
 CHAMPION_URI = "models:/fashion-dcgan-generator@champion"  # serving.REGISTERED_MODEL @ serving.CHAMPION
 
 
@@ -61,58 +49,20 @@ def _port(text: str) -> int:
     return int(text)
 
 
-# An .npy of this many images is 3.1 GB; a PNG grid of this many is about 9,000 pixels a side.
-MAX_SAMPLES = {".npy": 1_000_000, ".png": 10_000}
+# Each command: the library function that does it, with its arguments. Their imports wait until a
+# command runs, so that --help and a wrong argument answer before TensorFlow or MLflow load.
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    import shutil
+    from fashion_dcgan.serving.drawing import draw_samples
 
-    from fashion_dcgan.data.fashion_mnist import IMAGE_SHAPE
-
-    out = Path(args.out)
-    if out.suffix not in MAX_SAMPLES:
-        raise ParamsError(f"--out {out}: unknown suffix {out.suffix!r}; use .png (a grid) or .npy (an array)")
-    if args.n > MAX_SAMPLES[out.suffix]:
-        raise ParamsError(f"--n {args.n:,}: at most {MAX_SAMPLES[out.suffix]:,} samples for a {out.suffix} file")
-    if not out.parent.is_dir():
-        raise ParamsError(f"--out {out}: the folder {out.parent} does not exist; create it first")
-    needed = args.n * math.prod(IMAGE_SHAPE) * 4
-    free = shutil.disk_usage(out.parent if str(out.parent) else ".").free if out.parent.exists() else None
-    if out.suffix == ".npy" and free is not None and needed > free:
-        raise ParamsError(
-            f"--n {args.n:,}: {out} needs {needed / 1e6:,.1f} MB but {out.parent} has {free / 1e6:,.1f} MB free"
-        )
-
-    label = _requested_class(args.class_)
-    _local_model(args.model)  # before TensorFlow loads: a wrong path is an instant error
-
-    from fashion_dcgan.tracking import model_file
-
-    path = model_file(args.model)
-
-    from fashion_dcgan.gan.networks import is_conditional
-    from fashion_dcgan.gan.sampling import write_samples
-    from fashion_dcgan.modelfiles import load_generator
-
-    generator = load_generator(path)
-    if label is not None and not is_conditional(generator):
-        raise ParamsError(
-            f"--class: {args.model} is an unconditional generator; train one with model.conditional: true"
-        )
-    write_samples(generator, out, args.n, args.seed, label, args.cols)
-    print(f"wrote {args.n} samples to {out}")
+    print(draw_samples(args.model, Path(args.out), args.n, args.seed, args.class_, args.cols))
 
 
-def _requested_class(text: str | None) -> int | None:
-    from fashion_dcgan.data.fashion_mnist import class_index
+def cmd_walk(args: argparse.Namespace) -> None:
+    from fashion_dcgan.serving.drawing import draw_walk
 
-    if text is None:
-        return None
-    try:
-        return class_index(text)
-    except ValueError as error:
-        raise ParamsError(f"--class: {error}") from None
+    print(draw_walk(args.model, Path(args.out), args.start, args.end, args.steps, args.class_))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -122,87 +72,29 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.model, args.host, args.port, args.max_body_kb * 1024, args.timeout_s)
 
 
-def cmd_walk(args: argparse.Namespace) -> None:
-    """One row of images along the great circle from one seed's latent point to another's."""
-    out = Path(args.out)
-    if out.suffix != ".png":
-        raise ParamsError(f"--out {out}: a walk is a .png row of images")
-    if not out.parent.is_dir():
-        raise ParamsError(f"--out {out}: the folder {out.parent} does not exist; create it first")
-    _local_model(args.model)  # before TensorFlow loads: a wrong path is an instant error
-
-    from fashion_dcgan.imaging import save_png
-    from fashion_dcgan.modelfiles import load_generator
-    from fashion_dcgan.serving.demo import Demo
-    from fashion_dcgan.serving.pyfunc import BadRequest
-    from fashion_dcgan.tracking import model_file
-
-    demo = Demo(load_generator(model_file(args.model)))
-    if args.class_ is not None and not demo.conditional:
-        raise ParamsError(
-            f"--class: {args.model} is an unconditional generator; train one with model.conditional: true"
-        )
-    try:
-        row = demo.walk(args.start, args.end, args.steps, args.class_)
-    except BadRequest as error:
-        raise ParamsError(str(error)) from None
-    save_png(out, row)
-    print(f"wrote {args.steps} images from seed {args.start} to seed {args.end} to {out}")
-
-
 def cmd_demo(args: argparse.Namespace) -> None:
+    from fashion_dcgan.serving.drawing import check_local_model
+
     _free_port(args.port)
-    _local_model(args.model)
+    check_local_model(args.model)
     try:
         from fashion_dcgan.serving.demo import launch
     except ModuleNotFoundError as error:
         raise PipelineError(f"the demo needs {error.name}: pip install -e '.[demo]' (make demo installs it)") from None
-
     print(f"demo of {args.model} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
     launch(args.model, args.port)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from fashion_dcgan.config import parse_params
-    from fashion_dcgan.config.editing import params_from_run, write_params
-    from fashion_dcgan.tracking import EPOCHS_TAG, RunLogger, tracking_uri
+    from fashion_dcgan.config.editing import restore_run_params
 
-    run = RunLogger(tracking_uri(), reopen=False, run_id=args.run_id)  # an unknown id is an error, not a new run
-    info = run.client.get_run(args.run_id)
-    restored = params_from_run(dict(info.data.params))
-    if EPOCHS_TAG in info.data.tags:  # a resumed run trained longer than its logged train.epochs
-        restored["train"]["epochs"] = int(info.data.tags[EPOCHS_TAG])
-    parse_params(restored, f"params of run {args.run_id}")
-    path = Path(args.params)
-    write_params(path, restored)
-
-    tags = info.data.tags
-    print(f"wrote the params of run {args.run_id} to {path}")
-    commit = tags.get("git_commit", "unknown")
-    print(f"git commit: {commit}  (to get that code: git checkout {commit} -- src dvc.yaml)")
-    for key in sorted(k for k in tags if k.startswith("data.sha256.")):
-        print(f"{key.removeprefix('data.sha256.')}: sha256 {tags[key]}")
-    print("now run: dvc repro")
+    print("\n".join(restore_run_params(args.run_id, Path(args.params))))
 
 
 def cmd_preset(args: argparse.Namespace) -> None:
-    from fashion_dcgan.config import load_params, yaml_value
-    from fashion_dcgan.config.editing import preset_overrides, recipe_as_written, write_params
-    from fashion_dcgan.config.recipes import recipe
+    from fashion_dcgan.config.editing import write_preset
 
-    path = Path(args.params)
-    # The whole recipe is written, every key of model and train (the seed excepted), so that no key of
-    # an earlier preset survives; runtime holds machine settings, written only when asked.
-    values, comments = recipe_as_written(args.name, args.runtime)
-    write_params(path, values, comments)
-    load_params(path)  # the result must still be valid
-    settings = " ".join(shlex.quote(f"-S{key}={value}") if " " in value or '"' in value else f"-S {key}={value}"
-                        for key, value in preset_overrides(args.name, args.runtime).items())  # fmt: skip
-    print(f"wrote the {args.name} preset to {path}; the same as an experiment: dvc exp run {settings}")
-    machine = recipe(args.name).get("runtime", {})
-    if machine and not args.runtime:
-        chosen = ", ".join(f"runtime.{key}: {yaml_value(value)}" for key, value in machine.items())
-        print(f"left runtime as it was; the recipe was measured with {chosen} (--runtime writes it)")
+    print("\n".join(write_preset(args.name, Path(args.params), args.runtime)))
 
 
 def cmd_doctor(args: argparse.Namespace) -> None:
@@ -215,27 +107,9 @@ def cmd_doctor(args: argparse.Namespace) -> None:
 
 
 def cmd_pin_classifier(args: argparse.Namespace) -> None:
-    """Pin the classifier stage's trained weights (maintainers: a new feature space invalidates every FID)."""
-    from fashion_dcgan.config import load_params
-    from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
-    from fashion_dcgan.evaluation.pinned import WEIGHTS, pin
-    from fashion_dcgan.files import read_json
-    from fashion_dcgan.modelfiles import load_model
+    from fashion_dcgan.evaluation.pinned import WEIGHTS, pin_trained
 
-    cfg = load_params(args.params, ("classifier",)).classifier
-    metrics = read_json(args.metrics, "the classifier stage's metrics")
-    if cfg.weights != "train" or metrics.get("weights") != "train":
-        raise PipelineError(
-            f"{args.model}: not trained here; set classifier.weights: train and run `dvc repro classifier`"
-        )
-    if metrics["train_images"] != SPLIT_SIZES["train"] or metrics["test_images"] != SPLIT_SIZES["test"]:
-        raise PipelineError(
-            f"{args.metrics}: trained or scored on a subset; unset data.train_limit and data.test_limit"
-        )
-    recipe = cfg.model_dump(exclude={"weights"})
-    out = Path(args.out) if args.out else WEIGHTS
-    digest = pin(load_model(args.model), recipe, metrics["test_accuracy"], metrics["train_images"], out)
-    print(f"pinned {args.model} as {out} (sha256 {digest}); its recipe {recipe} must be ClassifierParams' defaults")
+    print(pin_trained(args.model, args.metrics, args.params, Path(args.out) if args.out else WEIGHTS))
 
 
 def build_parser() -> argparse.ArgumentParser:

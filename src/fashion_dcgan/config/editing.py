@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fashion_dcgan.config.loading import parse_params
+from fashion_dcgan.config.loading import load_params, parse_params
 from fashion_dcgan.config.recipes import recipe, recipe_chain
 from fashion_dcgan.config.schema import Params, RuntimeParams, flatten, union_members, yaml_value
 from fashion_dcgan.errors import ParamsError, first_line
@@ -160,3 +160,46 @@ def preset_overrides(name: str, runtime: bool = False) -> dict[str, str]:
     merged into it."""
     values, _ = recipe_as_written(name, runtime)
     return {key: yaml_value(value) for key, value in flatten(values, keep_selected=True).items()}
+
+
+def write_preset(name: str, path: Path, runtime: bool = False) -> list[str]:
+    """Write recipe ``name`` into the params file at ``path``: every key of model and train (the seed
+    excepted), so that no key of an earlier preset survives; runtime holds machine settings and is written
+    only when ``runtime``. Returns what was done, a line each: the same as an experiment, and the
+    recipe's machine settings when they were left out."""
+    import shlex
+
+    values, comments = recipe_as_written(name, runtime)
+    write_params(path, values, comments)
+    load_params(path)  # the result must still be valid
+    settings = " ".join(shlex.quote(f"-S{key}={value}") if " " in value or '"' in value else f"-S {key}={value}"
+                        for key, value in preset_overrides(name, runtime).items())  # fmt: skip
+    lines = [f"wrote the {name} preset to {path}; the same as an experiment: dvc exp run {settings}"]
+    machine = recipe(name).get("runtime", {})
+    if machine and not runtime:
+        chosen = ", ".join(f"runtime.{key}: {yaml_value(value)}" for key, value in machine.items())
+        lines.append(f"left runtime as it was; the recipe was measured with {chosen} (--runtime writes it)")
+    return lines
+
+
+def restore_run_params(run_id: str, path: Path) -> list[str]:
+    """Write the params an MLflow run was trained with into ``path``, checked. Returns what was done and
+    how to get the run's code and data back, a line each. An unknown id is an error, not a new run."""
+    from fashion_dcgan.tracking import EPOCHS_TAG, RunLogger, tracking_uri
+
+    run = RunLogger(tracking_uri(), reopen=False, run_id=run_id)
+    info = run.client.get_run(run_id)
+    restored = params_from_run(dict(info.data.params))
+    tags = info.data.tags
+    if EPOCHS_TAG in tags:  # a resumed run trained longer than its logged train.epochs
+        restored["train"]["epochs"] = int(tags[EPOCHS_TAG])
+    parse_params(restored, f"params of run {run_id}")
+    write_params(path, restored)
+    commit = tags.get("git_commit", "unknown")
+    return [
+        f"wrote the params of run {run_id} to {path}",
+        f"git commit: {commit}  (to get that code: git checkout {commit} -- src dvc.yaml)",
+        *(f"{key.removeprefix('data.sha256.')}: sha256 {tags[key]}" for key in sorted(tags)
+          if key.startswith("data.sha256.")),
+        "now run: dvc repro",
+    ]  # fmt: skip

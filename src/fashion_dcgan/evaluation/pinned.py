@@ -75,3 +75,24 @@ def pin(model, recipe: dict[str, int], test_accuracy: float, train_images: int, 
     }
     write_json(card_path(weights), card)
     return digest
+
+
+def pin_trained(model: str | Path, metrics: str | Path, params: str | Path, out: Path = WEIGHTS) -> str:
+    """Pin the classifier the classifier stage trained here (``model``, scored in ``metrics``) as the
+    feature space (maintainers: a new one invalidates every FID). It must have been trained and scored on
+    the whole data, with ``params``' classifier recipe. Returns what was done, in words."""
+    from fashion_dcgan.config import load_params
+    from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
+    from fashion_dcgan.errors import PipelineError
+    from fashion_dcgan.files import read_json
+    from fashion_dcgan.modelfiles import load_model
+
+    cfg = load_params(params, ("classifier",)).classifier
+    scored = read_json(metrics, "the classifier stage's metrics")
+    if cfg.weights != "train" or scored.get("weights") != "train":
+        raise PipelineError(f"{model}: not trained here; set classifier.weights: train and run `dvc repro classifier`")
+    if scored["train_images"] != SPLIT_SIZES["train"] or scored["test_images"] != SPLIT_SIZES["test"]:
+        raise PipelineError(f"{metrics}: trained or scored on a subset; unset data.train_limit and data.test_limit")
+    recipe = cfg.model_dump(exclude={"weights"})
+    digest = pin(load_model(model), recipe, scored["test_accuracy"], scored["train_images"], out)
+    return f"pinned {model} as {out} (sha256 {digest}); its recipe {recipe} must be ClassifierParams' defaults"
