@@ -40,8 +40,8 @@ test: $(BIN)/.installed mirror
 
 lint: $(BIN)/.installed lock-check
 	$(BIN)/deptry src
-	$(BIN)/ruff check src tests benchmarks docs
-	$(BIN)/ruff format --check src tests benchmarks docs
+	$(BIN)/ruff check src tests benchmarks research docs
+	$(BIN)/ruff format --check src tests benchmarks research docs
 
 # The documentation site (mkdocs.yml): built into site/ with --strict, so a broken link or a page
 # missing from the navigation fails. The parameter, metric and recipe tables are generated (docs/hooks.py).

@@ -1,7 +1,6 @@
-"""Training speed on each CPU machine class, against the matrix-product peak of the same cores, and the
-levers tried to make the float32 path faster.
+"""Training speed on each CPU machine class, against the matrix-product peak of the same cores.
 
-    python -m benchmarks.cpu_paths [--repeats 3] [--images 3200] [--levers] [--out FILE.md]
+    python -m benchmarks.cpu_paths [--repeats 3] [--images 3200] [--out FILE.md]
 
 Two machine classes on one CPU:
 
@@ -15,8 +14,8 @@ For each class: images/s of the default recipe, the tutorial recipe and the seed
 (``train_on_batch``, ``benchmarks.train_speed.Tutorial``), their GFLOP/s (the step's FLOPs counted from
 the layers, ``benchmarks.flops``) against the float32 sgemm that numpy reaches on the same cores
 (OpenBLAS's AVX2 kernels for the AVX2 class), and the oneDNN kernels that ran (``ONEDNN_VERBOSE``),
-which shows whether the cap holds. With ``--levers``, each lever of the float32 path on the default's
-step, against the default as it runs on the full data set. Every measurement is a fresh process
+which shows whether the cap holds. ``research.float32_levers`` adds the levers tried on the float32
+path to the same plan. Every measurement is a fresh process
 (oneDNN reads its cap, TensorFlow its thread pools, at start-up), round-robin over the repeats, so a
 slow patch of a shared machine hits every row; each row gives the median and the range over repeats.
 """
@@ -29,6 +28,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,29 +38,6 @@ CLASSES = {"native": {}, "float32-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLA
 SUBJECTS = {"default": {"kind": "recipe", "recipe": "default"}, "tutorial": {"kind": "recipe", "recipe": "tutorial"},
             "narrow": {"kind": "recipe", "recipe": "research/deep-networks-narrow"},
             "seed loop": {"kind": "seed_loop"}, "sgemm": {"kind": "sgemm"}}  # fmt: skip
-# The levers tried on the float32 path, each a change to the default's step (speed only: the algorithm is
-# the same unless the row says otherwise). Left out to keep the sweep under half an hour: oneDNN off (half
-# the speed of the tutorial's networks) and intra-op 1 / inter-op 2 threads (0.90x there), both in the CPU
-# attempts of docs/benchmarks.md; batch 128, between the rows of 64 and 256.
-LEVERS = {
-    "default as on the full data (10 steps per call; the epoch's last call takes the 7 left)": {},
-    "XLA (runtime.jit_compile: true)": {"overrides": {"runtime": {"jit_compile": True}}},
-    "thread pools: intra-op 2, inter-op 1": {"threads": [2, 1]},
-    "batch 256 (same rate; changes the algorithm)": {"overrides": {"train": {"batch_size": 256}}},
-    "steps_per_execution 1 (what 937 steps resolved to before an epoch's last call could be short)": {
-        "overrides": {"runtime": {"steps_per_execution": 1}}, "spe": 1},
-    "resize-then-conv instead of Conv2DTranspose (changes the networks)": {"patch": "resize_conv"},
-    "oneDNN primitive cache off (ONEDNN_PRIMITIVE_CACHE_CAPACITY=0)": {"env": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "0"}},
-}  # fmt: skip
-
-
-def resize_then_conv(channels: int, kernel: int, init):
-    """The generator's upsampling block as nearest-neighbour resize and a 3x3 convolution (Odena et al., 2016)."""
-    from keras import layers
-
-    return [layers.UpSampling2D(2), layers.Conv2D(channels, 3, padding="same", use_bias=False,
-                                                  kernel_initializer=init),
-            layers.BatchNormalization(), layers.ReLU()]  # fmt: skip
 
 
 def measure(spec: dict, images: int) -> dict:
@@ -95,10 +72,7 @@ def measure(spec: dict, images: int) -> dict:
     from fashion_dcgan.config.recipes import merge, recipe
     from fashion_dcgan.data.fashion_mnist import SPLIT_SIZES
     from fashion_dcgan.data.pipeline import epoch_steps
-    from fashion_dcgan.gan import networks
 
-    if spec.get("patch") == "resize_conv":
-        networks._upsampling = resize_then_conv
     base = merge(recipe(spec["recipe"]), spec.get("overrides", {}))
     batch, requested = base["train"]["batch_size"], base.get("runtime", {}).get("steps_per_execution", 10)
     # The steps per call that the full data set resolves to, unless the lever sets its own.
@@ -162,8 +136,10 @@ def precision(env: dict[str, str]) -> str:
     return "float32" if env.get("ONEDNN_MAX_CPU_ISA") else "auto"
 
 
-def child(spec: dict, env: dict[str, str], images: int) -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.cpu_paths", "--child", json.dumps(spec), "--images",
+def child(spec: dict, env: dict[str, str], images: int, module: str = "benchmarks.cpu_paths") -> dict:
+    """One measurement in a fresh process: ``python -m MODULE --child SPEC`` (a study may measure its own
+    variants through its own module)."""
+    done = subprocess.run([sys.executable, "-m", module, "--child", json.dumps(spec), "--images",
                            str(images)], cwd=REPO, env={**os.environ, **env, **spec.get("env", {})},
                           capture_output=True, text=True, timeout=1800)  # fmt: skip
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -177,9 +153,17 @@ def spread(values: list[float], digits: str = ".0f") -> str:
     return f"{values[len(values) // 2]:{digits}} ({values[0]:{digits}}-{values[-1]:{digits}})"
 
 
-def run(repeats: int, images: int, levers: bool, log: Path, steps_per_call: bool = False) -> str:
+def run(
+    repeats: int,
+    images: int,
+    log: Path,
+    steps_per_call: bool = False,
+    levers: dict[str, dict] | None = None,
+    module: str = "benchmarks.cpu_paths",
+) -> str:
     """Every row of the plan ``repeats`` times, round-robin; each result is appended to ``log`` as it comes.
-    ``steps_per_call``: only the default at 1 and at 10 steps per compiled call, on each class."""
+    ``steps_per_call``: only the default at 1 and at 10 steps per compiled call, on each class. ``levers``:
+    also each of these changes to the default's step on the float32 class, measured by ``module``."""
     plan = [(name, name, {**spec, "precision": precision(env)}, env) for name, env in CLASSES.items()
             for spec in SUBJECTS.values()]  # fmt: skip
     if steps_per_call:
@@ -190,11 +174,11 @@ def run(repeats: int, images: int, levers: bool, log: Path, steps_per_call: bool
     if levers:
         plan += [(f"lever: {name}", "float32-avx2", {"kind": "recipe", "recipe": "default", "precision": "float32",
                                                      **spec}, CLASSES["float32-avx2"])
-                 for name, spec in LEVERS.items()]  # fmt: skip
+                 for name, spec in levers.items()]  # fmt: skip
     results: dict[tuple[str, str, str], list[dict]] = {}
     for repeat in range(repeats):
         for row, machine, spec, env in plan:
-            result = child(spec, env, images)
+            result = child(spec, env, images, module)
             results.setdefault((row, machine, json.dumps(spec)), []).append(result)
             with log.open("a") as handle:
                 handle.write(
@@ -235,11 +219,17 @@ def kernels_table() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(
+    argv: list[str] | None = None,
+    levers: dict[str, dict] | None = None,
+    module: str = "benchmarks.cpu_paths",
+    before_child: Callable[[dict], None] | None = None,
+) -> None:
+    """The command. A study passes its ``levers`` (changes to the default's step on the float32 class), its own
+    ``module`` to run them, and ``before_child`` to apply what a spec asks beyond the keys ``measure`` reads."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--images", type=int, default=3200, help="images per timed epoch (about 10 s at 300/s)")
-    parser.add_argument("--levers", action="store_true", help="also each lever of the float32 path")
     parser.add_argument("--steps-per-call", action="store_true",
                         help="instead: the default at 1 and 10 steps per compiled call on each class")  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the tables here (Markdown)")
@@ -256,10 +246,12 @@ def main(argv: list[str] | None = None) -> None:
             from fashion_dcgan.training.runtime import resolve_precision
 
             spec["precision"] = resolve_precision("auto")
+        if before_child is not None:
+            before_child(spec)
         print("RESULT " + json.dumps(measure(spec, args.images)), flush=True)
         return
     log = (args.out or Path("cpu_paths.md")).with_suffix(".jsonl")
-    text = run(args.repeats, args.images, args.levers, log, args.steps_per_call)
+    text = run(args.repeats, args.images, log, args.steps_per_call, levers, module)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

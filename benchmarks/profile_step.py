@@ -50,7 +50,7 @@ def median_seconds(fn, repeats: int = 30) -> float:
     return float(np.median(times))
 
 
-def layer_seconds(layer: keras.layers.Layer, batch: int, backward: bool) -> float:
+def layer_seconds(layer: keras.layers.Layer, batch: int, backward: bool, repeats: int = 30) -> float:
     shape = (batch, *layer.input.shape[1:])
     x = tf.random.normal(shape)
 
@@ -64,17 +64,17 @@ def layer_seconds(layer: keras.layers.Layer, batch: int, backward: bool) -> floa
             return tape.gradient(total, [x, *layer.trainable_variables])
         return total
 
-    return median_seconds(lambda: [np.asarray(v) for v in tf.nest.flatten(run()) if v is not None])
+    return median_seconds(lambda: [np.asarray(v) for v in tf.nest.flatten(run()) if v is not None], repeats)
 
 
-def optimizer_seconds(optimizer, variables) -> float:
+def optimizer_seconds(optimizer, variables, repeats: int = 30) -> float:
     grads = [tf.random.normal(v.shape) * 1e-3 for v in variables]
 
     @tf.function
     def run():
         optimizer.apply_gradients(zip(grads, variables, strict=True))
 
-    return median_seconds(run)
+    return median_seconds(run, repeats)
 
 
 def step_seconds(gan, batch: int, steps: int = 100) -> float:
@@ -85,7 +85,8 @@ def step_seconds(gan, batch: int, steps: int = 100) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def profile(batch: int) -> list[tuple[str, float]]:
+def profile(batch: int, repeats: int = 30, steps: int = 100) -> list[tuple[str, float]]:
+    """Seconds per step of each layer kind, the Adam updates, the rest, and the whole step (the last row)."""
     params = parse_params(merge(recipe("tutorial"), {"runtime": {"precision": "float32"}}))
     gan = build_gan(params, "float32", steps_per_call=10)
     totals: dict[str, float] = defaultdict(float)
@@ -93,11 +94,11 @@ def profile(batch: int) -> list[tuple[str, float]]:
                             (gan.discriminator, ((2 * batch, True), (batch, True)))):  # fmt: skip
         for layer in network.layers:
             kind = KINDS.get(type(layer).__name__, "activations, dropout, reshapes")
-            totals[kind] += sum(layer_seconds(layer, size, backward) for size, backward in passes)
+            totals[kind] += sum(layer_seconds(layer, size, backward, repeats) for size, backward in passes)
     totals["Adam updates (G and D)"] = optimizer_seconds(
-        gan.g_optimizer, gan.generator.trainable_variables
-    ) + optimizer_seconds(gan.d_optimizer, gan.discriminator.trainable_variables)
-    step = step_seconds(gan, batch)
+        gan.g_optimizer, gan.generator.trainable_variables, repeats
+    ) + optimizer_seconds(gan.d_optimizer, gan.discriminator.trainable_variables, repeats)
+    step = step_seconds(gan, batch, steps)
     rows = sorted(totals.items(), key=lambda item: -item[1])
     rows.append(("the rest: losses, tape, tf.data, dispatch (step minus the above)", step - sum(totals.values())))
     rows.append(("one whole step through fit", step))

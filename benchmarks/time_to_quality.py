@@ -23,7 +23,7 @@ for quality, and min-max over the repeats for speed.
 With ``--budget RECIPE:EPOCHS`` the comparison is at one wall time instead, that of EPOCHS epochs of
 RECIPE (the default's 10): every recipe's FID at that time, with precision, recall, coverage and
 class consistency, each network's parameters and FLOPs per image, and with ``--figure`` FID against
-wall seconds for every seed (benchmarks/networks_sweep.sh makes the curves of the network families).
+wall seconds for every seed (research/networks_sweep.sh makes the curves of the network families).
 """
 
 from __future__ import annotations

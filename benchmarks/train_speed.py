@@ -39,7 +39,7 @@ def images(count: int = 6400, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1, 1, (count, 28, 28, 1)).astype(np.float32)
 
 
-# Settings the CPU attempts vary (benchmarks.cpu_attempts); the train stage's defaults otherwise.
+# Settings the CPU attempts vary (research.cpu_attempts); the train stage's defaults otherwise.
 OURS: dict = {}
 
 

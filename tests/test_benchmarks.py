@@ -113,7 +113,7 @@ def test_the_speed_table_gives_the_median_its_range_and_seconds_per_epoch():
 
 
 def test_saturation_tables_say_what_more_epochs_buy_and_count_the_rises(tmp_path):
-    from benchmarks.saturation import budget_table, milestone_table, read_curves, ups_and_downs
+    from research.saturation import budget_table, milestone_table, read_curves, ups_and_downs
 
     rows = [{"recipe": "long", "seed": 1, "epoch": e, "fid": f} for e, f in enumerate([300, 200, 150, 160, 140], 1)]
     pd.DataFrame(rows[:3]).to_csv(tmp_path / "long.csv", index=False)
@@ -172,8 +172,8 @@ def test_an_ema_shadow_updated_after_every_step_is_the_training_average(tmp_path
 
 def test_the_tutorial_loops_use_the_librarys_networks():
     import keras
-    from benchmarks.cpu_attempts import JAX_LOOP
     from benchmarks.train_speed import tutorial_networks
+    from research.cpu_attempts import JAX_LOOP
 
     generator, discriminator = tutorial_networks()
     assert (generator.count_params(), discriminator.count_params()) == (840_705, 212_865)

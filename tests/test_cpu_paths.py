@@ -47,15 +47,19 @@ def test_the_table_sets_each_rate_against_its_own_class_sgemm():
 
 
 def test_every_lever_is_a_change_the_child_understands():
-    known = {"overrides", "threads", "patch", "env", "spe"}
-    assert all(set(spec) <= known for spec in cpu_paths.LEVERS.values())
+    from research.float32_levers import LEVERS
+
+    known = {"overrides", "threads", "patch", "env", "spe"}  # measure and child read the rest; the study "patch"
+    assert all(set(spec) <= known for spec in LEVERS.values())
     assert cpu_paths.CLASSES["float32-avx2"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
 
 
 def test_resize_then_conv_keeps_the_generators_shapes(monkeypatch):
+    from research.float32_levers import resize_then_conv
+
     from fashion_dcgan.gan import networks
 
-    monkeypatch.setattr(networks, "_upsampling", cpu_paths.resize_then_conv)
+    monkeypatch.setattr(networks, "_upsampling", resize_then_conv)
     import numpy as np
 
     generator = networks.build_generator("deep", 100, 16)
@@ -69,7 +73,7 @@ def test_sgemm_is_measured_in_gflops():
 
 @pytest.mark.slow
 def test_the_backend_comparison_runs_the_networks_forward_and_backward():
-    done = subprocess.run([sys.executable, "-m", "benchmarks.backend_speed", "--batch", "4", "--repeats", "2"],
+    done = subprocess.run([sys.executable, "-m", "research.backend_speed", "--batch", "4", "--repeats", "2"],
                           cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])

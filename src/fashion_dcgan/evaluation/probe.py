@@ -18,7 +18,7 @@ from fashion_dcgan.gan.networks import discriminator_conv_layers
 log = logging.getLogger(__name__)
 GRID = 4
 # Newton stops at this share of the starting gradient norm. On the 10,000 x 3,072 pooled features of
-# a trained discriminator (2-core CPU; benchmarks/probe_solver.py, results/probe_solver.md): 13.5-18.6 s,
+# a trained discriminator (2-core CPU; research/probe_solver.py, results/probe_solver.md): 13.5-18.6 s,
 # test accuracy 0.8783 against 0.8785 at the exact optimum (tolerance 1e-8, 40-48 s): one image in
 # 5,000, far inside the 0.33% standard error of an accuracy on 10,000 test images. liblinear
 # (LinearSVC one-vs-rest on both cores), as this probe ran before, took 56-62 s for 0.8780 at its 1e-2.

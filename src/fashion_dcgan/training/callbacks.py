@@ -287,6 +287,22 @@ class MlflowLogger(keras.callbacks.Callback):
         log_epoch(self.tracker, epoch + 1, record.metrics, record.windows, record.grid)
 
 
+def timed_epoch_ends(callbacks: list, into: dict[str, list[float]] | None) -> list:
+    """``callbacks``, each one's ``on_epoch_end`` timed into ``into[class name]`` when ``into`` is given."""
+    if into is None:
+        return callbacks
+    for callback in callbacks:
+        name, inner = type(callback).__name__, callback.on_epoch_end
+
+        def on_epoch_end(epoch, logs=None, name=name, inner=inner):
+            began = time.perf_counter()
+            inner(epoch, logs)
+            into.setdefault(name, []).append(time.perf_counter() - began)
+
+        callback.on_epoch_end = on_epoch_end
+    return callbacks
+
+
 def log_epoch(tracker: Any, epoch: int, summary: dict, window_rows: list[dict], grid: np.ndarray | None) -> None:
     tracker.log_metrics(
         [(f"epoch/{k}", v, epoch) for k, v in summary.items() if k != "epoch"]

@@ -132,6 +132,7 @@ def train(
     verbose: int | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     labels: np.ndarray | None = None,
+    epoch_end_seconds: dict[str, list[float]] | None = None,
 ) -> TrainingResult:
     """Train (or resume) and return the trained GAN and the full history.
 
@@ -139,6 +140,8 @@ def train(
     continue. ``monitor(generator)``, when given, runs after every epoch and returns extra metrics
     and an optional warning. ``extra_callbacks`` run after the pipeline's own (benchmarks use them).
     ``labels`` (one class index per image) are required for a class-conditional model.
+    ``epoch_end_seconds``, when given, gets the seconds each of the pipeline's callbacks spent at each
+    epoch's end, under the callback's class name (what an epoch's bookkeeping costs).
     """
     cfg = params.train
     class_labels = labels if params.model.conditional else None
@@ -169,8 +172,11 @@ def train(
                 shuffle=False,  # the dataset already shuffles, reproducibly per epoch
                 callbacks=[
                     cb.EpochOfData(data_epoch),
-                    *_callbacks(
-                        params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose, best
+                    *cb.timed_epoch_ends(
+                        _callbacks(
+                            params, gan, state, checkpoint, tracker, paths, steps_per_epoch, monitor, verbose, best
+                        ),
+                        epoch_end_seconds,
                     ),
                     _announce_estimate(params, gan, tracker, steps_per_epoch, steps_per_call, state.epoch),
                     *extra_callbacks,

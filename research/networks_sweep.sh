@@ -4,7 +4,7 @@
 # speed that turns epochs into seconds is measured alone by benchmarks.time_to_quality). Each candidate
 # trains about the default's 10-epoch wall time (its recipe's epochs); rows are appended as they come,
 # and a rerun skips the (recipe, seed) pairs already done.
-#   bash benchmarks/networks_sweep.sh 1 & bash benchmarks/networks_sweep.sh 2
+#   bash research/networks_sweep.sh 1 & bash research/networks_sweep.sh 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/results

@@ -1,8 +1,8 @@
 """The default's networks, forward and backward, under the Keras backend this process runs (TensorFlow or
 PyTorch): is another backend worth porting the training step to?
 
-    python -m benchmarks.backend_speed                        # TensorFlow, as the pipeline runs
-    KERAS_BACKEND=torch PYTHONPATH=src python -m benchmarks.backend_speed   # in an environment with torch
+    python -m research.backend_speed                        # TensorFlow, as the pipeline runs
+    KERAS_BACKEND=torch PYTHONPATH=src python -m research.backend_speed   # in an environment with torch
 
 Times one generator forward and backward pass and one discriminator forward and backward pass on the
 generator's output, at batch 64, in float32 (the step's main cost; the GAN algorithm itself is

@@ -1,6 +1,6 @@
 """The linear probe's solver: time and test accuracy against the exact optimum and against liblinear.
 
-    python -m benchmarks.probe_solver --discriminator models/discriminator.keras [--data data/processed]
+    python -m research.probe_solver --discriminator models/discriminator.keras [--data data/processed]
 
 Extracts the evaluate stage's probe features (4x4 max-pooled conv activations of the discriminator)
 for its default 10,000 training and the 10,000 test images, standardises them, and fits the

@@ -6,7 +6,7 @@ The curves come from ``benchmarks.recipes`` runs scored during training (``--eva
 cut short still counts). Seconds per epoch come from a speed measurement on an unloaded machine
 (``benchmarks.time_to_quality``), not from the long runs, which share the CPU with other work.
 
-    python -m benchmarks.saturation \\
+    python -m research.saturation \\
         --curves benchmarks/results/saturation_default_30epoch.csv benchmarks/results/saturation_tutorial_30epoch.csv \\
         --seconds default+lr7e-4=78 tutorial=94 --thresholds 200 150 130 120 118 110 \\
         --figure docs/saturation.png --out benchmarks/results/saturation.md
@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from benchmarks.curves import first_reaching, read_curves
 
 MILESTONES = (1, 2, 3, 5, 10, 15, 20, 25, 30, 40, 50)
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         "First scored epoch at or below each FID, and its training time at the measured seconds per epoch:",
         budget_table(frame, seconds, args.thresholds), "\n".join(stability_lines(frame)),
     ])  # fmt: skip
-    command = "python -m benchmarks.saturation " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m research.saturation " + " ".join(argv if argv is not None else sys.argv[1:])
     text += f"\n\nMade by `{command}` on {time.strftime('%Y-%m-%d')}.\n"
     print(text)
     if args.out:

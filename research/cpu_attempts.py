@@ -1,6 +1,6 @@
 """What else the CPU gives: each attempt that keeps the algorithm exactly the same, measured.
 
-    python -m benchmarks.cpu_attempts [--repeats 5] [--seconds 8]
+    python -m research.cpu_attempts [--repeats 5] [--seconds 8]
 
 Every attempt runs ``benchmarks.train_speed`` at batch 32 in a fresh process (thread pools and
 oneDNN are fixed when TensorFlow starts), our loop alternating with the tutorial's as always. Prints

@@ -9,4 +9,4 @@ python -m benchmarks.train_speed --batches 32 256 --repeats 5 --seconds 10 | tee
 python -m benchmarks.time_to_quality --curves benchmarks/results/recipes_10epoch.csv \
     benchmarks/results/recipes_10epoch_speed.csv --recipes tutorial ema+r1 ema+lazy-r1+bf16 --repeats 5 \
     --out "$out/time_to_quality.md" | tee "$out/time_to_quality.txt"
-python -m benchmarks.cpu_attempts --repeats 3 --only bfloat16 | tee "$out/cpu_attempts_bf16.txt"
+python -m research.cpu_attempts --repeats 3 --only bfloat16 | tee "$out/cpu_attempts_bf16.txt"

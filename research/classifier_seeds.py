@@ -1,6 +1,6 @@
 """How much the feature classifier itself moves the metrics: its seed, and its training length.
 
-    python -m benchmarks.classifier_seeds --samples data/generated/samples.npy data/generated/samples_raw.npy \
+    python -m research.classifier_seeds --samples data/generated/samples.npy data/generated/samples_raw.npy \
         --runs existing 5:1 2:0 2:1 3:0 --out benchmarks/results/classifier_seeds.jsonl
 
 Each run ``EPOCHS:SEED`` trains the classifier stage's network on the full training set (the stage's

@@ -1,0 +1,131 @@
+"""The benchmark tools that have no other test: the load test's client, the epoch overhead of run_all,
+the step profile and the doctor's estimate check, each on tiny inputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+class Busy(BaseHTTPRequestHandler):
+    """Answers as `fashion-dcgan serve` does: every second request to /invocations is refused with 503."""
+
+    count = 0
+    lock = threading.Lock()
+
+    def do_GET(self):
+        self._json(200, {"max_images": 5, "max_in_flight": 1, "timeout_s": 60, "seconds_per_image": 0.01})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        n = body["dataframe_split"]["data"][0][0]
+        with Busy.lock:
+            Busy.count += 1
+            busy = Busy.count % 2 == 0
+        if busy:
+            self._json(503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}, [("Retry-After", "7")])
+        else:
+            self._json(200, {"predictions": [[[0] * 28] * 28] * n})
+
+    def _json(self, status, document, headers=()):
+        payload = json.dumps(document).encode()
+        self.send_response(status)
+        for name, value in [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers]:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def busy_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Busy.count = 0
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_the_load_tests_client_reads_the_limits_and_summarises_a_burst(busy_server):
+    from benchmarks.load_test import burst, burst_summary, good_request, limits
+
+    assert limits(busy_server)["max_images"] == 5
+    answers = burst(busy_server, 6, 5)
+    assert sorted(answer["status"] for answer in answers) == [200, 200, 200, 503, 503, 503]
+    assert all(answer["json"] for answer in answers) and {a["retry"] for a in answers} == {None, "7"}
+    summary = burst_summary(answers)
+    assert "| 200 | 3 |" in summary and "| 503 | 3 |" in summary and summary.splitlines()[3].endswith("| 7 |")
+    assert "3 of 3 error bodies were JSON" in summary
+    status, images, _ = good_request(busy_server)  # the seventh request: answered
+    assert (status, images) == (200, 8)
+
+
+def test_the_peak_rss_counts_a_process_and_its_children():
+    pytest.importorskip("psutil")
+    from benchmarks.load_test import PeakRss
+
+    holds = "import time; block = bytearray(200 * 2**20); time.sleep(3)"  # 200 MiB, in a child of the child
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, "
+                                                     f"'-c', {holds!r}])"])  # fmt: skip
+    memory = PeakRss(parent.pid, every_s=0.05)
+    memory.start()
+    parent.wait(timeout=60)
+    memory.done.set()
+    memory.join()
+    assert memory.peak > 200 * 2**20
+
+
+def test_each_callbacks_epoch_end_is_timed_under_its_name():
+    from fashion_dcgan.training.callbacks import timed_epoch_ends
+
+    class Slow:
+        def __init__(self):
+            self.ends = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.ends.append(epoch)
+
+    callbacks, spent = [Slow(), Slow()], {}
+    assert timed_epoch_ends(callbacks, None) is callbacks and "on_epoch_end" not in vars(callbacks[0])
+    for epoch in range(3):
+        for callback in timed_epoch_ends(callbacks, spent) if epoch == 0 else callbacks:
+            callback.on_epoch_end(epoch)
+    assert callbacks[0].ends == [0, 1, 2] and len(spent["Slow"]) == 6 and min(spent["Slow"]) >= 0
+
+
+@pytest.mark.slow
+def test_run_all_times_the_pipelines_epoch_end_callbacks():
+    from benchmarks.run_all import epoch_overhead
+
+    [(name, value)] = epoch_overhead(images=128, epochs=2)
+    assert name == "per-epoch overhead at the defaults (median of epochs 2-2)"
+    assert "of a full-data epoch" in value
+    for callback in ("CollapseCheck", "FixedNoiseGrid", "SaveCheckpoint", "MlflowLogger"):
+        assert f"{callback} " in value and f"{callback} 0.00 s" not in value, callback
+
+
+@pytest.mark.slow
+def test_the_step_profile_accounts_for_each_layer_kind_and_the_whole_step():
+    from benchmarks.profile_step import KINDS, profile
+
+    rows = dict(profile(4, repeats=1, steps=2))
+    assert set(KINDS.values()) | {"Adam updates (G and D)", "one whole step through fit"} <= set(rows)
+    assert rows["one whole step through fit"] > 0 and all(rows[kind] > 0 for kind in KINDS.values())
+
+
+@pytest.mark.slow
+def test_the_estimate_check_prints_the_doctors_estimate_beside_the_measured_time(project, capsys):
+    from benchmarks.estimate_check import main
+
+    main(["--params", str(project / "params.yaml"), "--train-limit", "96", "--epochs", "2",
+          "--data", str(project / "data" / "processed")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "measured: " in out and "s for 2 epochs of 96 images; the estimate " in out
