@@ -146,23 +146,13 @@ class EpochScores(keras.callbacks.Callback):
                 handle.write(json.dumps({**self.tag, **row, **scores}, default=float) + "\n")
 
 
-def average_decay(decay: float, first: int, last: int) -> float:
-    """The product of the moving average's decays over its updates ``first`` to ``last`` (counted from
-    1), with ``gan.ema``'s warm-up: update ``n`` uses ``min(decay, (1 + n) / (10 + n))``."""
-    from fashion_dcgan.gan.ema import warmed_decay
-
-    product = 1.0
-    for n in range(first, last + 1):
-        product *= warmed_decay(decay, n)
-    return product
-
-
 class EmaShadows(keras.callbacks.Callback):
-    """Moving averages of the generator at other decays than the recipe's, scored beside it: one run
-    screens the decay (``--ema-shadows``). Each is moved towards the live generator after every
-    compiled call, as if the call's steps all ended at its last weights: close to the real average
-    when the half-life (693 steps at 0.999) is long against a call (``runtime.steps_per_execution``).
-    The 0.999 shadow of a recipe whose own average is 0.999 measures that approximation."""
+    """Moving averages of the generator at other decays than the recipe's (``gan.ema``'s, one each),
+    scored beside it: one run screens the decay (``--ema-shadows``). Each is moved towards the live
+    generator after every compiled call, as if the call's steps all ended at its last weights: close to
+    the real average when the half-life (693 steps at 0.999) is long against a call
+    (``runtime.steps_per_execution``). The 0.999 shadow of a recipe whose own average is 0.999 measures
+    that approximation."""
 
     def __init__(self, decays: list[float], scorer: Scorer, clock: EpochScores):
         super().__init__()
@@ -170,25 +160,21 @@ class EmaShadows(keras.callbacks.Callback):
         self.rows: dict[float, list[dict]] = {decay: [] for decay in decays}
 
     def on_train_begin(self, logs=None):
-        from fashion_dcgan.gan.networks import frozen_copy
+        from fashion_dcgan.gan.ema import GeneratorAverage
 
-        generator = self.model.generator
-        trainable = {id(weight) for weight in generator.trainable_weights}
-        self.trainable = [id(weight) in trainable for weight in generator.weights]
-        self.averages = {decay: [w.numpy().copy() for w in generator.weights] for decay in self.decays}
-        self.copy = frozen_copy(generator, "generator_shadow")
         self.updates = int(self.model.g_optimizer.iterations.numpy())
+        self.averages = {
+            decay: GeneratorAverage(self.model.generator, decay, "generator_shadow") for decay in self.decays
+        }
+        for average in self.averages.values():  # a resumed run's warm-up counts its earlier updates
+            average.updates.assign(self.updates)
 
     def on_train_batch_end(self, batch, logs=None):
         updates = int(self.model.g_optimizer.iterations.numpy())
-        if updates == self.updates:
-            return
-        live = [weight.numpy() for weight in self.model.generator.weights]
-        for decay, average in self.averages.items():
-            kept = average_decay(decay, self.updates + 1, updates)
-            for i, value in enumerate(live):
-                average[i] = kept * average[i] + (1.0 - kept) * value if self.trainable[i] else value.copy()
-        self.updates = updates
+        if updates > self.updates:
+            for average in self.averages.values():
+                average.update(updates - self.updates)
+            self.updates = updates
 
     def on_epoch_end(self, epoch, logs=None):
         clock = self.clock
@@ -196,8 +182,7 @@ class EmaShadows(keras.callbacks.Callback):
             return
         for decay, average in self.averages.items():
             begin = time.perf_counter()
-            self.copy.set_weights(average)
-            scores = self.scorer(self.copy)
+            scores = self.scorer(average.generator)
             spent = time.perf_counter() - begin
             # The recipe's own scores came first; its clock already stands at this epoch's wall time.
             row = {"epoch": epoch + 1, "wall_s": clock.rows[-1]["wall_s"], "score_s": spent}

@@ -126,14 +126,20 @@ def test_saturation_tables_say_what_more_epochs_buy_and_count_the_rises(tmp_path
     assert "| long (1) | 60 | epoch 3, 3 min | epoch 5, 5 min | not by epoch 5 |" in budget
 
 
-def test_moving_average_decay_over_several_updates_includes_the_warm_up():
-    from benchmarks.recipes import average_decay
+def test_an_average_moved_several_updates_at_once_keeps_the_product_of_the_warmed_decays():
+    import keras
+    import numpy as np
 
-    assert average_decay(0.9, 1, 1) == pytest.approx(2 / 11)  # (1 + n) / (10 + n) at the first update
-    assert average_decay(0.5, 5, 5) == pytest.approx(0.4)  # (1 + 5) / (10 + 5) is still below the decay
-    assert average_decay(0.5, 20, 20) == 0.5  # the decay itself once the warm-up has passed it
-    assert average_decay(0.9, 3, 4) == pytest.approx(average_decay(0.9, 3, 3) * average_decay(0.9, 4, 4))
-    assert average_decay(0.9, 5, 4) == 1.0  # no update, nothing forgotten
+    from fashion_dcgan.gan.ema import GeneratorAverage, warmed_decay
+
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    average = GeneratorAverage(generator, 0.9)
+    generator.layers[0].kernel.assign(np.ones((2, 1), np.float32))
+    average.update(3)  # updates 1-3 at once, all ending at the live weights (1): kept = d1 * d2 * d3
+    kept = warmed_decay(0.9, 1) * warmed_decay(0.9, 2) * warmed_decay(0.9, 3)
+    assert int(average.updates.numpy()) == 3
+    np.testing.assert_allclose(average.generator.layers[0].kernel.numpy(), 1 - kept, rtol=1e-6)
+    assert warmed_decay(0.9, 1) == pytest.approx(2 / 11) and warmed_decay(0.5, 20) == 0.5  # the warm-up, then d
 
 
 def test_an_ema_shadow_updated_after_every_step_is_the_training_average(tmp_path):
@@ -158,9 +164,10 @@ def test_an_ema_shadow_updated_after_every_step_is_the_training_average(tmp_path
     params = tiny_params(epochs=2, ema={"decay": 0.9})
     result = train(params, images, TrainingPaths.under(tmp_path / "run"), lambda _: NullRunLogger(), verbose=0,
                    extra_callbacks=[clock, shadows])  # fmt: skip
-    for average, weight in zip(shadows.averages[0.9], result.gan.sampler.get_weights(), strict=True):
+    shadow = {decay: average.generator.get_weights() for decay, average in shadows.averages.items()}
+    for average, weight in zip(shadow[0.9], result.gan.sampler.get_weights(), strict=True):
         np.testing.assert_allclose(average, weight, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(shadows.averages[0.2][0], shadows.averages[0.9][0])  # 0.2 is below the warm-up from n = 2
+    assert not np.allclose(shadow[0.2][0], shadow[0.9][0])  # 0.2 is below the warm-up from n = 2
     # Each epoch: the recipe's sampler, then each shadow; the shadow rows carry the recipe's wall time.
     assert scored == ["generator_ema", "generator_shadow", "generator_shadow"] * 2
     assert [row["epoch"] for row in shadows.rows[0.2]] == [1, 2]

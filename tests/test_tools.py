@@ -129,3 +129,33 @@ def test_the_estimate_check_prints_the_doctors_estimate_beside_the_measured_time
           "--data", str(project / "data" / "processed")])  # fmt: skip
     out = capsys.readouterr().out
     assert "measured: " in out and "s for 2 epochs of 96 images; the estimate " in out
+
+
+def test_the_tools_use_the_librarys_public_names_never_a_study_and_each_has_a_test():
+    import ast
+
+    from tests.conftest import REPO
+
+    tests = "\n".join(path.read_text() for path in (REPO / "tests").glob("test_*.py"))
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("research"), f"{path.name} imports the study {node.module}"
+                if node.module.startswith("fashion_dcgan"):
+                    private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                    assert not private, f"{path.name} imports {private} from {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any(alias.name.startswith("research") for alias in node.names), path.name
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                # A library module's private name, read or patched (``training._callbacks``).
+                assert not (
+                    node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and node.value.id in {"training", "networks", "loop", "callbacks"}
+                ), f"{path.name}: {node.value.id}.{node.attr}"
+        # locustfile runs inside Locust (the `load` extra), which the test environment does not install.
+        if path.stem not in ("__init__", "locustfile"):
+            assert f"benchmarks.{path.stem}" in tests or f"benchmarks import {path.stem}" in tests, (
+                f"benchmarks/{path.name} has no test"
+            )
