@@ -1,5 +1,5 @@
-"""The benchmark tools that have no other test: the load test's client, the epoch overhead of run_all,
-the step profile and the doctor's estimate check, each on tiny inputs."""
+"""The benchmark tools that have no other test: the load test's client and its Locust users, the epoch
+overhead of run_all, the step profile and the doctor's estimate check, each on tiny inputs."""
 
 from __future__ import annotations
 
@@ -154,8 +154,45 @@ def test_the_tools_use_the_librarys_public_names_never_a_study_and_each_has_a_te
                     and not node.attr.startswith("__")
                     and node.value.id in {"training", "networks", "loop", "callbacks"}
                 ), f"{path.name}: {node.value.id}.{node.attr}"
-        # locustfile runs inside Locust (the `load` extra), which the test environment does not install.
-        if path.stem not in ("__init__", "locustfile"):
+        if path.stem != "__init__":
             assert f"benchmarks.{path.stem}" in tests or f"benchmarks import {path.stem}" in tests, (
                 f"benchmarks/{path.name} has no test"
             )
+
+
+def test_the_locust_users_expect_what_the_server_answers(monkeypatch):
+    """Each request kind of benchmarks/locustfile.py against the server's own rules: its body bound and the
+    model's request parser. Locust itself (the `load` extra) is stubbed: only the users' expectations run."""
+    import importlib
+    import types
+
+    import pandas as pd
+
+    from fashion_dcgan.serving.app import MAX_BODY_BYTES
+    from fashion_dcgan.serving.pyfunc import parse_requests
+
+    stub = types.ModuleType("locust")
+    stub.FastHttpUser, stub.between, stub.task = object, lambda low, high: None, lambda weight: lambda method: method
+    monkeypatch.setitem(sys.modules, "locust", stub)
+    monkeypatch.delitem(sys.modules, "benchmarks.locustfile", raising=False)
+    users = importlib.import_module("benchmarks.locustfile").Client
+    asked = []
+    client = users.__new__(users)
+    client._ask = lambda kind, body, status, images=None: asked.append((kind, body, status, images))
+    for name, member in vars(users).items():
+        if callable(member) and not name.startswith("_"):
+            member(client)
+    assert len(asked) == 11 and {status for _, _, status, _ in asked} == {200, 400, 413}
+    for kind, body, status, images in asked:
+        raw = body if isinstance(body, bytes) else body.encode()
+        count = None
+        if len(raw) > MAX_BODY_BYTES:
+            answer = 413
+        else:
+            try:
+                split = json.loads(raw)["dataframe_split"]
+                requests = parse_requests(pd.DataFrame(split["data"], columns=split["columns"]), conditional=False)
+                answer, count = 200, sum(request.n for request in requests)
+            except (ValueError, KeyError, TypeError):  # BadRequest and JSON's errors are ValueErrors
+                answer = 400
+        assert (answer, count) == (status, images), kind
