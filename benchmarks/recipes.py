@@ -32,44 +32,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 # The names the research log's tables and the committed CSVs use for the recipes now in recipes/ and
-# recipes/research/ (each file says its earlier name too); a sweep records the name it was given.
-EARLIER_NAMES = {
-    "ema": "research/tutorial-ema",
-    "ema+adam": "research/tutorial-ema-paper-adam",
-    "ema+hinge": "research/hinge-ema",
-    "ema+r1": "research/r1-every-step-ema",
-    "ema+r1+bf16": "research/r1-every-step-ema-bf16",
-    "ema+lazy-r1": "research/lazy-r1-ema",
-    "ema+lazy-r1+bf16": "research/lazy-r1-ema-bf16",
-    "ema+adam+diffaug": "research/tutorial-ema-paper-adam-diffaug",
-    "ema+paper-variant": "research/paper-networks-ema",
-    "default+gamma0.1": "research/lazy-r1-gamma0.1",
-    "default+gamma10": "research/lazy-r1-gamma10",
-    "default+ttur": "research/lazy-r1-ttur",
-    "default+lr5e-4": "research/lazy-r1-adam5e-4",
-    "default+d-lr4e-4": "research/lazy-r1-d-adam4e-4",
-    "default+lr7e-4": "research/lazy-r1-adam7e-4",
-    "default+lr1e-3": "research/lazy-r1-adam1e-3",
-    "default+beta2-0.99": "research/lazy-r1-beta2-0.99",
-    "default+beta1-0": "research/lazy-r1-stylegan2-adam",
-    "default+batch64": "research/lazy-r1-batch64",
-    "default+sn": "research/lazy-r1-spectral-norm",
-    "default+sn+d-lr4e-4": "research/lazy-r1-spectral-norm-d-adam4e-4",
-    "default+conditional": "research/lazy-r1-conditional",
-    "default+lr7e-4+conditional": "research/lazy-r1-adam7e-4-conditional",
-    "default+lr7e-4+batch64": "research/lazy-r1-adam1e-3-batch64",
-    "default+lr7e-4+batch128": "research/lazy-r1-adam1.4e-3-batch128",
-    "default+lr7e-4+beta2-0.99": "research/lazy-r1-adam7e-4-beta2-0.99",
-    "current+beta1-0": "research/lazy-r1-adam7e-4-stylegan2-adam",
-    "current+lr1e-3": "research/lazy-r1-adam1e-3-beta2-0.99",
-    "current+batch16": "research/lazy-r1-adam5e-4-beta2-0.99-batch16",
-    "current+reuse-fakes": "research/lazy-r1-adam7e-4-beta2-0.99-one-pass",
-    "current+reuse-fakes+batch64": "research/lazy-r1-adam1e-3-beta2-0.99-one-pass-batch64",
-    "current+conditional": "research/lazy-r1-adam7e-4-beta2-0.99-conditional",
-    "ema+r1+conditional": "research/r1-every-step-ema-conditional",
-    "default": "research/lazy-r1-ema-bf16",
-    "tutorial": "tutorial",
-}
+# recipes/research/, a record beside those CSVs; a sweep records the name it was given.
+EARLIER_NAMES: dict[str, str] = json.loads((Path(__file__).parent / "results" / "recipe_names.json").read_text())[
+    "names"
+]
 
 
 COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "kl_to_uniform")
