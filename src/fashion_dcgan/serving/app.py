@@ -77,8 +77,9 @@ ERROR_CODES = {400: "BAD_REQUEST", 404: "ENDPOINT_NOT_FOUND", 405: "BAD_REQUEST"
 
 def release_memory() -> None:
     """Give the freed memory of finished requests back to the system. A request of MAX_IMAGES images
-    builds about 30 MB of JSON; glibc keeps such freed blocks in its arenas, so without this the
-    server stayed about 440 MiB above idle after a burst (benchmarks/load_test.py --burst)."""
+    builds about 30 MB of JSON, whose freed blocks glibc keeps in its arenas; handing them back saved
+    about 80 MiB after a burst (benchmarks/load_test.py --burst). What oneDNN keeps is bounded by
+    generating one request at a time (pyfunc.GeneratorModel.generating)."""
     import ctypes
     import gc
 

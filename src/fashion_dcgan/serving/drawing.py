@@ -57,12 +57,12 @@ def draw_samples(model: str, out: Path, n: int, seed: int, class_name: str | Non
     if n > MAX_SAMPLES[out.suffix]:
         raise ParamsError(f"--n {n:,}: at most {MAX_SAMPLES[out.suffix]:,} samples for a {out.suffix} file")
     _check_folder(out)
-    needed = n * math.prod(IMAGE_SHAPE) * 4
-    free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
-    if out.suffix == ".npy" and needed > free:
-        raise ParamsError(
-            f"--n {n:,}: {out} needs {needed / 1e6:,.1f} MB but {out.parent} has {free / 1e6:,.1f} MB free"
-        )
+    if out.suffix == ".npy":
+        needed, free = n * math.prod(IMAGE_SHAPE) * 4, shutil.disk_usage(out.parent).free
+        if needed > free:
+            raise ParamsError(
+                f"--n {n:,}: {out} needs {needed / 1e6:,.1f} MB but {out.parent} has {free / 1e6:,.1f} MB free"
+            )
     label = requested_class(class_name)
     check_local_model(model)
 
