@@ -35,8 +35,11 @@ mirror:
 repro: $(BIN)/.installed mirror
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 
+# Two pytest workers (pytest-xdist), each test file on one of them: TensorFlow's and DVC's start-ups are
+# single-threaded, so a second worker fills the other core. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed mirror
-	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(BIN)/.installed lock-check
 	$(BIN)/deptry src

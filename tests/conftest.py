@@ -232,10 +232,19 @@ def state(project: Path) -> dict:
 
 
 def pytest_collection_modifyitems(items):
-    """A test that runs the train stage as a subprocess (the ``project`` fixture) is slow."""
+    """A test that runs the train stage as a subprocess (the ``project`` fixture) is slow. A test of the
+    bfloat16 path (a skip whose reason names bfloat16, as ``needs_bf16_units`` and ``runs_bf16_kernels`` do, or
+    the ``bf16_cpu`` fixture) is ``cpu_class``: CI runs those once more without the oneDNN cap (.ci/run).
+
+    The end-to-end tests go first, in their file's order: under `make test`'s two workers the longest file
+    then starts at once instead of last."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
     for item in items:
-        if "project" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "project" in fixtures:
             item.add_marker(pytest.mark.slow)
+        if "bf16_cpu" in fixtures or any("bfloat16" in m.kwargs.get("reason", "") for m in item.iter_markers("skipif")):
+            item.add_marker(pytest.mark.cpu_class)
 
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package; .ci/run installs it

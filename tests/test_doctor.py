@@ -95,6 +95,7 @@ def test_diagnosis_without_bfloat16_flags_times_the_float32_path_and_estimates_l
 
 
 @pytest.mark.slow
+@pytest.mark.cpu_class  # precision auto: the bfloat16 path where the units are in use
 def test_doctor_times_the_real_step_for_the_params_file_and_prints_every_field(tmp_path):
     """The command as a user runs it, on small networks: one line per field, the step measured here."""
     params = {"model": {"generator_width": 16, "discriminator_width": 8}, "train": {"epochs": 3},

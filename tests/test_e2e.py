@@ -242,8 +242,9 @@ def test_second_repro_does_nothing(repo):
 
 
 def test_sample_param_change_reruns_only_downstream_stages(repo):
+    """What `dvc repro` would run, from its own plan (`--dry`): the next test's `dvc exp run` runs them."""
     set_params(repo, {"sample": {"seed": 1}})
-    out = sh(repo, "dvc", "repro").stdout
+    out = sh(repo, "dvc", "repro", "--dry").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"sample", "evaluate", "register", "report"}
 
@@ -300,14 +301,18 @@ def test_dvc_push_and_pull_through_a_local_remote(repo, tmp_path):
     assert sh(repo, "dvc", "status").stdout == status  # the workspace is exactly as before
 
 
+GRID = ("train.seed=7", "model.conditional=false,true")  # the conditional run is checked after the queue
+
+
 def test_a_grid_through_dvcs_experiment_queue(repo):
-    """`dvc exp run --queue -S 'train.seed=7,8'` queues two experiments; `dvc queue start` runs them in
-    temporary copies; both reach `dvc exp show` with their metrics and MLflow as runs of their own,
-    each tagged with its DVC experiment's name (in the real repository's store, not the copy's)."""
+    """`dvc exp run --queue -S train.seed=7 -S 'model.conditional=false,true'` queues two experiments;
+    `dvc queue start` runs them in temporary copies; both reach `dvc exp show` with their metrics and
+    MLflow as runs of their own, each tagged with its DVC experiment's name (in the real repository's
+    store, not the copy's)."""
     git = ("git", "-c", "user.name=t", "-c", "user.email=t@t")
     sh(repo, *git, "add", "-A")  # commit dvc.lock: the queued copies reuse the cached upstream stages
     sh(repo, *git, "commit", "-qm", "before the sweep")
-    sh(repo, "dvc", "exp", "run", "--queue", "-S", "train.seed=7,8")
+    sh(repo, "dvc", "exp", "run", "--queue", *(arg for value in GRID for arg in ("-S", value)))
     sh(repo, "dvc", "queue", "start", "--jobs", "1")
     deadline = time.monotonic() + 900
     while True:
@@ -322,8 +327,8 @@ def test_a_grid_through_dvcs_experiment_queue(repo):
     assert status.count("Success") == 2, status + "\n".join(logs)
 
     rows = list(csv.DictReader(io.StringIO(sh(repo, "dvc", "exp", "show", "--csv").stdout)))
-    swept = {row["Experiment"]: row for row in rows if row.get("train.seed") in ("7", "8") and row["Experiment"]}
-    assert len(swept) == 2, rows
+    swept = {row["Experiment"]: row for row in rows if row.get("train.seed") == "7" and row["Experiment"]}
+    assert len(swept) == 2 and {row["model.conditional"] for row in swept.values()} == {"False", "True"}, rows
     assert all(float(row["fid"]) > 0 and float(row["precision"]) >= 0 for row in swept.values())
 
     client = mlflow_client(repo)
@@ -332,7 +337,8 @@ def test_a_grid_through_dvcs_experiment_queue(repo):
     )
     tagged = {run.data.tags["dvc_experiment"]: run for run in runs if run.data.tags["dvc_experiment"] in swept}
     assert set(tagged) == set(swept)
-    assert {run.data.params["train.seed"] for run in tagged.values()} == {"7", "8"}
+    assert {run.data.params["model.conditional"] for run in tagged.values()} == {"False", "True"}
+    assert {run.data.params["train.seed"] for run in tagged.values()} == {"7"}
     assert all(run.info.status == "FINISHED" for run in tagged.values())
     assert not list((repo / ".dvc" / "tmp" / "exps").rglob("mlflow.db"))  # no store left in a copy
 
@@ -352,15 +358,18 @@ def test_make_compare_shows_the_changed_params_and_the_headline_in_120_columns(r
     header = lines[1].split()
     assert max(len(line) for line in lines) <= 120, shown
     assert "…" not in shown and not any("/" in column for column in header), shown
-    assert {"train.seed", "fid", "kid", "precision", "recall", "classes_covered"} <= set(header), header
+    assert {"train.seed", "model.conditional", "fid", "kid", "precision", "recall", "classes_covered"} <= set(header)
     assert not {"probe_accuracy", "Executor", "Created"} & set(header), header
-    assert {"7", "8"} <= {cell for line in lines[3:] for cell in line.split()}, shown
+    assert {"7", "False", "True"} <= {cell for line in lines[3:] for cell in line.split()}, shown
 
 
 def test_conditional_run_trains_samples_by_class_and_reports_consistency(repo):
-    set_params(repo, {"model": {"conditional": True}, "train": {"epochs": 2, "seed": 42}})
-    out = sh(repo, "dvc", "repro").stdout
-    assert "Running stage 'train'" in out and "Running stage 'evaluate'" in out
+    """The grid's conditional experiment, brought into the workspace: its metrics, report, run and model."""
+    rows = list(csv.DictReader(io.StringIO(sh(repo, "dvc", "exp", "show", "--csv").stdout)))
+    conditional = [row["Experiment"] for row in rows if row.get("model.conditional") == "True" and row["Experiment"]]
+    assert len(conditional) == 1, rows
+    sh(repo, "dvc", "exp", "apply", conditional[0])
+    assert yaml.safe_load((repo / "params.yaml").read_text())["model"]["conditional"] is True
     metrics = json.loads((repo / "reports/eval_metrics.json").read_text())
     assert 0.0 <= metrics["class_consistency"] <= 1.0
     assert len(metrics["fid_per_class"]) == 10 and len(metrics["class_consistency_per_class"]) == 10
