@@ -71,9 +71,10 @@ ui: $(BIN)/.installed
 	$(BIN)/mlflow ui --host 127.0.0.1 --port $(PORT) --backend-store-uri sqlite:///mlflow.db
 
 # The experiments side by side in 120 columns: the params that differ and the generator's headline
-# metrics (all of them, changed or not), without the dependency hashes or the executor. The probe's
-# accuracy (it judges the discriminator) and every other column: `dvc exp show`, or `--csv`.
+# metrics (all of them, changed or not), without the dependency hashes, the executor or the queue's
+# state (`dvc queue status`). The probe's accuracy (it judges the discriminator) and every other
+# column: `dvc exp show`, or `--csv`.
 HEADLINE := fid|kid|precision|recall|classes_covered|class_consistency
-COMPARE := dvc exp show --only-changed --keep '^($(HEADLINE))$$' --drop 'Created|Executor|probe_accuracy|src/.*|data/.*|models/.*|reports/.*'
+COMPARE := dvc exp show --only-changed --keep '^($(HEADLINE))$$' --drop 'Created|State|Executor|probe_accuracy|src/.*|data/.*|models/.*|reports/.*'
 compare: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(COMPARE)
