@@ -1,6 +1,6 @@
 """Training speed on each CPU machine class, against the matrix-product peak of the same cores.
 
-    python -m benchmarks.cpu_paths [--repeats 3] [--images 3200] [--out FILE.md]
+    python -m benchmarks.cpu_paths [--repeats 3] [--images 3200] [--subjects NAME ...] [--out FILE.md]
 
 Two machine classes on one CPU:
 
@@ -33,9 +33,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = {"native": {}, "float32-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}}
-# What each class measures: the default and tutorial recipes through training.train, the deep networks at half
-# width (the lighter candidate), the seed's loop, sgemm.
+# What each class measures: the default and tutorial recipes through training.train, the default before round
+# eight (both networks at full width), the deep networks at half width (the quick recipe), the seed's loop, sgemm.
+# A child reads its recipe when it starts: a recipe edited while the benchmark runs changes the later rows.
 SUBJECTS = {"default": {"kind": "recipe", "recipe": "default"}, "tutorial": {"kind": "recipe", "recipe": "tutorial"},
+            "previous default": {"kind": "recipe", "recipe": "research/deep-networks"},
             "narrow": {"kind": "recipe", "recipe": "research/deep-networks-narrow"},
             "seed loop": {"kind": "seed_loop"}, "sgemm": {"kind": "sgemm"}}  # fmt: skip
 
@@ -160,12 +162,14 @@ def run(
     steps_per_call: bool = False,
     levers: dict[str, dict] | None = None,
     module: str = "benchmarks.cpu_paths",
+    subjects: list[str] | None = None,
 ) -> str:
     """Every row of the plan ``repeats`` times, round-robin; each result is appended to ``log`` as it comes.
     ``steps_per_call``: only the default at 1 and at 10 steps per compiled call, on each class. ``levers``:
-    also each of these changes to the default's step on the float32 class, measured by ``module``."""
+    also each of these changes to the default's step on the float32 class, measured by ``module``.
+    ``subjects``: only these of :data:`SUBJECTS` (all by default)."""
     plan = [(name, name, {**spec, "precision": precision(env)}, env) for name, env in CLASSES.items()
-            for spec in SUBJECTS.values()]  # fmt: skip
+            for subject, spec in SUBJECTS.items() if subjects is None or subject in subjects]  # fmt: skip
     if steps_per_call:
         plan = [(f"default, {spe} step(s) per call", name,
                  {"kind": "recipe", "recipe": "default", "precision": precision(env), "spe": spe,
@@ -232,6 +236,7 @@ def main(
     parser.add_argument("--images", type=int, default=3200, help="images per timed epoch (about 10 s at 300/s)")
     parser.add_argument("--steps-per-call", action="store_true",
                         help="instead: the default at 1 and 10 steps per compiled call on each class")  # fmt: skip
+    parser.add_argument("--subjects", nargs="+", choices=list(SUBJECTS), help="measure only these (default: all)")
     parser.add_argument("--out", type=Path, help="also write the tables here (Markdown)")
     parser.add_argument("--from-log", type=Path, metavar="JSONL", help="print the speed table of a run's rows and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -251,7 +256,7 @@ def main(
         print("RESULT " + json.dumps(measure(spec, args.images)), flush=True)
         return
     log = (args.out or Path("cpu_paths.md")).with_suffix(".jsonl")
-    text = run(args.repeats, args.images, log, args.steps_per_call, levers, module)
+    text = run(args.repeats, args.images, log, args.steps_per_call, levers, module, args.subjects)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

@@ -98,13 +98,19 @@ def test_network_costs_count_the_tutorials_274_mflop_and_one_pass_less():
 
     from fashion_dcgan.config import parse_params
 
-    tutorial = network_cost(parse_params({"model": {"variant": "tutorial"}, "train": {"reuse_fakes": False}}))
+    model = {"variant": "tutorial", "discriminator_width": 64}
+    tutorial = network_cost(parse_params({"model": model, "train": {"reuse_fakes": False}}))
     assert (tutorial["g_params"], tutorial["d_params"]) == (840_705, 212_865)
     assert round(tutorial["step_mflop"]) == 274
-    one_pass = network_cost(parse_params({"model": {"variant": "tutorial"}}))
+    one_pass = network_cost(parse_params({"model": model}))
     assert one_pass["step_mflop"] == pytest.approx(tutorial["step_mflop"] - tutorial["g_mflop"])
-    deep = network_cost(parse_params({"model": {"variant": "deep"}}))
-    assert (deep["g_params"], deep["d_params"]) == (792_225, 660_929) and deep["step_mflop"] > one_pass["step_mflop"]
+    full = network_cost(parse_params({"model": {"variant": "deep", "discriminator_width": 64}}))
+    assert (full["g_params"], full["d_params"]) == (792_225, 660_929) and full["step_mflop"] > one_pass["step_mflop"]
+    # The default: the same generator, the discriminator at half width; it runs three times a step, the
+    # generator once (3 F_G + 9 F_D), so the step costs 151 MFLOP against the full widths' 352.
+    default = network_cost(parse_params({}))
+    assert (default["g_params"], default["d_params"]) == (792_225, 166_625)
+    assert (round(default["step_mflop"]), round(full["step_mflop"])) == (151, 352)
 
 
 def test_the_speed_table_gives_the_median_its_range_and_seconds_per_epoch():

@@ -17,7 +17,8 @@ def test_repo_params_are_the_schema_defaults_on_the_deep_networks():
     params = load_params(REPO / "params.yaml")
     assert params == parse_params({})  # the file spells out exactly the schema's defaults
     assert (params.model.variant, params.model.latent_dim) == ("deep", 100)
-    assert (params.train.batch_size, params.train.epochs, params.train.reuse_fakes) == (64, 8, True)
+    assert (params.train.batch_size, params.train.epochs, params.train.reuse_fakes) == (64, 9, True)
+    assert (params.model.generator_width, params.model.discriminator_width) == (128, 32)
     assert params.train.lr_schedule.decay == "none"  # constant rates: more epochs extend a run
 
 

@@ -46,6 +46,21 @@ def test_the_table_sets_each_rate_against_its_own_class_sgemm():
     assert lines[5] == "| lever: XLA | default | float32 | 400 (350-400) | 200 | 80 | 80% | 160 |"
 
 
+def test_subjects_limit_the_plan_on_every_class_and_go_round_robin(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_child(spec, env, images, module):
+        calls.append((spec.get("recipe", spec["kind"]), env.get("ONEDNN_MAX_CPU_ISA", "native")))
+        return {"gflops": 100.0} if spec["kind"] == "sgemm" else {"rates": [1.0], "mflop": 1.0, "precision": "x"}
+
+    monkeypatch.setattr(cpu_paths, "child", fake_child)
+    monkeypatch.setattr(cpu_paths, "kernels_table", lambda: "")
+    cpu_paths.run(2, 64, tmp_path / "log.jsonl", subjects=["default", "sgemm"])
+    one_round = [("default", "native"), ("sgemm", "native"), ("default", "AVX2"), ("sgemm", "AVX2")]
+    assert calls == one_round * 2
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 8
+
+
 def test_every_lever_is_a_change_the_child_understands():
     from research.float32_levers import LEVERS
 

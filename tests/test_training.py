@@ -324,7 +324,7 @@ def test_r1_on_every_step_reproduces_the_stored_reference_losses(tmp_path):
     runtime = {"precision": "float32", "monitor_samples": 0, "fixed_noise_size": 4, "log_every_steps": 2}
     raw = {
         "data": {"train_limit": 64},
-        "model": {"variant": "tutorial", "objective": {"name": "r1", "every": 1}},
+        "model": {"variant": "tutorial", "discriminator_width": 64, "objective": {"name": "r1", "every": 1}},
         "train": {
             "batch_size": 16,
             "epochs": 2,
@@ -353,14 +353,14 @@ def test_run_names_say_what_was_trained():
     from fashion_dcgan.training.loop import run_name
 
     assert run_name(parse_params(recipe("tutorial"))) == "bce-b32-e10-s42"
-    assert run_name(parse_params(recipe("default"))) == "deep-r1-ema0.999-b64-e8-s42"
+    assert run_name(parse_params(recipe("default"))) == "deep-r1-ema0.999-b64-e9-s42"
     params = parse_params({"model": {"variant": "tutorial"}, "train": {"augment": ["cutout"], "epochs": 10,
                                                                         "lr_schedule": {"decay": "none"}}})  # fmt: skip
     assert run_name(params) == "r1-ema0.999-cutout-b64-e10-s42"
     conditional = {"conditional": True, "variant": "paper", "conditioning": "batch_norm"}
-    assert run_name(parse_params({"model": conditional})) == "paper-r1-conditional-cbn-ema0.999-b64-e8-s42"
+    assert run_name(parse_params({"model": conditional})) == "paper-r1-conditional-cbn-ema0.999-b64-e9-s42"
     decaying = {"lr_schedule": {"decay": "cosine", "start": 0.5}}
-    assert run_name(parse_params({"train": decaying})) == "deep-r1-ema0.999-cosine0.5-b64-e8-s42"
+    assert run_name(parse_params({"train": decaying})) == "deep-r1-ema0.999-cosine0.5-b64-e9-s42"
 
 
 @pytest.mark.parametrize("objective", ["hinge", "r1", "wgan_gp"])

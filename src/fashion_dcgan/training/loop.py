@@ -109,7 +109,7 @@ def run_name(params: Params) -> str:
     objective, conditioning, spectral norm, moving average, augmentation, learning-rate decay, batch size,
     epochs and seed.
 
-    The default trains ``deep-r1-ema0.999-b64-e8-s42``, the tutorial recipe ``bce-b32-e10-s42``.
+    The default trains ``deep-r1-ema0.999-b64-e9-s42``, the tutorial recipe ``bce-b32-e10-s42``.
     """
     model, cfg = params.model, params.train
     parts = [] if model.variant == "tutorial" else [model.variant]
