@@ -265,7 +265,7 @@ def test_every_benchmark_recipe_is_a_file_and_earlier_names_still_resolve():
     # An earlier name and its file give the same params; the default's measured twin trains as the default
     # (its Adam settings written out as the numbers the default's nulls resolve to), in another precision.
     assert params_for("ema+r1", 1, 3) == params_for("research/r1-every-step-ema", 1, 3)
-    measured = params_for("research/deep-networks", 1, 8)
+    measured = params_for("research/deep-networks-narrow-d", 1, 9)
     assert trains_as(measured) == trains_as(load_params(REPO / "params.yaml"))
     assert (
         measured.runtime.precision == "mixed_bfloat16" and params_for("tutorial", 1, 3).runtime.precision == "float32"

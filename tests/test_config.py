@@ -159,7 +159,7 @@ def test_training_hash_ignores_epochs_keep_and_runtime_but_not_what_shapes_train
 
 def test_flat_names_every_param():
     flat = parse_params({}).flat()
-    assert flat["train.epochs"] == 8 and flat["model.variant"] == "deep"
+    assert flat["train.epochs"] == 9 and flat["model.variant"] == "deep"
     assert all("." in key for key in flat)
 
 

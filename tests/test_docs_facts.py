@@ -92,8 +92,10 @@ def mean_and_spread(csvs: list[str], column: str = "fid") -> tuple[float, float]
 # run scored after every epoch at constant rates holds the shorter runs too: each recipe's figure is the
 # row of its own epoch count.
 MEASURED = {
-    "default": (["networks_deep_narrow_d_seed1.csv", "networks_deep_narrow_d_seed2.csv"],
-                "research/deep-networks-narrow-d"),
+    "default": (
+        ["networks_deep_narrow_d_seed1.csv", "networks_deep_narrow_d_seed2.csv"],
+        "research/deep-networks-narrow-d",
+    ),
     "quick": (["networks_deep_narrow.csv"], "research/deep-networks-narrow"),
 }
 

@@ -89,9 +89,9 @@ def test_diagnosis_without_bfloat16_flags_times_the_float32_path_and_estimates_l
     assert fields["machine class"] == "float32 CPU" and dict(bf16.fields)["machine class"] == "bfloat16 CPU"
     assert fields["precision"] == "float32 (this CPU has no bfloat16 units)"
     assert "avx2 yes" in fields["CPU flags"] and "avx512_bf16 no" in fields["CPU flags"]
-    assert fields["estimate"].startswith("float32: this CPU has no bfloat16 units; 8 epochs: about")
+    assert fields["estimate"].startswith("float32: this CPU has no bfloat16 units; 9 epochs: about")
     assert float32.estimate.total_seconds > bf16.estimate.total_seconds
-    assert float32.estimate.total_seconds == pytest.approx(0.3 * (60_000 // 64) * 8)
+    assert float32.estimate.total_seconds == pytest.approx(0.3 * (60_000 // 64) * params.train.epochs)
 
 
 @pytest.mark.slow

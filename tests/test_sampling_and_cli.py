@@ -384,8 +384,12 @@ def test_the_default_and_conditional_presets_select_params_yamls_recipe(tmp_path
     main(["preset", name, "--params", str(path)])
     written, shipped = load_params(path), load_params(REPO / "params.yaml")
     assert written.model.conditional is conditional and written.model.objective == shipped.model.objective
-    # The rest as shipped: the same networks, and the label read as the recipe says.
+    # The rest as shipped, and the label read as the recipe says; the conditional recipe keeps the full-width
+    # discriminator it was measured with.
     label = {"conditional": False, "conditioning": shipped.model.conditioning}
+    if conditional:
+        label["discriminator_width"] = shipped.model.discriminator_width
+        assert written.model.discriminator_width == 64
     assert written.model.model_copy(update=label) == shipped.model
     # The conditional preset trains with the default's step, for about the default's wall time; it keeps the
     # linear decay it was measured with (the default dropped it; the conditional without it is unmeasured).
