@@ -57,3 +57,21 @@ def test_ci_runs_the_cpu_class_tests_again_without_the_cap():
     capped = next(i for i, line in enumerate(lines) if line.startswith("ONEDNN_MAX_CPU_ISA=AVX2 make test"))
     uncapped = next(i for i, line in enumerate(lines) if "-m cpu_class" in line)
     assert capped < uncapped and "ONEDNN_MAX_CPU_ISA" not in lines[uncapped]
+
+
+def test_collection_gives_the_same_test_ids_every_time():
+    """Each pytest-xdist worker collects the suite itself and refuses to start if the ids differ, so no id
+    may depend on the clock or on chance (a gzip header's mtime once did). Two collections a second apart."""
+    import subprocess
+    import sys
+    import time
+
+    def collect() -> list[str]:
+        done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                              cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return [line for line in done.stdout.splitlines() if "::" in line]
+
+    first = collect()
+    time.sleep(1.1)
+    assert collect() == first and len(first) > 400
