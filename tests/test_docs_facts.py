@@ -83,11 +83,6 @@ def test_the_check_reads_a_wrong_default():
     assert list(claimed_defaults(nested)) == [("model.objective", "{name: r1, gamma: 1.0}")]
 
 
-def mean_and_spread(csvs: list[str], column: str = "fid") -> tuple[float, float]:
-    finals = [pd.read_csv(REPO / "benchmarks" / "results" / name).iloc[-1][column] for name in csvs]
-    return float(np.mean(finals)), float(np.ptp(finals) / 2)
-
-
 # The recorded two-seed results of the shipped recipes, and the research recipe each was measured as. A
 # run scored after every epoch at constant rates holds the shorter runs too: each recipe's figure is the
 # row of its own epoch count.
